@@ -1,0 +1,1 @@
+"""Document stores: the ``DocumentStore`` interface and its implementations."""

@@ -1,0 +1,340 @@
+"""The one interface every document store meets: ``DocumentStore`` and its value types.
+
+The embedded SQLite store, the HTTP client of a remote CouchDB (or of our server) and the server
+itself all meet here, so the replicator, the conflict merger and the typed repositories never know
+which side they talk to. Names follow CouchDB's wire API (``bulk_docs``, ``revs_diff``,
+``bulk_get``, ``changes``, ``new_edits``, ``last_seq``) so CouchDB's documentation maps onto it.
+
+Documents are plain JSON-ready dicts. Sequences are opaque strings that only grow; the only thing a
+caller may do with one is hand it back as ``since``.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import AsyncIterator, Mapping, Sequence
+from dataclasses import dataclass, field, replace
+from typing import Any, Literal, Protocol
+
+from brainlink_docs.errors import BadRequest
+
+Doc = dict[str, Any]
+
+LOCAL_PREFIX = "_local/"
+DESIGN_PREFIX = "_design/"
+
+# CouchDB's database name rule (couch_db:validate_dbname): lowercase first letter, then lowercase
+# letters, digits and _$()+-/ ; at most 238 characters so a shard suffix still fits a file name.
+_DB_NAME = re.compile(r"^[a-z][a-z0-9_$()+/-]*$")
+MAX_DB_NAME_LENGTH = 238
+# System databases CouchDB itself creates; their names break the rule on purpose.
+SYSTEM_DBS = frozenset({"_users", "_replicator", "_global_changes"})
+
+
+def validate_db_name(name: str) -> str:
+    """Return ``name`` or raise CouchDB's 400 ``illegal_database_name``."""
+    if name in SYSTEM_DBS or (len(name) <= MAX_DB_NAME_LENGTH and _DB_NAME.match(name)):
+        return name
+    raise BadRequest(
+        f"Name: '{name}'. Only lowercase characters (a-z), digits (0-9), and any of the "
+        "characters _, $, (, ), +, -, and / are allowed. Must begin with a letter.",
+        error="illegal_database_name",
+    )
+
+
+@dataclass(frozen=True, slots=True)
+class ReadOptions:
+    """What a document read includes beyond the body (CouchDB's GET query options)."""
+
+    revs: bool = False
+    revs_info: bool = False
+    conflicts: bool = False
+    deleted_conflicts: bool = False
+    local_seq: bool = False
+    # Inline attachment data (base64) instead of stubs; with ``atts_since`` only for attachments
+    # whose ``revpos`` is newer than every listed revision the reader already has.
+    attachments: bool = False
+    atts_since: tuple[str, ...] | None = None
+    # For ``open_revs``: answer a non-leaf revision with its newest descendant leaves.
+    latest: bool = False
+
+
+@dataclass(frozen=True, slots=True)
+class BulkResult:
+    """One row of a ``bulk_docs`` answer: a new revision, or a per-document error."""
+
+    id: str
+    rev: str | None = None
+    error: str | None = None
+    reason: str | None = None
+
+    @property
+    def ok(self) -> bool:
+        return self.error is None
+
+    def to_json(self) -> dict[str, Any]:
+        if self.error is None:
+            return {"ok": True, "id": self.id, "rev": self.rev}
+        return {"id": self.id, "error": self.error, "reason": self.reason}
+
+
+@dataclass(frozen=True, slots=True)
+class AllDocsQuery:
+    """``_all_docs`` parameters; ids collate as raw UTF-8 bytes, as CouchDB's ``_all_docs``."""
+
+    keys: tuple[str, ...] | None = None
+    startkey: str | None = None
+    endkey: str | None = None
+    inclusive_end: bool = True
+    descending: bool = False
+    limit: int | None = None
+    skip: int = 0
+    include_docs: bool = False
+    conflicts: bool = False
+    attachments: bool = False
+    update_seq: bool = False
+
+
+@dataclass(frozen=True, slots=True)
+class AllDocsPage:
+    total_rows: int
+    offset: int | None
+    rows: list[dict[str, Any]]
+    update_seq: str | None = None
+
+    def to_json(self) -> dict[str, Any]:
+        out: dict[str, Any] = {"total_rows": self.total_rows, "offset": self.offset}
+        if self.update_seq is not None:
+            out["update_seq"] = self.update_seq
+        out["rows"] = self.rows
+        return out
+
+
+@dataclass(frozen=True, slots=True)
+class ChangesQuery:
+    """``_changes`` parameters for one page of the feed (the server builds feeds from pages)."""
+
+    since: str = "0"
+    limit: int | None = None
+    descending: bool = False
+    style: Literal["main_only", "all_docs"] = "main_only"
+    include_docs: bool = False
+    conflicts: bool = False
+    attachments: bool = False
+    doc_ids: tuple[str, ...] | None = None
+    selector: Mapping[str, Any] | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class Change:
+    """One document's entry in ``_changes``: its latest sequence and its leaf revisions."""
+
+    seq: str
+    id: str
+    changes: list[str]
+    deleted: bool = False
+    doc: Doc | None = None
+
+    def to_json(self) -> dict[str, Any]:
+        out: dict[str, Any] = {
+            "seq": self.seq,
+            "id": self.id,
+            "changes": [{"rev": rev} for rev in self.changes],
+        }
+        if self.deleted:
+            out["deleted"] = True
+        if self.doc is not None:
+            out["doc"] = self.doc
+        return out
+
+
+@dataclass(frozen=True, slots=True)
+class ChangesPage:
+    results: list[Change]
+    last_seq: str
+    pending: int = 0
+
+    def to_json(self) -> dict[str, Any]:
+        return {
+            "results": [c.to_json() for c in self.results],
+            "last_seq": self.last_seq,
+            "pending": self.pending,
+        }
+
+
+@dataclass(frozen=True, slots=True)
+class Sizes:
+    file: int
+    active: int
+    external: int
+
+
+@dataclass(frozen=True, slots=True)
+class DbInfo:
+    db_name: str
+    doc_count: int
+    doc_del_count: int
+    update_seq: str
+    sizes: Sizes
+    purge_seq: str = "0"
+    instance_start_time: str = "0"
+    extra: Mapping[str, Any] = field(default_factory=dict)
+
+    def to_json(self) -> dict[str, Any]:
+        return {
+            "db_name": self.db_name,
+            "doc_count": self.doc_count,
+            "doc_del_count": self.doc_del_count,
+            "update_seq": self.update_seq,
+            "purge_seq": self.purge_seq,
+            "sizes": {
+                "file": self.sizes.file,
+                "active": self.sizes.active,
+                "external": self.sizes.external,
+            },
+            "compact_running": False,
+            "instance_start_time": self.instance_start_time,
+            **self.extra,
+        }
+
+
+@dataclass(frozen=True, slots=True)
+class Attachment:
+    """One attachment's bytes as stored (``encoding`` set when stored compressed, e.g. gzip)."""
+
+    name: str
+    content_type: str
+    data: bytes
+    digest: str
+    revpos: int
+    encoding: str | None = None
+
+
+class DocumentStore(Protocol):
+    """One database of revisioned JSON documents with CouchDB's semantics.
+
+    Errors are ``CouchError`` subclasses: ``NotFound`` (reason ``missing`` or ``deleted``),
+    ``Conflict``, ``BadRequest``... Per-document failures of ``bulk_docs`` are result rows;
+    only a failure of the whole batch raises.
+    """
+
+    @property
+    def name(self) -> str: ...
+
+    async def info(self) -> DbInfo: ...
+
+    async def get(self, doc_id: str, rev: str | None = None, options: ReadOptions = ...) -> Doc:
+        """The winning revision (or ``rev``); ``_local/`` ids read local documents."""
+        ...
+
+    async def open_revs(
+        self, doc_id: str, revs: Sequence[str] | None, options: ReadOptions = ...
+    ) -> list[dict[str, Any]]:
+        """``[{"ok": doc} | {"missing": rev}]`` for ``revs``, or for every leaf when ``None``."""
+        ...
+
+    async def put(self, doc: Doc) -> BulkResult:
+        """Write one edit; raises ``Conflict`` on a stale or missing ``_rev``."""
+        ...
+
+    async def delete(self, doc_id: str, rev: str) -> BulkResult: ...
+
+    async def bulk_docs(self, docs: Sequence[Doc], *, new_edits: bool = True) -> list[BulkResult]:
+        """Write a batch in one transaction; ``new_edits=False`` merges histories as given."""
+        ...
+
+    async def all_docs(self, query: AllDocsQuery = ...) -> AllDocsPage: ...
+
+    async def changes(self, query: ChangesQuery = ...) -> ChangesPage: ...
+
+    async def wait_for_change(self, since: str) -> None:
+        """Return once the database has a sequence after ``since`` (bound it with a timeout)."""
+        ...
+
+    async def revs_diff(
+        self, revs: Mapping[str, Sequence[str]]
+    ) -> dict[str, dict[str, list[str]]]: ...
+
+    async def bulk_get(
+        self, requests: Sequence[Mapping[str, Any]], options: ReadOptions = ...
+    ) -> list[dict[str, Any]]:
+        """CouchDB's ``_bulk_get``: ``[{"id", "docs": [{"ok": doc} | {"error": {...}}]}]``."""
+        ...
+
+    async def get_attachment(
+        self, doc_id: str, name: str, rev: str | None = None
+    ) -> Attachment: ...
+
+    async def put_attachment(
+        self, doc_id: str, name: str, data: bytes, content_type: str, rev: str | None
+    ) -> BulkResult: ...
+
+    async def delete_attachment(self, doc_id: str, name: str, rev: str) -> BulkResult: ...
+
+    async def get_revs_limit(self) -> int: ...
+
+    async def set_revs_limit(self, limit: int) -> None: ...
+
+    async def compact(self) -> None: ...
+
+    async def close(self) -> None: ...
+
+
+class Databases(Protocol):
+    """A server's named databases; opening is lazy and the set of open stores is bounded."""
+
+    async def create(self, name: str) -> DocumentStore:
+        """Create ``name``; ``FileExists`` if it exists, ``BadRequest`` for an illegal name."""
+        ...
+
+    async def open(self, name: str) -> DocumentStore:
+        """Open an existing database; ``NotFound('Database does not exist.')`` otherwise."""
+        ...
+
+    async def delete(self, name: str) -> None: ...
+
+    async def exists(self, name: str) -> bool: ...
+
+    async def list(self) -> list[str]: ...
+
+    async def close(self) -> None: ...
+
+
+async def iter_changes(
+    store: DocumentStore, query: ChangesQuery = ChangesQuery(), page_size: int = 1000
+) -> AsyncIterator[Change]:
+    """Stream a whole ``_changes`` feed page by page, so no caller holds a database in memory."""
+    remaining = query.limit
+    since = query.since
+    while remaining is None or remaining > 0:
+        size = page_size if remaining is None else min(page_size, remaining)
+        page = await store.changes(replace(query, since=since, limit=size))
+        for change in page.results:
+            yield change
+        if remaining is not None:
+            remaining -= len(page.results)
+        if len(page.results) < size or page.last_seq == since:
+            return
+        since = page.last_seq
+
+
+async def iter_all_docs(
+    store: DocumentStore, query: AllDocsQuery = AllDocsQuery(), page_size: int = 1000
+) -> AsyncIterator[dict[str, Any]]:
+    """Stream ``_all_docs`` rows page by page (key ranges only; ``keys`` queries are one page)."""
+    if query.keys is not None:
+        for row in (await store.all_docs(query)).rows:
+            yield row
+        return
+    remaining = query.limit
+    current = replace(query, limit=None)
+    while remaining is None or remaining > 0:
+        size = page_size if remaining is None else min(page_size, remaining)
+        page = await store.all_docs(replace(current, limit=size))
+        for row in page.rows:
+            yield row
+        if remaining is not None:
+            remaining -= len(page.rows)
+        if len(page.rows) < size:
+            return
+        current = replace(current, startkey=page.rows[-1]["id"], skip=1)

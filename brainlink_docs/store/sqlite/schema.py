@@ -1,0 +1,107 @@
+"""The on-disk layout of one database: one SQLite file, WAL, one writer and many readers.
+
+Tables:
+- ``docs``: one row per document. ``seq`` is the rowid and the document's latest sequence, so a
+  ``_changes`` scan reads the table in order and a document appears once, at its newest change
+  (``INSERT OR REPLACE`` on ``doc_id`` moves it). The row holds the winning revision, the whole
+  revision tree (msgpack) and the winner's body and attachment metadata, so the common read is one
+  lookup.
+- ``revs``: bodies of every *other* stored revision (losing leaves, and ancestors until compaction).
+- ``att_data``: attachment bytes, once per digest however many revisions share them.
+- ``local_docs``: ``_local/`` documents: no tree, no sequence, never replicated.
+- ``meta``: counters and settings, updated in the same transaction as the documents.
+"""
+
+from __future__ import annotations
+
+import sqlite3
+import uuid
+
+SCHEMA_VERSION = 1
+
+DDL = """
+CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value) WITHOUT ROWID;
+CREATE TABLE IF NOT EXISTS docs (
+    seq INTEGER PRIMARY KEY,
+    doc_id TEXT NOT NULL UNIQUE,
+    rev TEXT NOT NULL,
+    deleted INTEGER NOT NULL,
+    tree BLOB,
+    body BLOB,
+    atts BLOB
+);
+CREATE TABLE IF NOT EXISTS revs (
+    doc_id TEXT NOT NULL,
+    rev TEXT NOT NULL,
+    body BLOB NOT NULL,
+    atts BLOB,
+    PRIMARY KEY (doc_id, rev)
+);
+CREATE TABLE IF NOT EXISTS att_data (
+    digest TEXT PRIMARY KEY,
+    data BLOB NOT NULL
+);
+CREATE TABLE IF NOT EXISTS local_docs (
+    doc_id TEXT PRIMARY KEY,
+    rev INTEGER NOT NULL,
+    body BLOB NOT NULL
+) WITHOUT ROWID;
+"""
+
+# Durability. NORMAL (the device default): a commit is in the WAL before it is acknowledged, so it
+# survives a killed process; a power cut may roll back the last commits but never corrupts the
+# file. That is PouchDB's guarantee (LevelDB writes without fsync). FULL also fsyncs the WAL on
+# every commit, as CouchDB does before it answers, and survives power loss: the server uses it.
+DEFAULT_SYNCHRONOUS = "NORMAL"
+SYNCHRONOUS_MODES = ("OFF", "NORMAL", "FULL", "EXTRA")
+# Readers and the writer wait this long for a lock rather than failing at once.
+BUSY_TIMEOUT_MS = 10_000
+# Per-connection page cache (KiB, as a negative cache_size); RSS stays flat however big the file.
+CACHE_KIB = 16_384
+
+
+def connect(path: str, *, synchronous: str = DEFAULT_SYNCHRONOUS) -> sqlite3.Connection:
+    """Open one connection with the project's pragmas; transactions are explicit (autocommit)."""
+    if synchronous not in SYNCHRONOUS_MODES:
+        raise ValueError(f"synchronous must be one of {SYNCHRONOUS_MODES}")
+    conn = sqlite3.connect(
+        path, isolation_level=None, check_same_thread=False, uri=path.startswith("file:")
+    )
+    conn.execute(f"PRAGMA busy_timeout = {BUSY_TIMEOUT_MS}")
+    conn.execute(f"PRAGMA cache_size = -{CACHE_KIB}")
+    if path != ":memory:":
+        conn.execute("PRAGMA journal_mode = WAL")
+    conn.execute(f"PRAGMA synchronous = {synchronous}")
+    conn.execute("PRAGMA temp_store = MEMORY")
+    return conn
+
+
+def initialize(conn: sqlite3.Connection) -> None:
+    """Create the tables and the first meta rows of a new database (idempotent)."""
+    # Only takes effect on a new, empty file; lets compaction hand freed pages back to the OS.
+    conn.execute("PRAGMA auto_vacuum = INCREMENTAL")
+    conn.execute("BEGIN IMMEDIATE")
+    try:
+        for statement in DDL.split(";"):
+            if statement.strip():
+                conn.execute(statement)
+        defaults = {
+            "schema_version": SCHEMA_VERSION,
+            "instance": uuid.uuid4().hex,
+            "update_seq": 0,
+            "purge_seq": 0,
+            "doc_count": 0,
+            "doc_del_count": 0,
+            "revs_limit": 1000,
+        }
+        conn.executemany(
+            "INSERT OR IGNORE INTO meta (key, value) VALUES (?, ?)", list(defaults.items())
+        )
+        conn.execute("COMMIT")
+    except BaseException:
+        conn.execute("ROLLBACK")
+        raise
+
+
+def read_meta(conn: sqlite3.Connection) -> dict[str, object]:
+    return dict(conn.execute("SELECT key, value FROM meta").fetchall())

@@ -1,0 +1,229 @@
+"""``SqliteStore``: the async ``DocumentStore`` over one SQLite file (the device database).
+
+Every method hands one sync operation to the engine's threads and awaits it; nothing here touches
+``sqlite3``. The store remembers the last committed sequence (it is the only writer) so waiting
+for changes needs no polling: each committing write wakes the waiters.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import os
+from collections.abc import Mapping, Sequence
+from pathlib import Path
+from typing import Any
+
+from brainlink_docs.errors import BadRequest, error_from_token
+from brainlink_docs.store.api import (
+    AllDocsPage,
+    AllDocsQuery,
+    Attachment,
+    BulkResult,
+    ChangesPage,
+    ChangesQuery,
+    DbInfo,
+    Doc,
+    ReadOptions,
+    Sizes,
+)
+from brainlink_docs.store.sqlite import attachments, compaction, feeds, reads
+from brainlink_docs.store.sqlite.engine import DEFAULT_READERS, Engine
+from brainlink_docs.store.sqlite.schema import (
+    DEFAULT_SYNCHRONOUS,
+    initialize,
+    read_meta,
+)
+from brainlink_docs.store.sqlite.sequences import TOKEN_LENGTH, format_seq, parse_since
+from brainlink_docs.store.sqlite.writes import BatchOutcome, apply_batch, delete_doc
+from brainlink_docs.views.mango import validate_selector
+
+_DEFAULT_READ = ReadOptions()
+_DEFAULT_ALL_DOCS = AllDocsQuery()
+_DEFAULT_CHANGES = ChangesQuery()
+# CouchDB rejects revs_limit below 1; above this a single tree stops being "small".
+MAX_REVS_LIMIT = 1_000_000
+
+
+class SqliteStore:
+    """One database in one SQLite file (or ``:memory:``)."""
+
+    def __init__(self, engine: Engine, name: str, meta: dict[str, Any]) -> None:
+        self._engine = engine
+        self._name = name
+        self._token = str(meta["instance"])[:TOKEN_LENGTH]
+        self._update_seq = int(meta["update_seq"])
+        self._changed = asyncio.Event()
+        self._closed = False
+
+    @classmethod
+    async def open(
+        cls,
+        path: str | os.PathLike[str],
+        *,
+        name: str | None = None,
+        synchronous: str = DEFAULT_SYNCHRONOUS,
+        readers: int = DEFAULT_READERS,
+    ) -> SqliteStore:
+        """Open (creating if needed) the database file at ``path``."""
+        text = str(path)
+        engine = Engine(text, readers=readers, synchronous=synchronous)
+        try:
+            await engine.on_writer(initialize)
+            meta = await engine.read(read_meta)
+        except BaseException:
+            await asyncio.to_thread(engine.close)
+            raise
+        return cls(engine, name or Path(text).stem, meta)
+
+    @property
+    def name(self) -> str:
+        return self._name
+
+    @property
+    def path(self) -> str:
+        return self._engine.path
+
+    # -- writes ---------------------------------------------------------------------------
+
+    async def _commit(self, outcome: BatchOutcome) -> None:
+        if outcome.changed:
+            self._update_seq = outcome.update_seq
+            changed, self._changed = self._changed, asyncio.Event()
+            changed.set()
+
+    async def bulk_docs(self, docs: Sequence[Doc], *, new_edits: bool = True) -> list[BulkResult]:
+        if not isinstance(docs, Sequence) or isinstance(docs, str | bytes):
+            raise BadRequest("docs must be a list of JSON objects")
+        outcome = await self._engine.write(apply_batch, list(docs), new_edits)
+        await self._commit(outcome)
+        return outcome.results
+
+    async def put(self, doc: Doc) -> BulkResult:
+        return _raise_row((await self.bulk_docs([doc]))[0])
+
+    async def delete(self, doc_id: str, rev: str) -> BulkResult:
+        outcome = await self._engine.write(delete_doc, doc_id, rev)
+        await self._commit(outcome)
+        return _raise_row(outcome.results[0])
+
+    async def put_attachment(
+        self, doc_id: str, name: str, data: bytes, content_type: str, rev: str | None
+    ) -> BulkResult:
+        outcome = await self._engine.write(
+            attachments.put_attachment,
+            doc_id,
+            name,
+            data,
+            content_type,
+            rev,
+            self._token,
+        )
+        await self._commit(outcome)
+        return _raise_row(outcome.results[0])
+
+    async def delete_attachment(self, doc_id: str, name: str, rev: str) -> BulkResult:
+        outcome = await self._engine.write(
+            attachments.delete_attachment, doc_id, name, rev, self._token
+        )
+        await self._commit(outcome)
+        return _raise_row(outcome.results[0])
+
+    async def set_revs_limit(self, limit: int) -> None:
+        if not isinstance(limit, int) or isinstance(limit, bool) or not 0 < limit <= MAX_REVS_LIMIT:
+            raise BadRequest("revs_limit must be a positive integer")
+        await self._engine.write(_set_meta, "revs_limit", limit)
+
+    async def compact(self) -> None:
+        await self._engine.write(compaction.compact)
+        await self._engine.on_writer(_incremental_vacuum)
+
+    # -- reads ----------------------------------------------------------------------------
+
+    async def get(
+        self, doc_id: str, rev: str | None = None, options: ReadOptions = _DEFAULT_READ
+    ) -> Doc:
+        return await self._engine.read_point(reads.get_doc, doc_id, rev, options, self._token)
+
+    async def open_revs(
+        self, doc_id: str, revs: Sequence[str] | None, options: ReadOptions = _DEFAULT_READ
+    ) -> list[dict[str, Any]]:
+        return await self._engine.read_point(reads.open_revs, doc_id, revs, options, self._token)
+
+    async def bulk_get(
+        self, requests: Sequence[Mapping[str, Any]], options: ReadOptions = _DEFAULT_READ
+    ) -> list[dict[str, Any]]:
+        return await self._engine.read(reads.bulk_get, requests, options, self._token)
+
+    async def revs_diff(self, revs: Mapping[str, Sequence[str]]) -> dict[str, dict[str, list[str]]]:
+        if not isinstance(revs, Mapping):
+            raise BadRequest("_revs_diff expects a JSON object")
+        return await self._engine.read(reads.revs_diff, revs)
+
+    async def get_attachment(self, doc_id: str, name: str, rev: str | None = None) -> Attachment:
+        return await self._engine.read_point(reads.get_attachment, doc_id, name, rev)
+
+    async def all_docs(self, query: AllDocsQuery = _DEFAULT_ALL_DOCS) -> AllDocsPage:
+        return await self._engine.read(_all_docs, query, self._token)
+
+    async def changes(self, query: ChangesQuery = _DEFAULT_CHANGES) -> ChangesPage:
+        if query.selector is not None:
+            validate_selector(query.selector)
+        return await self._engine.read(_changes, query, self._token)
+
+    async def wait_for_change(self, since: str) -> None:
+        target = parse_since(since, self._token, self._update_seq)
+        while self._update_seq <= target:
+            await self._changed.wait()
+
+    async def get_revs_limit(self) -> int:
+        return int((await self._engine.read_point(read_meta))["revs_limit"])  # type: ignore[call-overload]
+
+    async def info(self) -> DbInfo:
+        meta, sizes = await self._engine.read_point(_info)
+        return DbInfo(
+            db_name=self._name,
+            doc_count=int(meta["doc_count"]),
+            doc_del_count=int(meta["doc_del_count"]),
+            update_seq=format_seq(int(meta["update_seq"]), self._token),
+            purge_seq=format_seq(int(meta["purge_seq"]), self._token),
+            sizes=sizes,
+        )
+
+    async def close(self) -> None:
+        if self._closed:
+            return
+        self._closed = True
+        await asyncio.to_thread(self._engine.close)
+
+
+def _raise_row(result: BulkResult) -> BulkResult:
+    if result.error is not None:
+        raise error_from_token(result.error, result.reason)
+    return result
+
+
+def _set_meta(conn: Any, key: str, value: Any) -> None:
+    conn.execute("UPDATE meta SET value = ? WHERE key = ?", (value, key))
+
+
+def _incremental_vacuum(conn: Any) -> None:
+    conn.execute("PRAGMA incremental_vacuum")
+    conn.execute("PRAGMA wal_checkpoint(TRUNCATE)")
+
+
+def _all_docs(conn: Any, query: AllDocsQuery, token: str) -> AllDocsPage:
+    return feeds.all_docs(conn, query, read_meta(conn), token)
+
+
+def _changes(conn: Any, query: ChangesQuery, token: str) -> ChangesPage:
+    current = int(read_meta(conn)["update_seq"])  # type: ignore[call-overload]
+    return feeds.changes(conn, query, current, token)
+
+
+def _info(conn: Any) -> tuple[dict[str, Any], Sizes]:
+    meta = read_meta(conn)
+    page_size = conn.execute("PRAGMA page_size").fetchone()[0]
+    pages = conn.execute("PRAGMA page_count").fetchone()[0]
+    free = conn.execute("PRAGMA freelist_count").fetchone()[0]
+    active = (pages - free) * page_size
+    return meta, Sizes(file=pages * page_size, active=active, external=active)

@@ -1,0 +1,1 @@
+"""Indexes over documents: design-document views and Mango selectors."""
