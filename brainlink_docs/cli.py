@@ -18,6 +18,30 @@ def _build_parser() -> argparse.ArgumentParser:
         description="Brainlink's revisioned JSON document store (CouchDB semantics).",
     )
     commands = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
+    serve = commands.add_parser(
+        "serve",
+        help="run the CouchDB-compatible HTTP server over the embedded store",
+        description="Serve CouchDB's HTTP API from a directory of SQLite databases. Settings "
+        "come from defaults < the ini file < BRAINLINK_* environment variables < these flags.",
+    )
+    serve.add_argument("--data-dir", help="database directory (default ./brainlink-data)")
+    serve.add_argument("--host", help="address to bind (default 127.0.0.1)")
+    serve.add_argument("--port", type=int, help="port (default 5984; 0 picks a free one)")
+    serve.add_argument("--config", type=Path, help="ini file (default DATA_DIR/local.ini)")
+    serve.add_argument(
+        "--admin",
+        help="server admin as user:password for a first start (or BRAINLINK_ADMIN); "
+        "without it a password is generated and printed once",
+    )
+    serve.add_argument("--max-dbs-open", type=int, help="open databases kept (default 500)")
+    serve.add_argument(
+        "--synchronous",
+        choices=["NORMAL", "FULL"],
+        help="FULL (default) fsyncs every commit; NORMAL survives a killed process only",
+    )
+    serve.add_argument("--max-document-size", type=int, help="bytes (default 8000000)")
+    serve.add_argument("--max-attachment-size", type=int, help="bytes (default 1 GiB)")
+    serve.add_argument("--no-access-log", action="store_true", help="do not log every request")
     demo = commands.add_parser(
         "demo",
         help="walk through the embedded engine: edits, a replicated conflict, the changes feed",
@@ -32,6 +56,8 @@ def _build_parser() -> argparse.ArgumentParser:
 
 def main(argv: Sequence[str] | None = None) -> int:
     args = _build_parser().parse_args(argv)
+    if args.command == "serve":
+        return _serve(args)
     if args.command == "demo":
         from brainlink_docs.demo import run_demo
 
@@ -42,6 +68,52 @@ def main(argv: Sequence[str] | None = None) -> int:
             asyncio.run(run_demo(Path(tmp) / "demo.sqlite", _print))
         return 0
     return 2
+
+
+def _serve(args: argparse.Namespace) -> int:
+    import logging
+    import os
+
+    from brainlink_docs.config import ensure_first_start, load_settings
+    from brainlink_docs.http.server import serve
+
+    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s %(message)s")
+    flags = {
+        "data_dir": args.data_dir,
+        "host": args.host,
+        "port": args.port,
+        "max_dbs_open": args.max_dbs_open,
+        "synchronous": args.synchronous,
+        "max_document_size": args.max_document_size,
+        "max_attachment_size": args.max_attachment_size,
+        "access_log": "false" if args.no_access_log else None,
+    }
+    settings = load_settings(config_file=args.config, flags=flags)
+    admin = args.admin or os.environ.get("BRAINLINK_ADMIN")
+    settings, first = ensure_first_start(settings, admin)
+    if first is not None and first.password is not None:
+        sys.stdout.write(
+            f"Created server admin '{first.admin}' with password: {first.password}\n"
+            f"(shown once; only its PBKDF2 hash is stored in {settings.config_file})\n"
+        )
+        sys.stdout.flush()
+
+    def ready(port: int) -> None:
+        sys.stdout.write(f"brainlink-docs listening on http://{settings.host}:{port}/\n")
+        sys.stdout.flush()
+
+    _run(serve(settings, ready))
+    return 0
+
+
+def _run(coro: object) -> None:
+    """Run on uvloop where it is installed (a faster event loop), else asyncio's own."""
+    try:
+        import uvloop
+    except ImportError:
+        asyncio.run(coro)  # type: ignore[arg-type]
+        return
+    uvloop.run(coro)  # type: ignore[arg-type]
 
 
 def _print(title: str, value: object) -> None:

@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import re
 from collections.abc import AsyncIterator, Mapping, Sequence
+from contextlib import AbstractAsyncContextManager
 from dataclasses import dataclass, field, replace
 from typing import Any, Literal, Protocol
 
@@ -273,6 +274,18 @@ class DocumentStore(Protocol):
 
     async def get_revs_limit(self) -> int: ...
 
+    async def purge(self, revs: Mapping[str, Sequence[str]]) -> dict[str, list[str]]:
+        """Remove leaf revisions for good; answers the revisions actually purged per id."""
+        ...
+
+    async def get_security(self) -> dict[str, Any]: ...
+
+    async def set_security(self, security: Mapping[str, Any]) -> None: ...
+
+    async def local_docs(self, query: AllDocsQuery = ...) -> AllDocsPage:
+        """``_local_docs``: the local documents, as ``_all_docs`` rows."""
+        ...
+
     async def set_revs_limit(self, limit: int) -> None: ...
 
     async def compact(self) -> None: ...
@@ -292,6 +305,10 @@ class Databases(Protocol):
         ...
 
     async def delete(self, name: str) -> None: ...
+
+    def use(self, name: str) -> AbstractAsyncContextManager[DocumentStore]:
+        """Open ``name`` and hold it open (never evicted) for the duration of the block."""
+        ...
 
     async def exists(self, name: str) -> bool: ...
 

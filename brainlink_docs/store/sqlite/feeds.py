@@ -10,6 +10,8 @@ from __future__ import annotations
 import sqlite3
 from typing import Any
 
+import orjson
+
 from brainlink_docs.errors import BadRequest
 from brainlink_docs.revs import sorted_leaves
 from brainlink_docs.store.api import (
@@ -79,17 +81,20 @@ def _rows_for_keys(
     return out[query.skip : end]
 
 
-def _rows_for_range(
-    conn: sqlite3.Connection, query: AllDocsQuery, opts: ReadOptions, token: str
-) -> list[dict[str, Any]]:
+def _bounds(query: AllDocsQuery) -> tuple[str | None, str | None, str, str]:
+    """The id range of a query as (low, high, low operator, high operator)."""
     for key in (query.startkey, query.endkey):
         if key is not None and not isinstance(key, str):
             raise BadRequest("_all_docs keys must be strings")
-    low, high = query.startkey, query.endkey
-    low_op, high_op = ">=", "<=" if query.inclusive_end else "<"
     if query.descending:
-        low, high = query.endkey, query.startkey
-        low_op, high_op = (">=" if query.inclusive_end else ">"), "<="
+        return query.endkey, query.startkey, (">=" if query.inclusive_end else ">"), "<="
+    return query.startkey, query.endkey, ">=", ("<=" if query.inclusive_end else "<")
+
+
+def _rows_for_range(
+    conn: sqlite3.Connection, query: AllDocsQuery, opts: ReadOptions, token: str
+) -> list[dict[str, Any]]:
+    low, high, low_op, high_op = _bounds(query)
     where = ["deleted = 0"]
     params: list[Any] = []
     if low is not None:
@@ -188,3 +193,43 @@ def _pending(conn: sqlite3.Connection, cursor: int, current: int, descending: bo
         "SELECT sum(value) FROM meta WHERE key IN ('doc_count', 'doc_del_count')"
     ).fetchone()[0]
     return max(0, min(remaining, int(total)))
+
+
+def local_docs(conn: sqlite3.Connection, query: AllDocsQuery) -> AllDocsPage:
+    """``_local_docs``: local documents by id, with ``_all_docs``'s range options."""
+    if query.keys is not None:
+        keys = list(query.keys)[::-1] if query.descending else list(query.keys)
+        marks = ",".join("?" * len(keys))
+        sql = f"SELECT doc_id, rev, body FROM local_docs WHERE doc_id IN ({marks})"
+        found = {r[0]: r for r in conn.execute(sql, keys)}
+        rows = [
+            _local_row(found[k], query) if k in found else {"key": k, "error": "not_found"}
+            for k in keys
+        ]
+        end = None if query.limit is None else query.skip + query.limit
+        return AllDocsPage(len(found), query.skip, rows[query.skip : end])
+    low, high, low_op, high_op = _bounds(query)
+    where, params = ["1"], []
+    if low is not None:
+        where.append(f"doc_id {low_op} ?")
+        params.append(low)
+    if high is not None:
+        where.append(f"doc_id {high_op} ?")
+        params.append(high)
+    order = "DESC" if query.descending else "ASC"
+    sql = (
+        f"SELECT doc_id, rev, body FROM local_docs WHERE {' AND '.join(where)} "
+        f"ORDER BY doc_id {order} LIMIT ? OFFSET ?"
+    )
+    params += [-1 if query.limit is None else query.limit, query.skip]
+    rows = [_local_row(r, query) for r in conn.execute(sql, params)]
+    total = conn.execute("SELECT count(*) FROM local_docs").fetchone()[0]
+    return AllDocsPage(total, query.skip, rows)
+
+
+def _local_row(row: tuple[Any, ...], query: AllDocsQuery) -> dict[str, Any]:
+    rev = f"0-{row[1]}"
+    out: dict[str, Any] = {"id": row[0], "key": row[0], "value": {"rev": rev}}
+    if query.include_docs:
+        out["doc"] = {"_id": row[0], "_rev": rev, **orjson.loads(row[2])}
+    return out

@@ -13,6 +13,8 @@ from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
+import orjson
+
 from brainlink_docs.errors import BadRequest, error_from_token
 from brainlink_docs.store.api import (
     AllDocsPage,
@@ -28,6 +30,7 @@ from brainlink_docs.store.api import (
 )
 from brainlink_docs.store.sqlite import attachments, compaction, feeds, reads
 from brainlink_docs.store.sqlite.engine import DEFAULT_READERS, Engine
+from brainlink_docs.store.sqlite.purge import purge as purge_revs
 from brainlink_docs.store.sqlite.schema import (
     DEFAULT_SYNCHRONOUS,
     initialize,
@@ -128,6 +131,20 @@ class SqliteStore:
         await self._commit(outcome)
         return _raise_row(outcome.results[0])
 
+    async def purge(self, revs: Mapping[str, Sequence[str]]) -> dict[str, list[str]]:
+        purged, update_seq = await self._engine.write(purge_revs, dict(revs))
+        await self._commit(BatchOutcome([], update_seq, True))
+        return purged
+
+    async def get_security(self) -> dict[str, Any]:
+        return await self._engine.read_point(_get_security)
+
+    async def set_security(self, security: Mapping[str, Any]) -> None:
+        await self._engine.write(_set_meta, "security", orjson.dumps(dict(security)).decode())
+
+    async def local_docs(self, query: AllDocsQuery = _DEFAULT_ALL_DOCS) -> AllDocsPage:
+        return await self._engine.read(feeds.local_docs, query)
+
     async def set_revs_limit(self, limit: int) -> None:
         if not isinstance(limit, int) or isinstance(limit, bool) or not 0 < limit <= MAX_REVS_LIMIT:
             raise BadRequest("revs_limit must be a positive integer")
@@ -203,7 +220,12 @@ def _raise_row(result: BulkResult) -> BulkResult:
 
 
 def _set_meta(conn: Any, key: str, value: Any) -> None:
-    conn.execute("UPDATE meta SET value = ? WHERE key = ?", (value, key))
+    conn.execute("INSERT OR REPLACE INTO meta (key, value) VALUES (?, ?)", (key, value))
+
+
+def _get_security(conn: Any) -> dict[str, Any]:
+    row = conn.execute("SELECT value FROM meta WHERE key = 'security'").fetchone()
+    return orjson.loads(row[0]) if row else {}
 
 
 def _incremental_vacuum(conn: Any) -> None:

@@ -1,0 +1,1 @@
+"""The CouchDB-compatible HTTP server (aiohttp) over a ``Databases`` set of stores."""

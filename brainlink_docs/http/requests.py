@@ -1,0 +1,88 @@
+"""Reading a request: its JSON body (with CouchDB's size and type rules) and its database."""
+
+from __future__ import annotations
+
+from contextlib import AbstractAsyncContextManager
+from typing import Any
+
+import orjson
+from aiohttp import web
+
+from brainlink_docs.errors import BadRequest, TooLarge, UnsupportedMediaType
+from brainlink_docs.store.api import DocumentStore
+
+DATABASES_KEY = "databases"
+SETTINGS_KEY = "settings"
+
+
+def settings_of(request: web.Request) -> Any:
+    from brainlink_docs.http.app import SETTINGS
+
+    return request.app[SETTINGS]
+
+
+def use_store(request: web.Request, db: str) -> AbstractAsyncContextManager[DocumentStore]:
+    """The store behind ``db`` for the duration of the request (404 if it does not exist)."""
+    from brainlink_docs.http.app import DATABASES
+
+    return request.app[DATABASES].use(db)
+
+
+def require_json_type(request: web.Request) -> None:
+    """CouchDB's ``chttpd:validate_ctype``: POSTed bodies must be ``application/json``."""
+    if request.content_type != "application/json":
+        raise UnsupportedMediaType("Content-Type must be application/json")
+
+
+async def read_body(request: web.Request, limit: int) -> bytes:
+    if request.content_length is not None and request.content_length > limit:
+        raise TooLarge("the request entity is too large", error="too_large")
+    try:
+        data = await request.read()
+    except web.HTTPRequestEntityTooLarge as exc:
+        raise TooLarge("the request entity is too large", error="too_large") from exc
+    if len(data) > limit:
+        raise TooLarge("the request entity is too large", error="too_large")
+    return data
+
+
+async def json_body(request: web.Request, *, limit: int | None = None) -> Any:
+    """Parse the body as JSON; malformed JSON is CouchDB's 400 ``bad_request``."""
+    data = await read_body(request, limit or settings_of(request).max_request_size)
+    if not data:
+        raise BadRequest("Request body must be a JSON object", error="bad_request")
+    try:
+        return orjson.loads(data)
+    except orjson.JSONDecodeError as exc:
+        raise BadRequest("invalid UTF-8 JSON", error="bad_request") from exc
+
+
+async def json_object(request: web.Request, *, limit: int | None = None) -> dict[str, Any]:
+    value = await json_body(request, limit=limit)
+    if not isinstance(value, dict):
+        raise BadRequest("Request body must be a JSON object")
+    return value
+
+
+def check_doc_size(doc: Any, max_size: int, max_attachment_size: int) -> None:
+    """CouchDB's 413s: ``document_too_large`` for the JSON body (attachments not counted) and
+    ``attachment_too_large`` for an inline attachment over ``max_attachment_size``."""
+    if not isinstance(doc, dict):
+        return
+    atts = doc.get("_attachments")
+    body = {k: v for k, v in doc.items() if k != "_attachments"} if atts is not None else doc
+    if len(orjson.dumps(body)) > max_size:
+        raise TooLarge(str(doc.get("_id") or ""), error="document_too_large")
+    if not isinstance(atts, dict):
+        return
+    for name, spec in atts.items():
+        data = spec.get("data") if isinstance(spec, dict) else None
+        size = (
+            len(data)
+            if isinstance(data, bytes)
+            else len(data) * 3 // 4
+            if isinstance(data, str)
+            else 0
+        )
+        if size > max_attachment_size:
+            raise TooLarge(str(name), error="attachment_too_large")

@@ -1,0 +1,1 @@
+"""Route handlers by resource: server, database, documents, attachments, bulk, changes."""

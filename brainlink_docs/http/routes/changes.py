@@ -1,0 +1,192 @@
+"""``_changes``: normal, longpoll, continuous and eventsource feeds over store pages.
+
+A feed is built from ``DocumentStore.changes`` pages and ``wait_for_change``: nothing polls,
+each committed write wakes the waiting feeds. ``heartbeat`` writes a newline while a feed waits
+(so proxies and clients know it is alive, and a vanished client is noticed); ``timeout`` ends a
+longpoll or continuous feed that saw no change for that long (CouchDB's defaults: 60 s).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import time
+from dataclasses import dataclass, replace
+from typing import Any
+
+import orjson
+from aiohttp import web
+
+from brainlink_docs.errors import BadRequest, NotImplementedYet
+from brainlink_docs.http import params
+from brainlink_docs.http.requests import json_object, use_store
+from brainlink_docs.http.responses import BASE_HEADERS
+from brainlink_docs.store.api import Change, ChangesPage, ChangesQuery, DocumentStore
+from brainlink_docs.views.mango import validate_selector
+
+# Rows per store call while streaming; a feed never holds more than this in memory.
+PAGE_ROWS = 1000
+DEFAULT_TIMEOUT_MS = 60_000
+DEFAULT_HEARTBEAT_MS = 60_000
+FEEDS = frozenset({"normal", "longpoll", "continuous", "eventsource"})
+
+
+@dataclass(frozen=True, slots=True)
+class Feed:
+    kind: str
+    query: ChangesQuery
+    heartbeat: float | None
+    timeout: float
+
+
+def _millis(query: Any, name: str, default: int) -> float:
+    raw = query.get(name)
+    if raw == "true":
+        return default / 1000
+    value = params.integer(query, name, default)
+    return (value if value is not None else default) / 1000
+
+
+def parse_feed(query: Any, body: dict[str, Any] | None) -> Feed:
+    kind = query.get("feed", "normal")
+    if kind not in FEEDS:
+        raise BadRequest(f"Supported `feed` types: {', '.join(sorted(FEEDS))}")
+    doc_ids = selector = None
+    flt = query.get("filter")
+    if flt == "_doc_ids":
+        doc_ids = (body or {}).get("doc_ids", params.json_value(query, "doc_ids"))
+        if not isinstance(doc_ids, list) or not all(isinstance(d, str) for d in doc_ids):
+            raise BadRequest("`doc_ids` filter parameter is not a list of doc ids.")
+    elif flt == "_selector":
+        selector = validate_selector((body or {}).get("selector"))
+    elif flt == "_design":
+        selector = {"_id": {"$beginsWith": "_design/"}}
+    elif flt is not None:
+        raise NotImplementedYet(f"Filter {flt} needs a JavaScript engine, not implemented yet.")
+    style = query.get("style", "main_only")
+    if style not in ("main_only", "all_docs"):
+        raise BadRequest("Invalid style; expected main_only or all_docs")
+    since = query.get("since", "0")
+    changes = ChangesQuery(
+        since=since,
+        limit=params.integer(query, "limit"),
+        descending=params.boolean(query, "descending"),
+        style=style,  # type: ignore[arg-type]
+        include_docs=params.boolean(query, "include_docs"),
+        conflicts=params.boolean(query, "conflicts"),
+        attachments=params.boolean(query, "attachments"),
+        doc_ids=tuple(doc_ids) if doc_ids is not None else None,
+        selector=selector,
+    )
+    heartbeat = _millis(query, "heartbeat", DEFAULT_HEARTBEAT_MS) if "heartbeat" in query else None
+    return Feed(kind, changes, heartbeat, _millis(query, "timeout", DEFAULT_TIMEOUT_MS))
+
+
+async def changes(request: web.Request, db: str) -> web.StreamResponse:
+    return await _serve(request, db, None)
+
+
+async def changes_post(request: web.Request, db: str) -> web.StreamResponse:
+    body = await json_object(request) if request.can_read_body else {}
+    return await _serve(request, db, body)
+
+
+async def _serve(request: web.Request, db: str, body: dict[str, Any] | None) -> web.StreamResponse:
+    feed = parse_feed(request.query, body)
+    async with use_store(request, db) as store:
+        if feed.query.since == "now":
+            info = await store.info()
+            feed = replace(feed, query=replace(feed.query, since=info.update_seq))
+        if feed.kind == "continuous":
+            return await _continuous(request, store, feed, _continuous_row, b"")
+        if feed.kind == "eventsource":
+            return await _continuous(request, store, feed, _event_row, _EVENT_HEARTBEAT)
+        return await _normal(request, store, feed)
+
+
+async def _page(store: DocumentStore, query: ChangesQuery, remaining: int | None) -> ChangesPage:
+    size = PAGE_ROWS if remaining is None else min(PAGE_ROWS, remaining)
+    return await store.changes(replace(query, limit=size))
+
+
+async def _wait(
+    response: web.StreamResponse, store: DocumentStore, since: str, feed: Feed, beat: bytes
+) -> bool:
+    """Wait for a change after ``since`` (heartbeats meanwhile); False once ``timeout`` passes."""
+    deadline = time.monotonic() + feed.timeout
+    while True:
+        left = deadline - time.monotonic()
+        if left <= 0:
+            return False
+        step = min(left, feed.heartbeat) if feed.heartbeat else left
+        with contextlib.suppress(TimeoutError):
+            async with asyncio.timeout(step):
+                await store.wait_for_change(since)
+                return True
+        if feed.heartbeat and time.monotonic() < deadline:
+            await response.write(beat or b"\n")
+
+
+async def _normal(request: web.Request, store: DocumentStore, feed: Feed) -> web.StreamResponse:
+    response = web.StreamResponse(headers={**BASE_HEADERS, "Content-Type": "application/json"})
+    await response.prepare(request)
+    query, remaining = feed.query, feed.query.limit
+    page = await _page(store, query, remaining)
+    waits = feed.kind == "longpoll" and not page.results and not query.descending
+    if waits and await _wait(response, store, page.last_seq, feed, b"\n"):
+        page = await _page(store, replace(query, since=page.last_seq), remaining)
+    await response.write(b'{"results":[\n')
+    separator = b""
+    while True:
+        for change in page.results:
+            await response.write(separator + orjson.dumps(change.to_json()))
+            separator = b",\n"
+        if remaining is not None:
+            remaining -= len(page.results)
+        done = remaining is not None and remaining <= 0
+        if feed.kind == "longpoll" or not page.pending or done:
+            break
+        page = await _page(store, replace(query, since=page.last_seq), remaining)
+    tail = {"last_seq": page.last_seq, "pending": page.pending}
+    await response.write(b"\n],\n" + orjson.dumps(tail)[1:] + b"\n")
+    await response.write_eof()
+    return response
+
+
+def _continuous_row(change: Change) -> bytes:
+    return orjson.dumps(change.to_json()) + b"\n"
+
+
+def _event_row(change: Change) -> bytes:
+    return b"data: " + orjson.dumps(change.to_json()) + b"\nid: " + change.seq.encode() + b"\n\n"
+
+
+_EVENT_HEARTBEAT = b"event: heartbeat\ndata: \n\n"
+
+
+async def _continuous(
+    request: web.Request, store: DocumentStore, feed: Feed, encode: Any, beat: bytes
+) -> web.StreamResponse:
+    content_type = "text/event-stream" if feed.kind == "eventsource" else "application/json"
+    response = web.StreamResponse(headers={**BASE_HEADERS, "Content-Type": content_type})
+    await response.prepare(request)
+    query, remaining = feed.query, feed.query.limit
+    since = query.since
+    pending = 0
+    while remaining is None or remaining > 0:
+        page = await _page(store, replace(query, since=since), remaining)
+        for change in page.results:
+            await response.write(encode(change))
+        since, pending = page.last_seq, page.pending
+        if remaining is not None:
+            remaining -= len(page.results)
+        if page.results and page.pending:
+            continue
+        if (remaining is not None and remaining <= 0) or query.descending:
+            break
+        if not await _wait(response, store, since, feed, beat):
+            break
+    if feed.kind == "continuous":
+        await response.write(orjson.dumps({"last_seq": since, "pending": pending}) + b"\n")
+    await response.write_eof()
+    return response

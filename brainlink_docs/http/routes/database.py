@@ -1,0 +1,99 @@
+"""Database endpoints: create, info, delete, compaction, revs limit, purge and security."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from aiohttp import web
+
+from brainlink_docs.errors import BadRequest, NotImplementedYet
+from brainlink_docs.http.requests import json_body, json_object, require_json_type, use_store
+from brainlink_docs.http.responses import json_response
+from brainlink_docs.store.api import validate_db_name
+
+
+def _databases(request: web.Request) -> Any:
+    from brainlink_docs.http.app import DATABASES
+
+    return request.app[DATABASES]
+
+
+async def info(request: web.Request, db: str) -> web.StreamResponse:
+    async with use_store(request, db) as store:
+        return json_response((await store.info()).to_json())
+
+
+async def create(request: web.Request, db: str) -> web.StreamResponse:
+    validate_db_name(db)
+    await _databases(request).create(db)
+    return json_response({"ok": True}, status=201, headers={"Location": f"/{db}"})
+
+
+async def delete(request: web.Request, db: str) -> web.StreamResponse:
+    if "rev" in request.query:
+        raise BadRequest(
+            "You tried to DELETE a database with a ?rev= parameter. "
+            "Did you mean to DELETE a document instead?"
+        )
+    await _databases(request).delete(db)
+    return json_response({"ok": True})
+
+
+async def compact(request: web.Request, db: str) -> web.StreamResponse:
+    require_json_type(request)
+    async with use_store(request, db) as store:
+        await store.compact()
+    return json_response({"ok": True}, status=202)
+
+
+async def view_cleanup(request: web.Request, db: str) -> web.StreamResponse:
+    require_json_type(request)
+    async with use_store(request, db):
+        return json_response({"ok": True}, status=202)
+
+
+async def get_revs_limit(request: web.Request, db: str) -> web.StreamResponse:
+    async with use_store(request, db) as store:
+        return json_response(await store.get_revs_limit())
+
+
+async def put_revs_limit(request: web.Request, db: str) -> web.StreamResponse:
+    limit = await json_body(request)
+    if not isinstance(limit, int) or isinstance(limit, bool) or limit < 1:
+        raise BadRequest("Invalid revs_limit: must be a positive integer")
+    async with use_store(request, db) as store:
+        await store.set_revs_limit(limit)
+    return json_response({"ok": True})
+
+
+async def ensure_full_commit(request: web.Request, db: str) -> web.StreamResponse:
+    # Every acknowledged write is already committed; CouchDB 3 answers the same way.
+    async with use_store(request, db):
+        return json_response({"ok": True, "instance_start_time": "0"}, status=201)
+
+
+async def purge(request: web.Request, db: str) -> web.StreamResponse:
+    require_json_type(request)
+    body = await json_object(request)
+    for doc_id, revs in body.items():
+        if not isinstance(revs, list) or not all(isinstance(r, str) for r in revs):
+            raise BadRequest(f"Invalid revision list for {doc_id}")
+    async with use_store(request, db) as store:
+        purged = await store.purge(body)
+    return json_response({"purge_seq": None, "purged": purged}, status=201)
+
+
+async def get_security(request: web.Request, db: str) -> web.StreamResponse:
+    async with use_store(request, db) as store:
+        return json_response(await store.get_security())
+
+
+async def put_security(request: web.Request, db: str) -> web.StreamResponse:
+    body = await json_object(request)
+    async with use_store(request, db) as store:
+        await store.set_security(body)
+    return json_response({"ok": True})
+
+
+async def not_implemented(request: web.Request, db: str) -> web.StreamResponse:
+    raise NotImplementedYet("Mango queries (_find, _index) are not implemented yet.")

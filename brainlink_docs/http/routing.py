@@ -1,0 +1,122 @@
+"""CouchDB's path grammar: which handler serves a (method, raw path).
+
+Segments are split on ``/`` before percent-decoding, so an encoded slash stays inside its
+segment (``/a%2Fb/doc`` is database ``a/b``). ``_design/x`` and ``_local/x`` ids may come with a
+literal slash; everything after a document id is an attachment name, slashes included.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass
+from typing import Any
+from urllib.parse import unquote
+
+from aiohttp import web
+
+from brainlink_docs.errors import MethodNotAllowed, NotImplementedYet
+from brainlink_docs.http.routes import attachments, bulk, changes, database, documents, server
+
+RouteHandler = Callable[..., Awaitable[web.StreamResponse]]
+
+
+@dataclass(frozen=True, slots=True)
+class Route:
+    handler: RouteHandler
+    args: tuple[Any, ...] = ()
+    admin_only: bool = True
+
+
+def _methods(table: dict[str, RouteHandler], method: str, *args: Any, admin: bool = True) -> Route:
+    handler = table.get(method) or (table.get("GET") if method == "HEAD" else None)
+    if handler is None:
+        allowed = sorted(set(table) | ({"HEAD"} if "GET" in table else set()))
+        exc = MethodNotAllowed(f"Only {','.join(allowed)} allowed")
+        exc.allow = ",".join(allowed)  # type: ignore[attr-defined]
+        raise exc
+    return Route(handler, args, admin)
+
+
+_SERVER: dict[str, dict[str, RouteHandler]] = {
+    "_up": {"GET": server.up},
+    "_all_dbs": {"GET": server.all_dbs},
+    "_dbs_info": {"GET": server.dbs_info, "POST": server.dbs_info_post},
+    "_uuids": {"GET": server.uuids},
+    "_session": {"GET": server.session},
+    "_active_tasks": {"GET": server.active_tasks},
+}
+
+_DB: dict[str, dict[str, RouteHandler]] = {
+    "_all_docs": {"GET": bulk.all_docs, "POST": bulk.all_docs_post},
+    "_design_docs": {"GET": bulk.design_docs, "POST": bulk.design_docs_post},
+    "_local_docs": {"GET": bulk.local_docs, "POST": bulk.local_docs_post},
+    "_bulk_docs": {"POST": bulk.bulk_docs},
+    "_bulk_get": {"POST": bulk.bulk_get},
+    "_revs_diff": {"POST": bulk.revs_diff},
+    "_missing_revs": {"POST": bulk.missing_revs},
+    "_changes": {"GET": changes.changes, "POST": changes.changes_post},
+    "_compact": {"POST": database.compact},
+    "_view_cleanup": {"POST": database.view_cleanup},
+    "_revs_limit": {"GET": database.get_revs_limit, "PUT": database.put_revs_limit},
+    "_ensure_full_commit": {"POST": database.ensure_full_commit},
+    "_purge": {"POST": database.purge},
+    "_security": {"GET": database.get_security, "PUT": database.put_security},
+    "_find": {"POST": database.not_implemented},
+    "_index": {"GET": database.not_implemented, "POST": database.not_implemented},
+    "_explain": {"POST": database.not_implemented},
+}
+
+_DOC = {
+    "GET": documents.get_doc,
+    "PUT": documents.put_doc,
+    "DELETE": documents.delete_doc,
+    "COPY": documents.copy_doc,
+}
+_ATT = {"GET": attachments.get_att, "PUT": attachments.put_att, "DELETE": attachments.delete_att}
+_DB_ROOT = {
+    "GET": database.info,
+    "PUT": database.create,
+    "DELETE": database.delete,
+    "POST": documents.post_doc,
+}
+_DESIGN_FUNCTIONS = frozenset(
+    {"_view", "_show", "_list", "_update", "_rewrite", "_search", "_info"}
+)
+
+
+def resolve(method: str, raw_path: str) -> Route:
+    parts = raw_path.split("/")[1:]
+    if parts and parts[-1] == "":
+        parts.pop()
+    segs = [unquote(p) for p in parts]
+    if not segs:
+        return _methods({"GET": server.welcome}, method, admin=False)
+    head = segs[0]
+    if head in _SERVER and len(segs) == 1:
+        return _methods(_SERVER[head], method, admin=head != "_up")
+    db = head
+    if len(segs) == 1:
+        return _methods(_DB_ROOT, method, db)
+    second = segs[1]
+    if second in _DB and len(segs) == 2:
+        return _methods(_DB[second], method, db)
+    if second in ("_design", "_local") and len(segs) >= 3:
+        return _prefixed(method, db, second, segs[2:])
+    return _doc_or_attachment(method, db, second, segs[2:])
+
+
+def _prefixed(method: str, db: str, prefix: str, rest: list[str]) -> Route:
+    doc_id = f"{prefix}/{rest[0]}"
+    if prefix == "_design" and len(rest) > 1 and rest[1] in _DESIGN_FUNCTIONS:
+        raise NotImplementedYet(
+            "Design document functions (views, shows, lists) are not implemented yet."
+        )
+    if prefix == "_local" and len(rest) > 1:
+        raise MethodNotAllowed("Local documents have no attachments")
+    return _doc_or_attachment(method, db, doc_id, rest[1:])
+
+
+def _doc_or_attachment(method: str, db: str, doc_id: str, rest: list[str]) -> Route:
+    if not rest:
+        return _methods(_DOC, method, db, doc_id)
+    return _methods(_ATT, method, db, doc_id, "/".join(rest))

@@ -1,0 +1,1 @@
+"""Credentials and access control: password hashing, sessions, ``_security`` checks."""

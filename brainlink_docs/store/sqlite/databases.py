@@ -1,0 +1,122 @@
+"""``SqliteDatabases``: a directory of database files with a bounded set of open stores.
+
+Each database is one file, ``<quoted name>.sqlite``: names may contain ``/`` and ``$()+``, which
+are percent-encoded so every name is one flat file. Stores open lazily on first use and the least
+recently used idle ones are closed past ``max_open`` (CouchDB's ``max_dbs_open``); a store in use
+by a request is never closed under it, so the bound may be exceeded briefly under load.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import os
+from collections import OrderedDict
+from collections.abc import AsyncIterator
+from pathlib import Path
+from urllib.parse import quote, unquote
+
+from brainlink_docs.errors import FileExists, NotFound
+from brainlink_docs.store.api import validate_db_name
+from brainlink_docs.store.sqlite.schema import DEFAULT_SYNCHRONOUS
+from brainlink_docs.store.sqlite.store import SqliteStore
+
+SUFFIX = ".sqlite"
+# CouchDB's default max_dbs_open is 500; each open store holds a few SQLite connections.
+DEFAULT_MAX_OPEN = 500
+_MISSING_DB = "Database does not exist."
+
+
+class SqliteDatabases:
+    def __init__(
+        self,
+        root: str | os.PathLike[str],
+        *,
+        max_open: int = DEFAULT_MAX_OPEN,
+        synchronous: str = DEFAULT_SYNCHRONOUS,
+    ) -> None:
+        self.root = Path(root)
+        self.root.mkdir(parents=True, exist_ok=True)
+        self._max_open = max_open
+        self._synchronous = synchronous
+        self._open: OrderedDict[str, SqliteStore] = OrderedDict()
+        self._in_use: dict[str, int] = {}
+        self._lock = asyncio.Lock()
+
+    def _path(self, name: str) -> Path:
+        return self.root / (quote(name, safe="") + SUFFIX)
+
+    async def exists(self, name: str) -> bool:
+        return name in self._open or self._path(name).exists()
+
+    async def list(self) -> list[str]:
+        names = [unquote(p.name[: -len(SUFFIX)]) for p in self.root.glob("*" + SUFFIX)]
+        # CouchDB lists names in raw byte order.
+        return sorted(names, key=lambda n: n.encode())
+
+    async def create(self, name: str) -> SqliteStore:
+        validate_db_name(name)
+        async with self._lock:
+            path = self._path(name)
+            if name in self._open or path.exists():
+                raise FileExists()
+            store = await SqliteStore.open(path, name=name, synchronous=self._synchronous)
+            await self._remember(name, store)
+            return store
+
+    async def open(self, name: str) -> SqliteStore:
+        async with self._lock:
+            store = self._open.get(name)
+            if store is not None:
+                self._open.move_to_end(name)
+                return store
+            path = self._path(name)
+            if not path.exists():
+                raise NotFound(_MISSING_DB)
+            store = await SqliteStore.open(path, name=name, synchronous=self._synchronous)
+            await self._remember(name, store)
+            return store
+
+    @contextlib.asynccontextmanager
+    async def use(self, name: str) -> AsyncIterator[SqliteStore]:
+        """Open ``name`` and keep it open (not evictable) while the block runs."""
+        store = await self.open(name)
+        self._in_use[name] = self._in_use.get(name, 0) + 1
+        try:
+            yield store
+        finally:
+            left = self._in_use[name] - 1
+            if left:
+                self._in_use[name] = left
+            else:
+                del self._in_use[name]
+
+    async def delete(self, name: str) -> None:
+        async with self._lock:
+            store = self._open.pop(name, None)
+            path = self._path(name)
+            if store is None and not path.exists():
+                raise NotFound(_MISSING_DB)
+            if store is not None:
+                await store.close()
+            for suffix in ("", "-wal", "-shm"):
+                with contextlib.suppress(FileNotFoundError):
+                    os.remove(str(path) + suffix)
+
+    async def _remember(self, name: str, store: SqliteStore) -> None:
+        self._open[name] = store
+        while len(self._open) > self._max_open:
+            victim = next((n for n in self._open if n not in self._in_use), None)
+            if victim is None:
+                return
+            await self._open.pop(victim).close()
+
+    @property
+    def open_count(self) -> int:
+        return len(self._open)
+
+    async def close(self) -> None:
+        async with self._lock:
+            stores, self._open = list(self._open.values()), OrderedDict()
+        for store in stores:
+            await store.close()
