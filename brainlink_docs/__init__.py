@@ -33,6 +33,7 @@ from brainlink_docs.store.api import (
     iter_all_docs,
     iter_changes,
 )
+from brainlink_docs.store.http import HttpDatabases, HttpStore
 from brainlink_docs.store.sqlite import SqliteStore
 
 __all__ = [
@@ -52,6 +53,8 @@ __all__ = [
     "DocumentStore",
     "FileExists",
     "Forbidden",
+    "HttpDatabases",
+    "HttpStore",
     "MethodNotAllowed",
     "NotFound",
     "PreconditionFailed",

@@ -147,7 +147,11 @@ def error_from_response(status: int, body: object) -> CouchError:
         exc = CouchError(str(reason) if reason else f"HTTP {status}")
         exc.status = status  # type: ignore[misc]
         return exc
-    chosen = next((c for c in candidates if c.error == error), candidates[0])
+    chosen = next((c for c in candidates if c.error == error), None)
+    if chosen is None:
+        # A token some class handles under this status (missing_stub is a 412 PreconditionFailed).
+        by_token = _BY_TOKEN.get(str(error)) if error is not None else None
+        chosen = by_token if by_token is not None and by_token.status == status else candidates[0]
     return chosen(
         str(reason) if reason is not None else None,
         error=str(error) if error and error != chosen.error else None,

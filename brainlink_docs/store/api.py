@@ -98,7 +98,7 @@ class AllDocsQuery:
 
 @dataclass(frozen=True, slots=True)
 class AllDocsPage:
-    total_rows: int
+    total_rows: int | None
     offset: int | None
     rows: list[dict[str, Any]]
     update_seq: str | None = None

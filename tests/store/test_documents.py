@@ -8,11 +8,10 @@ from __future__ import annotations
 
 import asyncio
 import re
-from collections.abc import AsyncIterator
-from pathlib import Path
 from typing import Any
 
 import pytest
+from conftest import StoreFactory
 
 from brainlink_docs import errors
 from brainlink_docs.store.api import DocumentStore, ReadOptions
@@ -30,16 +29,9 @@ def body(doc: dict[str, Any]) -> dict[str, Any]:
 
 
 @pytest.fixture
-async def twin(store: DocumentStore, tmp_path: Path) -> AsyncIterator[DocumentStore]:
+async def twin(store: DocumentStore, store_factory: StoreFactory) -> DocumentStore:
     """A second, independent store of the same backend, for cross-store determinism."""
-    opener = getattr(type(store), "open", None)
-    if opener is None:
-        pytest.skip("this backend cannot open a second store")
-    other = await opener(tmp_path / "twin.sqlite", name="twin")
-    try:
-        yield other
-    finally:
-        await other.close()
+    return await store_factory("twin")
 
 
 # --- create and read -----------------------------------------------------------------------------

@@ -75,8 +75,8 @@ async def _answer_all_docs(
     remaining = None if query.limit is None else query.limit
     separator = b""
     while True:
-        for row in page.rows:
-            await response.write(separator + orjson.dumps(row))
+        if page.rows:
+            await response.write(separator + b",\r\n".join(orjson.dumps(r) for r in page.rows))
             separator = b",\r\n"
         if remaining is not None:
             remaining -= len(page.rows)

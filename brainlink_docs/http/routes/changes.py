@@ -138,8 +138,9 @@ async def _normal(request: web.Request, store: DocumentStore, feed: Feed) -> web
     await response.write(b'{"results":[\n')
     separator = b""
     while True:
-        for change in page.results:
-            await response.write(separator + orjson.dumps(change.to_json()))
+        if page.results:
+            rows = b",\n".join(orjson.dumps(c.to_json()) for c in page.results)
+            await response.write(separator + rows)
             separator = b",\n"
         if remaining is not None:
             remaining -= len(page.results)
@@ -175,8 +176,8 @@ async def _continuous(
     pending = 0
     while remaining is None or remaining > 0:
         page = await _page(store, replace(query, since=since), remaining)
-        for change in page.results:
-            await response.write(encode(change))
+        if page.results:
+            await response.write(b"".join(encode(c) for c in page.results))
         since, pending = page.last_seq, page.pending
         if remaining is not None:
             remaining -= len(page.results)

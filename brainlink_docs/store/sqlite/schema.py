@@ -69,6 +69,9 @@ def connect(path: str, *, synchronous: str = DEFAULT_SYNCHRONOUS) -> sqlite3.Con
     )
     conn.execute(f"PRAGMA busy_timeout = {BUSY_TIMEOUT_MS}")
     conn.execute(f"PRAGMA cache_size = -{CACHE_KIB}")
+    # Must precede the first write of a new file (WAL mode writes the header): it lets compaction
+    # hand freed pages back to the file system. On an existing file it changes nothing.
+    conn.execute("PRAGMA auto_vacuum = INCREMENTAL")
     if path != ":memory:":
         conn.execute("PRAGMA journal_mode = WAL")
     conn.execute(f"PRAGMA synchronous = {synchronous}")
@@ -78,8 +81,6 @@ def connect(path: str, *, synchronous: str = DEFAULT_SYNCHRONOUS) -> sqlite3.Con
 
 def initialize(conn: sqlite3.Connection) -> None:
     """Create the tables and the first meta rows of a new database (idempotent)."""
-    # Only takes effect on a new, empty file; lets compaction hand freed pages back to the OS.
-    conn.execute("PRAGMA auto_vacuum = INCREMENTAL")
     conn.execute("BEGIN IMMEDIATE")
     try:
         for statement in DDL.split(";"):

@@ -1,0 +1,298 @@
+"""``HttpStore``: the ``DocumentStore`` of one database on a CouchDB-compatible server.
+
+Each method is one CouchDB endpoint (two for ``get_attachment``; ``compact`` polls), so Apache
+CouchDB 3.x, pouchdb-server and our own server all serve it. The store keeps no state beyond
+the session: sequences are the server's, passed through as opaque strings.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import base64
+import hashlib
+import re
+from collections.abc import Mapping, Sequence
+from typing import Any
+from urllib.parse import unquote
+
+import aiohttp
+from yarl import URL
+
+from brainlink_docs.errors import BadRequest, NotFound, Unavailable
+from brainlink_docs.store.api import (
+    AllDocsPage,
+    AllDocsQuery,
+    Attachment,
+    BulkResult,
+    ChangesPage,
+    ChangesQuery,
+    DbInfo,
+    Doc,
+    ReadOptions,
+)
+from brainlink_docs.store.http import wire
+from brainlink_docs.store.http.transport import (
+    DEFAULT_TIMEOUT,
+    JSON,
+    Credentials,
+    Transport,
+    attachment_path,
+    doc_path,
+    dumps,
+    is_path_id,
+)
+
+_DEFAULT_READ = ReadOptions()
+_DEFAULT_ALL_DOCS = AllDocsQuery()
+_DEFAULT_CHANGES = ChangesQuery()
+# CouchDB's default (and maximum, ``changes_timeout``) longpoll wait is 60 s; we ask for less so
+# an idle wait re-polls well before proxies drop quiet connections.
+LONGPOLL_TIMEOUT_MS = 30_000
+# Read slack past the server's own timeout before we treat a silent longpoll as lost and re-poll.
+LONGPOLL_GRACE_S = 10.0
+# compact() waits for CouchDB's background compaction; past this it gives up as Unavailable.
+COMPACT_WAIT_S = 300.0
+COMPACT_POLL_MAX_S = 1.0
+# An ETag that is a quoted base64 MD5 (CouchDB's attachment ETag) doubles as the digest.
+_MD5_ETAG = re.compile(r'^(?:W/)?"([A-Za-z0-9+/]{22}==)"$')
+
+
+class HttpStore:
+    """One remote database, addressed by its URL (``http://host:5984/dbname``)."""
+
+    def __init__(self, transport: Transport, name: str) -> None:
+        self._t = transport
+        self._name = name
+
+    @classmethod
+    async def open(
+        cls,
+        url: str | URL,
+        *,
+        session: aiohttp.ClientSession | None = None,
+        auth: Credentials | None = None,
+        timeout: float = DEFAULT_TIMEOUT,  # noqa: ASYNC109 - bounds each later request
+    ) -> HttpStore:
+        """Bind to the database at ``url``; no request is made until the first call, so a
+        missing database shows as ``NotFound`` there. Credentials come from the URL userinfo or
+        ``auth`` (``(login, password)`` or ``aiohttp.BasicAuth``). Without ``session`` the
+        store owns one and ``close()`` closes it; ``timeout`` bounds each request (seconds)."""
+        transport = Transport.create(url, session=session, auth=auth, timeout=timeout)
+        try:
+            name = name_of(transport.base)
+        except ValueError:
+            await transport.close()
+            raise
+        return cls(transport, name)
+
+    @property
+    def name(self) -> str:
+        return self._name
+
+    @property
+    def url(self) -> str:
+        """The database URL without credentials."""
+        return self._t.base
+
+    # -- documents -------------------------------------------------------------------------------
+
+    async def get(
+        self, doc_id: str, rev: str | None = None, options: ReadOptions = _DEFAULT_READ
+    ) -> Doc:
+        params = wire.read_params(options)
+        if rev is not None:
+            params["rev"] = rev
+        doc: Doc = await self._t.call("GET", doc_path(doc_id), params=params)
+        return doc
+
+    async def open_revs(
+        self, doc_id: str, revs: Sequence[str] | None, options: ReadOptions = _DEFAULT_READ
+    ) -> list[dict[str, Any]]:
+        """GET with ``open_revs``; ``Accept: application/json`` keeps CouchDB from answering
+        multipart/mixed."""
+        params = wire.read_params(options)
+        params["open_revs"] = "all" if revs is None else wire.json_param(list(revs))
+        found: list[dict[str, Any]] = await self._t.call("GET", doc_path(doc_id), params=params)
+        return found
+
+    async def put(self, doc: Doc) -> BulkResult:
+        """PUT /db/id; POST /db when the id cannot be a path (absent, empty, reserved ``_``,
+        not a string) so the server judges it exactly as it would in ``_bulk_docs``."""
+        if not isinstance(doc, Mapping):
+            raise BadRequest("Document must be a JSON object")
+        doc_id = doc.get("_id")
+        if is_path_id(doc_id):
+            answer = await self._t.call("PUT", doc_path(str(doc_id)), payload=doc)
+        else:
+            answer = await self._t.call("POST", payload=doc)
+        return wire.write_result(answer)
+
+    async def delete(self, doc_id: str, rev: str) -> BulkResult:
+        answer = await self._t.call("DELETE", doc_path(doc_id), params={"rev": rev})
+        return wire.write_result(answer)
+
+    async def bulk_docs(self, docs: Sequence[Doc], *, new_edits: bool = True) -> list[BulkResult]:
+        batch = list(docs)
+        payload = {"docs": batch, "new_edits": new_edits}
+        rows = await self._t.call("POST", "_bulk_docs", payload=payload)
+        if not isinstance(rows, list):
+            raise Unavailable("_bulk_docs answered something other than a list of rows")
+        return wire.bulk_results(batch, rows, new_edits=new_edits)
+
+    # -- feeds -----------------------------------------------------------------------------------
+
+    async def all_docs(self, query: AllDocsQuery = _DEFAULT_ALL_DOCS) -> AllDocsPage:
+        params, body = wire.all_docs_request(query)
+        method = "GET" if body is None else "POST"
+        answer = await self._t.call(method, "_all_docs", params=params, payload=body)
+        return wire.all_docs_page(answer)
+
+    async def changes(self, query: ChangesQuery = _DEFAULT_CHANGES) -> ChangesPage:
+        params, body = wire.changes_request(query)
+        method = "GET" if body is None else "POST"
+        answer = await self._t.call(method, "_changes", params=params, payload=body)
+        return wire.changes_page(answer, query.since)
+
+    async def wait_for_change(self, since: str) -> None:
+        """Longpoll ``_changes`` until a row arrives. A server that ignores ``timeout`` and
+        sends nothing (no heartbeat) is re-polled when our read timeout passes."""
+        read_timeout = aiohttp.ClientTimeout(
+            total=None,
+            sock_connect=self._t.timeout,
+            sock_read=LONGPOLL_TIMEOUT_MS / 1000 + LONGPOLL_GRACE_S,
+        )
+        while True:
+            params = {
+                "feed": "longpoll",
+                "since": since,
+                "timeout": str(LONGPOLL_TIMEOUT_MS),
+                "limit": "1",
+            }
+            try:
+                answer = await self._t.call(
+                    "GET", "_changes", params=params, client_timeout=read_timeout
+                )
+            except Unavailable as exc:
+                if isinstance(exc.__cause__, aiohttp.SocketTimeoutError):
+                    continue
+                raise
+            page = wire.changes_page(answer, since)
+            if page.results:
+                return
+            since = page.last_seq
+
+    # -- replication -----------------------------------------------------------------------------
+
+    async def revs_diff(self, revs: Mapping[str, Sequence[str]]) -> dict[str, dict[str, list[str]]]:
+        if not isinstance(revs, Mapping):
+            raise BadRequest("_revs_diff expects a JSON object")
+        diff: dict[str, dict[str, list[str]]] = await self._t.call(
+            "POST", "_revs_diff", payload=wire.revs_diff_body(revs)
+        )
+        return diff
+
+    async def bulk_get(
+        self, requests: Sequence[Mapping[str, Any]], options: ReadOptions = _DEFAULT_READ
+    ) -> list[dict[str, Any]]:
+        payload = {"docs": [dict(request) for request in requests]}
+        params = wire.read_params(options)
+        answer = await self._t.call("POST", "_bulk_get", params=params, payload=payload)
+        results: list[dict[str, Any]] = answer["results"]
+        return results
+
+    # -- attachments -----------------------------------------------------------------------------
+
+    async def get_attachment(self, doc_id: str, name: str, rev: str | None = None) -> Attachment:
+        """Read the stub, then the bytes of that exact revision (never a newer one).
+
+        The stub gives ``revpos``, which no header carries, and the stored ``content_type`` and
+        ``digest`` (headers are the fallback: frameworks may append a charset to Content-Type;
+        CouchDB sends the MD5 as ``Content-MD5`` and as the quoted ETag). The bytes are the
+        identity encoding, since aiohttp undoes any gzip transfer, so ``encoding`` is None.
+        """
+        doc = await self.get(doc_id, rev)
+        meta = (doc.get("_attachments") or {}).get(name)
+        if meta is None:
+            raise NotFound("Document is missing attachment")
+        reply = await self._t.send(
+            "GET",
+            attachment_path(doc_id, name),
+            params={"rev": str(doc["_rev"])},
+            headers={"Accept": "*/*"},
+        )
+        return Attachment(
+            name=name,
+            content_type=str(meta.get("content_type") or reply.headers.get("Content-Type", "")),
+            data=reply.body,
+            digest=str(meta.get("digest") or _header_digest(reply.headers, reply.body)),
+            revpos=int(meta.get("revpos") or 0),
+        )
+
+    async def put_attachment(
+        self, doc_id: str, name: str, data: bytes, content_type: str, rev: str | None
+    ) -> BulkResult:
+        reply = await self._t.send(
+            "PUT",
+            attachment_path(doc_id, name),
+            params={} if rev is None else {"rev": rev},
+            body=data,
+            headers={"Content-Type": content_type, "Accept": JSON},
+        )
+        return wire.write_result(reply.json())
+
+    async def delete_attachment(self, doc_id: str, name: str, rev: str) -> BulkResult:
+        answer = await self._t.call("DELETE", attachment_path(doc_id, name), params={"rev": rev})
+        return wire.write_result(answer)
+
+    # -- database --------------------------------------------------------------------------------
+
+    async def get_revs_limit(self) -> int:
+        limit = await self._t.call("GET", "_revs_limit")
+        if not isinstance(limit, int) or isinstance(limit, bool):
+            raise Unavailable("_revs_limit answered something other than an integer")
+        return limit
+
+    async def set_revs_limit(self, limit: int) -> None:
+        reply = await self._t.send(
+            "PUT",
+            "_revs_limit",
+            body=dumps(limit),
+            headers={"Content-Type": JSON, "Accept": JSON},
+        )
+        reply.json()
+
+    async def compact(self) -> None:
+        """Start compaction, then wait for it: CouchDB answers 202 and compacts in the
+        background, and callers expect old bodies gone when this returns."""
+        await self._t.send("POST", "_compact", headers={"Content-Type": JSON, "Accept": JSON})
+        loop = asyncio.get_running_loop()
+        deadline = loop.time() + COMPACT_WAIT_S
+        delay = 0.01
+        while (await self._t.call("GET")).get("compact_running"):
+            if loop.time() > deadline:
+                raise Unavailable(f"{self._name}: compaction still running after {COMPACT_WAIT_S}s")
+            await asyncio.sleep(delay)
+            delay = min(delay * 2, COMPACT_POLL_MAX_S)
+
+    async def info(self) -> DbInfo:
+        return wire.db_info(await self._t.call("GET"), self._name)
+
+    async def close(self) -> None:
+        await self._t.close()
+
+
+def name_of(url: str) -> str:
+    """The database name: the URL-decoded last path segment (``a%2Fb`` is ``a/b``)."""
+    parts = URL(url, encoded=True).raw_parts
+    if len(parts) < 2:
+        raise ValueError(f"{url} names no database")
+    return unquote(parts[-1])
+
+
+def _header_digest(headers: Mapping[str, str], data: bytes) -> str:
+    """``md5-<base64>`` from Content-MD5, else an MD5-shaped ETag, else computed from ``data``."""
+    if content_md5 := headers.get("Content-MD5"):
+        return f"md5-{content_md5}"
+    if match := _MD5_ETAG.match(headers.get("ETag", "")):
+        return f"md5-{match.group(1)}"
+    return "md5-" + base64.b64encode(hashlib.md5(data).digest()).decode("ascii")
