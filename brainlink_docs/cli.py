@@ -90,7 +90,11 @@ def _serve(args: argparse.Namespace) -> int:
     }
     settings = load_settings(config_file=args.config, flags=flags)
     admin = args.admin or os.environ.get("BRAINLINK_ADMIN")
-    settings, first = ensure_first_start(settings, admin)
+    try:
+        settings, first = ensure_first_start(settings, admin)
+    except ValueError as exc:
+        sys.stderr.write(f"brainlink-docs serve: {exc}\n")
+        return 2
     if first is not None and first.password is not None:
         sys.stdout.write(
             f"Created server admin '{first.admin}' with password: {first.password}\n"
