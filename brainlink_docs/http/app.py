@@ -41,6 +41,10 @@ async def error_middleware(request: web.Request, handler: Handler) -> web.Stream
         return await handler(request)
     except CouchError as exc:
         response = json_response(exc.to_json(), status=exc.status)
+        if exc.status == 401 and exc.reason == "Authentication required.":
+            # chttpd:error_headers with require_valid_user: challenge for basic auth.
+            response.headers["WWW-Authenticate"] = 'Basic realm="server"'
+
         if isinstance(exc, MethodNotAllowed) and getattr(exc, "allow", None):
             response.headers["Allow"] = exc.allow  # type: ignore[attr-defined]
         return response

@@ -11,13 +11,16 @@
 from __future__ import annotations
 
 import uuid
+import zlib
 from collections.abc import Sequence
 from typing import Any
 
 import orjson
 from aiohttp import BodyPartReader, web
+from aiohttp.http_exceptions import HttpProcessingError
 
-from brainlink_docs.errors import BadRequest, TooLarge
+from brainlink_docs.errors import BadRequest, TooLarge, UnsupportedMediaType
+from brainlink_docs.http.requests import check_content_encoding, gunzip
 from brainlink_docs.http.responses import BASE_HEADERS
 
 
@@ -53,6 +56,16 @@ def mixed_response(results: Sequence[dict[str, Any]]) -> web.Response:
 
 async def read_related(request: web.Request, max_attachment_size: int) -> dict[str, Any]:
     """Read a ``multipart/related`` document upload into a document with inline bytes."""
+    if check_content_encoding(request):
+        raise UnsupportedMediaType("multipart/related uploads must not be gzip-encoded as a whole")
+    try:
+        return await _read_related(request, max_attachment_size)
+    except (ValueError, AssertionError, HttpProcessingError, zlib.error) as exc:
+        # aiohttp's multipart reader signals a malformed body with these; it is the client's.
+        raise BadRequest(f"Malformed multipart/related body: {exc}") from exc
+
+
+async def _read_related(request: web.Request, max_attachment_size: int) -> dict[str, Any]:
     reader = await request.multipart()
     first = await reader.next()
     if not isinstance(first, BodyPartReader):
@@ -73,12 +86,18 @@ async def read_related(request: web.Request, max_attachment_size: int) -> dict[s
         part = await reader.next()
         if not isinstance(part, BodyPartReader):
             raise BadRequest(f"Missing attachment body for {name}")
-        data = await part.read(decode=False)
+        data = bytes(await part.read(decode=False))
+        if "gzip" in (part.headers.get("Content-Encoding", ""), spec.get("encoding")):
+            # CouchDB's replicator sends compressible attachments as stored: gzip-encoded.
+            data = gunzip(data, max_attachment_size)
+            spec.pop("encoding", None)
+            spec.pop("encoded_length", None)
+            spec.pop("digest", None)
         if len(data) > max_attachment_size:
             raise TooLarge(name, error="attachment_too_large")
         spec.pop("follows", None)
         spec.pop("length", None)
-        spec["data"] = bytes(data)
+        spec["data"] = data
         if "content_type" not in spec and part.headers.get("Content-Type"):
             spec["content_type"] = part.headers["Content-Type"]
     return doc

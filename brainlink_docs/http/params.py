@@ -25,9 +25,10 @@ def boolean(query: Mapping[str, str], name: str, default: bool = False) -> bool:
     value = query.get(name)
     if value is None:
         return default
-    if value == "true":
+    # couch_mrview_http:parse_boolean compares case-insensitively.
+    if value.lower() == "true":
         return True
-    if value == "false":
+    if value.lower() == "false":
         return False
     raise _query_error(f'Invalid boolean parameter: "{name}"')
 

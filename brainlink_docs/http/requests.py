@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
+import zlib
 from contextlib import AbstractAsyncContextManager
 from typing import Any
 
 import orjson
 from aiohttp import web
+from aiohttp.http_exceptions import HttpProcessingError
 
 from brainlink_docs.errors import BadRequest, TooLarge, UnsupportedMediaType
 from brainlink_docs.store.api import DocumentStore
@@ -34,13 +36,40 @@ def require_json_type(request: web.Request) -> None:
         raise UnsupportedMediaType("Content-Type must be application/json")
 
 
+def check_content_encoding(request: web.Request) -> bool:
+    """``chttpd:maybe_decompress``: gzip or identity, else 415; True when gzip."""
+    encoding = request.headers.get("Content-Encoding", "identity").strip().lower()
+    if encoding not in ("gzip", "identity", ""):
+        raise UnsupportedMediaType("Only gzip and identity content-encodings are supported")
+    return encoding == "gzip"
+
+
+def gunzip(data: bytes, limit: int) -> bytes:
+    """Inflate a gzip body, refusing to grow past ``limit`` (a zip bomb is a 413, not OOM)."""
+    inflater = zlib.decompressobj(16 + zlib.MAX_WBITS)
+    try:
+        out = inflater.decompress(data, limit + 1)
+    except zlib.error as exc:
+        raise BadRequest("Request body is not properly gzipped.") from exc
+    if len(out) > limit or inflater.unconsumed_tail:
+        raise TooLarge("the request entity is too large", error="too_large")
+    if not inflater.eof:
+        raise BadRequest("Request body is not properly gzipped.")
+    return out
+
+
 async def read_body(request: web.Request, limit: int) -> bytes:
+    gzipped = check_content_encoding(request)
     if request.content_length is not None and request.content_length > limit:
         raise TooLarge("the request entity is too large", error="too_large")
     try:
         data = await request.read()
     except web.HTTPRequestEntityTooLarge as exc:
         raise TooLarge("the request entity is too large", error="too_large") from exc
+    except HttpProcessingError as exc:
+        raise BadRequest("Request body is not properly gzipped.") from exc
+    if gzipped:
+        data = gunzip(data, limit)
     if len(data) > limit:
         raise TooLarge("the request entity is too large", error="too_large")
     return data
@@ -57,10 +86,12 @@ async def json_body(request: web.Request, *, limit: int | None = None) -> Any:
         raise BadRequest("invalid UTF-8 JSON", error="bad_request") from exc
 
 
-async def json_object(request: web.Request, *, limit: int | None = None) -> dict[str, Any]:
+async def json_object(
+    request: web.Request, *, limit: int | None = None, what: str = "Request body"
+) -> dict[str, Any]:
     value = await json_body(request, limit=limit)
     if not isinstance(value, dict):
-        raise BadRequest("Request body must be a JSON object")
+        raise BadRequest(f"{what} must be a JSON object")
     return value
 
 

@@ -28,3 +28,14 @@ def json_response(
 
 def etag(rev: str) -> str:
     return f'"{rev}"'
+
+
+def etag_matches(header: str | None, tag: str) -> bool:
+    """``chttpd:etag_match``: a list of tags, weak ``W/`` ones included, or ``*``."""
+    if header is None:
+        return False
+    for candidate in header.split(","):
+        candidate = candidate.strip().removeprefix("W/")
+        if candidate in (tag, "*"):
+            return True
+    return False

@@ -7,6 +7,7 @@ literal slash; everything after a document id is an attachment name, slashes inc
 
 from __future__ import annotations
 
+import re
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from typing import Any
@@ -14,7 +15,7 @@ from urllib.parse import unquote
 
 from aiohttp import web
 
-from brainlink_docs.errors import MethodNotAllowed, NotImplementedYet
+from brainlink_docs.errors import BadRequest, MethodNotAllowed, NotImplementedYet
 from brainlink_docs.http.routes import attachments, bulk, changes, database, documents, server
 
 RouteHandler = Callable[..., Awaitable[web.StreamResponse]]
@@ -84,7 +85,12 @@ _DESIGN_FUNCTIONS = frozenset(
 )
 
 
+_BAD_ESCAPE = re.compile(r"%(?![0-9A-Fa-f]{2})")
+
+
 def resolve(method: str, raw_path: str) -> Route:
+    if _BAD_ESCAPE.search(raw_path):
+        raise BadRequest("invalid_url_encoding")  # chttpd:check_url_encoding
     parts = raw_path.split("/")[1:]
     if parts and parts[-1] == "":
         parts.pop()
@@ -100,6 +106,8 @@ def resolve(method: str, raw_path: str) -> Route:
     second = segs[1]
     if second in _DB and len(segs) == 2:
         return _methods(_DB[second], method, db)
+    if second == "_local" and len(segs) == 2:
+        raise BadRequest("Invalid _local document id.")
     if second in ("_design", "_local") and len(segs) >= 3:
         return _prefixed(method, db, second, segs[2:])
     return _doc_or_attachment(method, db, second, segs[2:])
@@ -112,7 +120,7 @@ def _prefixed(method: str, db: str, prefix: str, rest: list[str]) -> Route:
             "Design document functions (views, shows, lists) are not implemented yet."
         )
     if prefix == "_local" and len(rest) > 1:
-        raise MethodNotAllowed("Local documents have no attachments")
+        raise BadRequest("_local documents do not accept attachments.")
     return _doc_or_attachment(method, db, doc_id, rest[1:])
 
 

@@ -33,6 +33,9 @@ async def start(settings: Settings) -> tuple[web.AppRunner, int]:
     runner = web.AppRunner(
         app,
         handler_cancellation=True,
+        # Request bodies are decoded by the handlers (gzip only, with a size bound), so a bad or
+        # unsupported encoding is a CouchDB-shaped 400/415 rather than the parser's plain text.
+        auto_decompress=False,
         access_log=None,
         shutdown_timeout=SHUTDOWN_GRACE,
     )

@@ -14,10 +14,13 @@ import re
 from aiohttp import web
 
 from brainlink_docs.errors import Conflict, TooLarge
+from brainlink_docs.http.multipart import mixed_body
 from brainlink_docs.http.requests import read_body, settings_of, use_store
-from brainlink_docs.http.responses import BASE_HEADERS, etag, json_response
+from brainlink_docs.http.responses import BASE_HEADERS, etag, etag_matches, json_response
 
-_RANGE = re.compile(r"^bytes=(\d*)-(\d*)$")
+_RANGE_ITEM = re.compile(r"^(\d*)-(\d*)$")
+# chttpd_db:send_ranges_multipart serves at most this many ranges; more get the whole body.
+MAX_RANGES = 10
 # Below this size gzip costs more than it saves (CouchDB's compression_level applies above it).
 MIN_GZIP_BYTES = 1024
 
@@ -37,7 +40,7 @@ async def get_att(request: web.Request, db: str, doc_id: str, name: str) -> web.
         "Accept-Ranges": "bytes",
         "Content-MD5": att.digest.removeprefix("md5-"),
     }
-    if request.headers.get("If-None-Match") == tag:
+    if etag_matches(request.headers.get("If-None-Match"), tag):
         return web.Response(status=304, headers=headers)
     data = att.data
     range_header = request.headers.get("Range")
@@ -60,22 +63,53 @@ def _raw(data: bytes, content_type: str, headers: dict[str, str], status: int) -
     return response
 
 
+def _parse_ranges(header: str, size: int) -> list[tuple[int, int]] | None:
+    """``bytes=a-b[,c-d...]`` as inclusive (start, end) pairs; None if it does not parse."""
+    unit, _, spec = header.strip().partition("=")
+    if unit.strip() != "bytes" or not spec:
+        return None
+    ranges = []
+    for item in spec.split(","):
+        match = _RANGE_ITEM.match(item.strip())
+        if not match or (not match.group(1) and not match.group(2)):
+            return None
+        if match.group(1):
+            start = int(match.group(1))
+            end = min(int(match.group(2)) if match.group(2) else size - 1, size - 1)
+        else:
+            start, end = max(0, size - int(match.group(2))), size - 1
+        ranges.append((start, end))
+    return ranges
+
+
 def _ranged(data: bytes, header: str, content_type: str, headers: dict[str, str]) -> web.Response:
-    match = _RANGE.match(header.strip())
-    if not match or (not match.group(1) and not match.group(2)):
-        return _raw(data, content_type, headers, 200)
     size = len(data)
-    if match.group(1):
-        start = int(match.group(1))
-        end = int(match.group(2)) if match.group(2) else size - 1
-    else:
-        start, end = max(0, size - int(match.group(2))), size - 1
-    end = min(end, size - 1)
-    if start >= size or start > end:
-        headers["Content-Range"] = f"bytes */{size}"
-        return _raw(b"", content_type, headers, 416)
-    headers["Content-Range"] = f"bytes {start}-{end}/{size}"
-    return _raw(data[start : end + 1], content_type, headers, 206)
+    ranges = _parse_ranges(header, size)
+    if ranges is None or len(ranges) > MAX_RANGES:
+        return _raw(data, content_type, headers, 200)
+    if any(start >= size or start > end for start, end in ranges):
+        response = json_response(
+            {
+                "error": "requested_range_not_satisfiable",
+                "reason": "Requested range not satisfiable",
+            },
+            status=416,
+        )
+        response.headers["Content-Range"] = f"bytes */{size}"
+        return response
+    if len(ranges) == 1:
+        start, end = ranges[0]
+        headers["Content-Range"] = f"bytes {start}-{end}/{size}"
+        return _raw(data[start : end + 1], content_type, headers, 206)
+    parts = [
+        (
+            {"Content-Type": content_type, "Content-Range": f"bytes {start}-{end}/{size}"},
+            data[start : end + 1],
+        )
+        for start, end in ranges
+    ]
+    body, boundary = mixed_body(parts)
+    return _raw(body, f'multipart/byteranges; boundary="{boundary}"', headers, 206)
 
 
 def _rev(request: web.Request) -> str | None:
@@ -104,6 +138,8 @@ async def delete_att(request: web.Request, db: str, doc_id: str, name: str) -> w
     rev = _rev(request)
     async with use_store(request, db) as store:
         if rev is None:
+            # chttpd opens the document first: a missing one (or attachment) is a 404.
+            await store.get_attachment(doc_id, name)
             raise Conflict()
         result = await store.delete_attachment(doc_id, name, rev)
     return json_response(

@@ -39,11 +39,11 @@ def all_docs_query(query: Any, body: dict[str, Any] | None = None) -> AllDocsQue
         keys = body["keys"]
     if keys is not None and not isinstance(keys, list):
         raise BadRequest("`keys` member must be an array.", error="bad_request")
-    if "key" in query:
-        key = params.json_value(query, "key")
-        keys = [key]
     start = params.string_key(query, "startkey", "start_key")
     end = params.string_key(query, "endkey", "end_key")
+    if "key" in query:
+        # couch_mrview_http: key sets start_key = end_key, a range (no row for a missing id).
+        start = end = params.string_key(query, "key")
     return AllDocsQuery(
         keys=tuple(keys) if keys is not None else None,
         startkey=start,
@@ -153,6 +153,16 @@ async def bulk_docs(request: web.Request, db: str) -> web.StreamResponse:
     settings = settings_of(request)
     for doc in docs:
         check_doc_size(doc, settings.max_document_size, settings.max_attachment_size)
+        if (
+            not new_edits
+            and isinstance(doc, dict)
+            and "_rev" not in doc
+            and "_revisions" not in doc
+        ):
+            # chttpd_db:validate_revs rejects the whole request.
+            raise BadRequest(
+                "When `new_edits: false`, the document needs `_rev` or `_revisions` specified"
+            )
     async with use_store(request, db) as store:
         results = await store.bulk_docs(docs, new_edits=new_edits)
     rows = [r.to_json() for r in results if new_edits or not r.ok]

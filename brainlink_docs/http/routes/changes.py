@@ -19,7 +19,7 @@ from aiohttp import web
 
 from brainlink_docs.errors import BadRequest, NotImplementedYet
 from brainlink_docs.http import params
-from brainlink_docs.http.requests import json_object, use_store
+from brainlink_docs.http.requests import json_object, require_json_type, use_store
 from brainlink_docs.http.responses import BASE_HEADERS
 from brainlink_docs.store.api import Change, ChangesPage, ChangesQuery, DocumentStore
 from brainlink_docs.views.mango import validate_selector
@@ -47,7 +47,7 @@ def _millis(query: Any, name: str, default: int) -> float:
     return (value if value is not None else default) / 1000
 
 
-def parse_feed(query: Any, body: dict[str, Any] | None) -> Feed:
+def parse_feed(query: Any, body: dict[str, Any] | None, last_event_id: str | None = None) -> Feed:
     kind = query.get("feed", "normal")
     if kind not in FEEDS:
         raise BadRequest(f"Supported `feed` types: {', '.join(sorted(FEEDS))}")
@@ -58,7 +58,10 @@ def parse_feed(query: Any, body: dict[str, Any] | None) -> Feed:
         if not isinstance(doc_ids, list) or not all(isinstance(d, str) for d in doc_ids):
             raise BadRequest("`doc_ids` filter parameter is not a list of doc ids.")
     elif flt == "_selector":
-        selector = validate_selector((body or {}).get("selector"))
+        raw = (body or {}).get("selector")
+        if raw is None:
+            raise BadRequest("Selector must be specified in POST payload")
+        selector = validate_selector(raw)
     elif flt == "_design":
         selector = {"_id": {"$beginsWith": "_design/"}}
     elif flt is not None:
@@ -66,7 +69,10 @@ def parse_feed(query: Any, body: dict[str, Any] | None) -> Feed:
     style = query.get("style", "main_only")
     if style not in ("main_only", "all_docs"):
         raise BadRequest("Invalid style; expected main_only or all_docs")
-    since = query.get("since", "0")
+    # A reconnecting EventSource sends the last id it saw (JSON-encoded, as we sent it); for
+    # that feed it overrides ``since`` (chttpd_db:parse_changes_query).
+    resumed = _event_id_since(last_event_id) if kind == "eventsource" else None
+    since = resumed or query.get("since") or "0"
     changes = ChangesQuery(
         since=since,
         limit=params.integer(query, "limit"),
@@ -82,18 +88,31 @@ def parse_feed(query: Any, body: dict[str, Any] | None) -> Feed:
     return Feed(kind, changes, heartbeat, _millis(query, "timeout", DEFAULT_TIMEOUT_MS))
 
 
+def _event_id_since(last_event_id: str | None) -> str | None:
+    if not last_event_id:
+        return None
+    try:
+        value = orjson.loads(last_event_id)
+    except orjson.JSONDecodeError:
+        return last_event_id
+    return str(value)
+
+
 async def changes(request: web.Request, db: str) -> web.StreamResponse:
     return await _serve(request, db, None)
 
 
 async def changes_post(request: web.Request, db: str) -> web.StreamResponse:
+    require_json_type(request)
     body = await json_object(request) if request.can_read_body else {}
     return await _serve(request, db, body)
 
 
 async def _serve(request: web.Request, db: str, body: dict[str, Any] | None) -> web.StreamResponse:
-    feed = parse_feed(request.query, body)
+    feed = parse_feed(request.query, body, request.headers.get("Last-Event-ID"))
     async with use_store(request, db) as store:
+        # Validates ``since`` (a 400 must come before the 200 headers of a stream).
+        await store.changes(replace(feed.query, limit=0))
         if feed.query.since == "now":
             info = await store.info()
             feed = replace(feed, query=replace(feed.query, since=info.update_seq))
@@ -159,7 +178,8 @@ def _continuous_row(change: Change) -> bytes:
 
 
 def _event_row(change: Change) -> bytes:
-    return b"data: " + orjson.dumps(change.to_json()) + b"\nid: " + change.seq.encode() + b"\n\n"
+    seq = orjson.dumps(change.seq)
+    return b"data: " + orjson.dumps(change.to_json()) + b"\nid: " + seq + b"\n\n"
 
 
 _EVENT_HEARTBEAT = b"event: heartbeat\ndata: \n\n"

@@ -67,6 +67,7 @@ async def put_revs_limit(request: web.Request, db: str) -> web.StreamResponse:
 
 
 async def ensure_full_commit(request: web.Request, db: str) -> web.StreamResponse:
+    require_json_type(request)
     # Every acknowledged write is already committed; CouchDB 3 answers the same way.
     async with use_store(request, db):
         return json_response({"ok": True, "instance_start_time": "0"}, status=201)

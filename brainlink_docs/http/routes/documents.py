@@ -22,23 +22,28 @@ from brainlink_docs.http.requests import (
     settings_of,
     use_store,
 )
-from brainlink_docs.http.responses import etag, json_response
+from brainlink_docs.http.responses import etag, etag_matches, json_response
 from brainlink_docs.store.api import LOCAL_PREFIX, BulkResult, Doc, DocumentStore, ReadOptions
 
 
 def read_options(query: Any) -> ReadOptions:
-    """``chttpd_db:parse_doc_query``: the options of a document read."""
-    meta = params.boolean(query, "meta")
+    """``chttpd_db:parse_doc_query``: the options of a document read. Only the word ``true``
+    turns an option on; any other value is ignored, as CouchDB ignores unknown pairs."""
+
+    def on(name: str) -> bool:
+        return query.get(name) == "true"
+
+    meta = on("meta")
     atts_since = params.rev_list(query, "atts_since")
     return ReadOptions(
-        revs=params.boolean(query, "revs"),
-        revs_info=meta or params.boolean(query, "revs_info"),
-        conflicts=meta or params.boolean(query, "conflicts"),
-        deleted_conflicts=meta or params.boolean(query, "deleted_conflicts"),
-        local_seq=params.boolean(query, "local_seq"),
-        attachments=params.boolean(query, "attachments") or atts_since is not None,
+        revs=on("revs"),
+        revs_info=meta or on("revs_info"),
+        conflicts=meta or on("conflicts"),
+        deleted_conflicts=meta or on("deleted_conflicts"),
+        local_seq=on("local_seq"),
+        attachments=on("attachments") or atts_since is not None,
         atts_since=tuple(atts_since) if atts_since is not None else None,
-        latest=params.boolean(query, "latest"),
+        latest=on("latest"),
     )
 
 
@@ -56,11 +61,21 @@ async def get_doc(request: web.Request, db: str, doc_id: str) -> web.StreamRespo
     async with use_store(request, db) as store:
         if "open_revs" in query:
             return await _open_revs(request, store, doc_id, options)
-        doc = await store.get(doc_id, query.get("rev"), options)
+        doc = await _read(store, doc_id, query.get("rev"), options)
     tag = etag(doc["_rev"])
-    if request.headers.get("If-None-Match") == tag:
+    if etag_matches(request.headers.get("If-None-Match"), tag):
         return web.Response(status=304, headers={"ETag": tag})
     return json_response(doc, headers={"ETag": tag})
+
+
+async def _read(store: DocumentStore, doc_id: str, rev: str | None, options: ReadOptions) -> Doc:
+    """One revision; with ``latest``, the newest leaf descending from ``rev`` instead."""
+    if rev is None or not options.latest:
+        return await store.get(doc_id, rev, options)
+    for answer in await store.open_revs(doc_id, [rev], options):
+        if "ok" in answer:
+            return answer["ok"]  # type: ignore[no-any-return]
+    raise NotFound("missing")
 
 
 async def _open_revs(
@@ -95,10 +110,12 @@ def _rev_of(request: web.Request, doc: Doc | None = None) -> str | None:
 
 async def _read_doc(request: web.Request) -> Doc:
     settings = settings_of(request)
-    if request.content_type == "multipart/related":
+    if request.content_type == "multipart/related" and "boundary=" in request.headers.get(
+        "Content-Type", ""
+    ):
         doc = await read_related(request, settings.max_attachment_size)
     else:
-        doc = await json_object(request)
+        doc = await json_object(request, what="Document")
     check_doc_size(doc, settings.max_document_size, settings.max_attachment_size)
     return doc
 

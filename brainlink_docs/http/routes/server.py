@@ -94,7 +94,10 @@ async def dbs_info_post(request: web.Request) -> web.StreamResponse:
 
 
 async def uuids(request: web.Request) -> web.StreamResponse:
-    count = params.integer(request.query, "count", 1) or 0
+    raw = request.query.get("count", "1")
+    if not raw.isascii() or not raw.isdigit():
+        raise BadRequest("count must be a positive integer")
+    count = int(raw)
     if count > MAX_UUIDS:
         raise BadRequest("count parameter too large")
     return json_response(

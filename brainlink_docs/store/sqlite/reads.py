@@ -263,7 +263,8 @@ def _bulk_get_one(
     except (NotFound, BadRequest) as exc:
         return [_bulk_get_error(doc_id, rev, exc.error, exc.reason)]
     if not answers:
-        return [_bulk_get_error(doc_id, rev, "not_found", "missing")]
+        # chttpd_db:bulk_get_rev_error(all) names the absent rev "undefined".
+        return [_bulk_get_error(doc_id, rev or "undefined", "not_found", "missing")]
     return [
         a if "ok" in a else _bulk_get_error(doc_id, a["missing"], "not_found", "missing")
         for a in answers
