@@ -91,12 +91,10 @@ def _bounds(query: AllDocsQuery) -> tuple[str | None, str | None, str, str]:
     return query.startkey, query.endkey, ">=", ("<=" if query.inclusive_end else "<")
 
 
-def _rows_for_range(
-    conn: sqlite3.Connection, query: AllDocsQuery, opts: ReadOptions, token: str
-) -> list[dict[str, Any]]:
+def _range_sql(table: str, columns: str, base: str, query: AllDocsQuery) -> tuple[str, list[Any]]:
+    """One page of an id range of ``table``: the SQL and its parameters."""
     low, high, low_op, high_op = _bounds(query)
-    where = ["deleted = 0"]
-    params: list[Any] = []
+    where, params = [base], []
     if low is not None:
         where.append(f"doc_id {low_op} ?")
         params.append(low)
@@ -104,12 +102,19 @@ def _rows_for_range(
         where.append(f"doc_id {high_op} ?")
         params.append(high)
     order = "DESC" if query.descending else "ASC"
-    columns = _COLUMNS if query.include_docs else "doc_id, seq, rev, deleted, tree, NULL, NULL"
     sql = (
-        f"SELECT {columns} FROM docs WHERE {' AND '.join(where)} "
+        f"SELECT {columns} FROM {table} WHERE {' AND '.join(where)} "
         f"ORDER BY doc_id {order} LIMIT ? OFFSET ?"
     )
     params += [-1 if query.limit is None else query.limit, query.skip]
+    return sql, params
+
+
+def _rows_for_range(
+    conn: sqlite3.Connection, query: AllDocsQuery, opts: ReadOptions, token: str
+) -> list[dict[str, Any]]:
+    columns = _COLUMNS if query.include_docs else "doc_id, seq, rev, deleted, tree, NULL, NULL"
+    sql, params = _range_sql("docs", columns, "deleted = 0", query)
     return [_row_json(conn, DocRow(*r), query, opts, token) for r in conn.execute(sql, params)]
 
 
@@ -208,20 +213,7 @@ def local_docs(conn: sqlite3.Connection, query: AllDocsQuery) -> AllDocsPage:
         ]
         end = None if query.limit is None else query.skip + query.limit
         return AllDocsPage(None, None, rows[query.skip : end])
-    low, high, low_op, high_op = _bounds(query)
-    where, params = ["1"], []
-    if low is not None:
-        where.append(f"doc_id {low_op} ?")
-        params.append(low)
-    if high is not None:
-        where.append(f"doc_id {high_op} ?")
-        params.append(high)
-    order = "DESC" if query.descending else "ASC"
-    sql = (
-        f"SELECT doc_id, rev, body FROM local_docs WHERE {' AND '.join(where)} "
-        f"ORDER BY doc_id {order} LIMIT ? OFFSET ?"
-    )
-    params += [-1 if query.limit is None else query.limit, query.skip]
+    sql, params = _range_sql("local_docs", "doc_id, rev, body", "1", query)
     rows = [_local_row(r, query) for r in conn.execute(sql, params)]
     # CouchDB 2.1+ answers _local_docs with null total_rows and offset (COUCHDB-3337).
     return AllDocsPage(None, None, rows)

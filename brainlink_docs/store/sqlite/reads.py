@@ -81,6 +81,15 @@ def get_doc(
     """GET /db/doc: the winner, or ``rev``; CouchDB's ``missing``/``deleted`` 404s."""
     if doc_id.startswith(LOCAL_PREFIX):
         return get_local(conn, doc_id)
+    row, rev, stored = _revision(conn, doc_id, rev)
+    deleted = row.deleted if rev == row.rev else row.tree[rev].deleted
+    return build_doc(conn, row, rev, deleted, stored, opts, token)
+
+
+def _revision(
+    conn: sqlite3.Connection, doc_id: str, rev: str | None
+) -> tuple[DocRow, str, tuple[bytes, bytes | None]]:
+    """The row, the revision asked for (the winner by default) and its stored body."""
     row = load_row(conn, doc_id)
     if row is None:
         raise NotFound("missing")
@@ -95,8 +104,7 @@ def get_doc(
     stored = revision_body(conn, row, rev)
     if stored is None:
         raise NotFound("missing")
-    deleted = row.deleted if rev == row.rev else row.tree[rev].deleted
-    return build_doc(conn, row, rev, deleted, stored, opts, token)
+    return row, rev, stored
 
 
 def build_doc(
@@ -313,16 +321,7 @@ def get_local(conn: sqlite3.Connection, doc_id: str) -> Doc:
 
 
 def get_attachment(conn: sqlite3.Connection, doc_id: str, name: str, rev: str | None) -> Attachment:
-    row = load_row(conn, doc_id)
-    if row is None:
-        raise NotFound("missing")
-    if rev is None:
-        if row.deleted:
-            raise NotFound("deleted")
-        rev = row.rev
-    stored = revision_body(conn, row, str(parse_rev(rev))) if rev in row.tree else None
-    if stored is None:
-        raise NotFound("missing")
+    _row, _rev, stored = _revision(conn, doc_id, rev)
     meta = decode_atts(stored[1]).get(name)
     if meta is None:
         raise NotFound("Document is missing attachment")
