@@ -24,9 +24,18 @@ def compact(conn: sqlite3.Connection) -> None:
 
 
 def _drop_stale_bodies(conn: sqlite3.Connection) -> None:
-    ids = [doc_id for (doc_id,) in conn.execute("SELECT DISTINCT doc_id FROM revs")]
-    for start in range(0, len(ids), COMPACT_CHUNK):
-        chunk = ids[start : start + COMPACT_CHUNK]
+    last = ""
+    while True:
+        chunk = [
+            doc_id
+            for (doc_id,) in conn.execute(
+                "SELECT DISTINCT doc_id FROM revs WHERE doc_id > ? ORDER BY doc_id LIMIT ?",
+                (last, COMPACT_CHUNK),
+            )
+        ]
+        if not chunk:
+            return
+        last = chunk[-1]
         marks = ",".join("?" * len(chunk))
         doomed = []
         for doc_id, tree_blob, rev, deleted in conn.execute(
