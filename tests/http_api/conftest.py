@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 from collections.abc import AsyncIterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -12,6 +13,8 @@ import pytest
 from brainlink_docs.config import Settings
 from brainlink_docs.http.server import start
 from brainlink_docs.security.passwords import hash_password
+
+from .helpers import create_db
 
 ADMIN = "admin"
 PASSWORD = "s3cret-pass"
@@ -49,10 +52,10 @@ def test_settings(data_dir: Path, **overrides: object) -> Settings:
     return Settings(**values)  # type: ignore[arg-type]
 
 
-@pytest.fixture
-async def server(tmp_path: Path) -> AsyncIterator[Server]:
-    data_dir = tmp_path / "data"
-    runner, port = await start(test_settings(data_dir))
+@contextlib.asynccontextmanager
+async def serving(data_dir: Path, **overrides: object) -> AsyncIterator[Server]:
+    """Our server over ``data_dir`` (``test_settings`` with ``overrides``) for the block."""
+    runner, port = await start(test_settings(data_dir, **overrides))
     try:
         yield Server(f"http://127.0.0.1:{port}", port, data_dir)
     finally:
@@ -60,6 +63,19 @@ async def server(tmp_path: Path) -> AsyncIterator[Server]:
 
 
 @pytest.fixture
+async def server(tmp_path: Path) -> AsyncIterator[Server]:
+    async with serving(tmp_path / "data") as running:
+        yield running
+
+
+@pytest.fixture
 async def client(server: Server) -> AsyncIterator[aiohttp.ClientSession]:
     async with aiohttp.ClientSession(server.url, headers=server.auth_headers) as session:
         yield session
+
+
+@pytest.fixture
+async def db(client: aiohttp.ClientSession) -> aiohttp.ClientSession:
+    """``client`` once it has created the database ``db``."""
+    await create_db(client)
+    return client

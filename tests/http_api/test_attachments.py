@@ -23,18 +23,12 @@ from typing import Any
 import aiohttp
 import pytest
 
-from brainlink_docs.http.server import start
-
-from .conftest import Server
-from .conftest import test_settings as make_settings
+from .conftest import Server, serving
+from .helpers import get_doc, json_of
 
 SMALL_ATT_LIMIT = 1024
 BINARY = bytes(range(256)) * 4  # 1 KiB that no compressor shrinks much and no codec mangles
 TEXT = ("The quick brown fox jumps over the lazy dog. " * 100).encode()  # 4.5 KB, compressible
-
-
-async def json_of(response: aiohttp.ClientResponse) -> Any:
-    return json.loads(await response.read())
 
 
 def md5_b64(data: bytes) -> str:
@@ -53,12 +47,6 @@ async def put_att(
     async with client.put(path, data=data, params=params, headers=headers) as r:
         assert r.status == 201, await r.text()
         return (await json_of(r))["rev"]
-
-
-async def get_doc(client: aiohttp.ClientSession, path: str, **params: str) -> dict[str, Any]:
-    async with client.get(path, params=params, headers={"Accept": "application/json"}) as r:
-        assert r.status == 200, await r.text()
-        return await json_of(r)
 
 
 def related_body(
@@ -89,13 +77,6 @@ def related_body(
 
 
 @pytest.fixture
-async def db(client: aiohttp.ClientSession) -> aiohttp.ClientSession:
-    async with client.put("/db") as r:
-        assert r.status == 201
-    return client
-
-
-@pytest.fixture
 async def raw(server: Server, db: aiohttp.ClientSession) -> AsyncIterator[aiohttp.ClientSession]:
     """A session that neither asks for nor undoes compression (headers are set per request)."""
     async with aiohttp.ClientSession(
@@ -106,13 +87,8 @@ async def raw(server: Server, db: aiohttp.ClientSession) -> AsyncIterator[aiohtt
 
 @pytest.fixture
 async def small_server(tmp_path: Path) -> AsyncIterator[Server]:
-    data_dir = tmp_path / "small"
-    settings = make_settings(data_dir, max_attachment_size=SMALL_ATT_LIMIT)
-    runner, port = await start(settings)
-    try:
-        yield Server(f"http://127.0.0.1:{port}", port, data_dir)
-    finally:
-        await runner.cleanup()
+    async with serving(tmp_path / "small", max_attachment_size=SMALL_ATT_LIMIT) as small:
+        yield small
 
 
 # --- PUT, GET, HEAD, DELETE ------------------------------------------------------------------

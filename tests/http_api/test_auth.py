@@ -10,7 +10,6 @@ error (400 or 401), never the server's.
 from __future__ import annotations
 
 import base64
-import json
 from collections.abc import AsyncIterator
 from typing import Any
 
@@ -18,6 +17,7 @@ import aiohttp
 import pytest
 
 from .conftest import Server
+from .helpers import create_db, json_of, put_doc
 
 AUTH_REQUIRED = {"error": "unauthorized", "reason": "Authentication required."}
 BAD_CREDENTIALS = {"error": "unauthorized", "reason": "Name or password is incorrect."}
@@ -60,19 +60,13 @@ def basic(raw: str) -> str:
     return "Basic " + base64.b64encode(raw.encode()).decode()
 
 
-async def json_of(response: aiohttp.ClientResponse) -> Any:
-    return json.loads(await response.read())
-
-
 @pytest.fixture
 async def anonymous(
     server: Server, client: aiohttp.ClientSession
 ) -> AsyncIterator[aiohttp.ClientSession]:
     """A session without credentials, after the admin created ``db`` with one document."""
-    async with client.put("/db") as r:
-        assert r.status == 201
-    async with client.put("/db/doc", json={"a": 1}) as r:
-        assert r.status == 201
+    await create_db(client)
+    await put_doc(client, "/db/doc", {"a": 1})
     async with aiohttp.ClientSession(server.url) as session:
         yield session
 

@@ -16,12 +16,9 @@ from typing import Any
 import aiohttp
 import pytest
 
+from .helpers import ACCEPT_JSON, bulk, json_of
+
 IDS = ["apple", "banana", "cherry", "date", "elder", "fig"]
-ACCEPT_JSON = {"Accept": "application/json"}
-
-
-async def json_of(response: aiohttp.ClientResponse) -> Any:
-    return json.loads(await response.read())
 
 
 async def all_docs(
@@ -32,23 +29,8 @@ async def all_docs(
         return await json_of(r)
 
 
-async def bulk(
-    client: aiohttp.ClientSession, docs: list[dict[str, Any]], **extra: Any
-) -> list[dict[str, Any]]:
-    async with client.post("/db/_bulk_docs", json={"docs": docs, **extra}) as r:
-        assert r.status == 201, await r.text()
-        return await json_of(r)
-
-
 def ids(page: dict[str, Any]) -> list[str]:
     return [row["id"] for row in page["rows"]]
-
-
-@pytest.fixture
-async def db(client: aiohttp.ClientSession) -> aiohttp.ClientSession:
-    async with client.put("/db") as r:
-        assert r.status == 201
-    return client
 
 
 @pytest.fixture

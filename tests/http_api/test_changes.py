@@ -19,15 +19,12 @@ import aiohttp
 import pytest
 
 from .conftest import Server
+from .helpers import bulk, json_of, put_doc
 
 # A feed that should answer at once is given this long before the test calls it a hang.
 PROMPT = 5.0
 # An error needs no waiting at all: anything slower than this is a hang.
 ERROR_PROMPT = 2.0
-
-
-async def json_of(response: aiohttp.ClientResponse) -> Any:
-    return json.loads(await response.read())
 
 
 async def changes(client: aiohttp.ClientSession, **params: str) -> dict[str, Any]:
@@ -37,20 +34,11 @@ async def changes(client: aiohttp.ClientSession, **params: str) -> dict[str, Any
 
 
 async def put(client: aiohttp.ClientSession, doc_id: str, body: dict[str, Any]) -> str:
-    async with client.put(f"/db/{doc_id}", json=body) as r:
-        assert r.status == 201, await r.text()
-        return (await json_of(r))["rev"]
+    return await put_doc(client, f"/db/{doc_id}", body)
 
 
 def ids(feed: dict[str, Any]) -> list[str]:
     return [row["id"] for row in feed["results"]]
-
-
-@pytest.fixture
-async def db(client: aiohttp.ClientSession) -> aiohttp.ClientSession:
-    async with client.put("/db") as r:
-        assert r.status == 201
-    return client
 
 
 @pytest.fixture
@@ -141,8 +129,7 @@ async def test_include_docs_adds_each_document(db: aiohttp.ClientSession, five: 
 
 async def conflicted(db: aiohttp.ClientSession) -> None:
     docs = [{"_id": "x", "_rev": "1-aaaa", "v": "a"}, {"_id": "x", "_rev": "1-bbbb", "v": "b"}]
-    async with db.post("/db/_bulk_docs", json={"docs": docs, "new_edits": False}) as r:
-        assert r.status == 201
+    await bulk(db, docs, new_edits=False)
 
 
 async def test_conflicts_adds_conflicts_to_included_docs(db: aiohttp.ClientSession) -> None:
@@ -468,8 +455,7 @@ async def test_client_disconnecting_from_a_large_feed_leaves_the_server_healthy(
     db: aiohttp.ClientSession, server: Server
 ) -> None:
     docs = [{"_id": f"d{i:05d}", "pad": "x" * 200} for i in range(3000)]
-    async with db.post("/db/_bulk_docs", json={"docs": docs}) as r:
-        assert r.status == 201
+    await bulk(db, docs)
     for feed in ("normal", "continuous"):
         async with aiohttp.ClientSession(server.url, headers=server.auth_headers) as leaving:
             r = await leaving.get(

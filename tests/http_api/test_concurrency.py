@@ -11,34 +11,17 @@ from __future__ import annotations
 import asyncio
 import json
 from collections import Counter
-from typing import Any
 
 import aiohttp
 import pytest
 
 from .conftest import Server
+from .helpers import db_info, json_of
 
 WRITERS = 50
 # Generous: a writer loses at most WRITERS - 1 races before it wins.
 MAX_ATTEMPTS_PER_WRITER = 10 * WRITERS
 DEADLINE = 60.0
-
-
-async def json_of(response: aiohttp.ClientResponse) -> Any:
-    return json.loads(await response.read())
-
-
-async def db_info(client: aiohttp.ClientSession) -> dict[str, Any]:
-    async with client.get("/db") as r:
-        assert r.status == 200
-        return await json_of(r)
-
-
-@pytest.fixture
-async def db(client: aiohttp.ClientSession) -> aiohttp.ClientSession:
-    async with client.put("/db") as r:
-        assert r.status == 201
-    return client
 
 
 async def test_fifty_racing_writers_build_one_linear_history(

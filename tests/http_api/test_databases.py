@@ -14,33 +14,13 @@ from typing import Any
 import aiohttp
 import pytest
 
+from .helpers import BAD_CTYPE, bulk, create_db, db_info, json_of, put_doc
+
 MISSING_DB = {"error": "not_found", "reason": "Database does not exist."}
 FILE_EXISTS = {
     "error": "file_exists",
     "reason": "The database could not be created, the file already exists.",
 }
-BAD_CTYPE = {"error": "bad_content_type", "reason": "Content-Type must be application/json"}
-
-
-async def json_of(response: aiohttp.ClientResponse) -> Any:
-    return json.loads(await response.read())
-
-
-async def create_db(client: aiohttp.ClientSession, name: str = "db") -> None:
-    async with client.put(f"/{name}") as r:
-        assert r.status == 201, await r.text()
-
-
-async def put_doc(client: aiohttp.ClientSession, path: str, body: dict[str, Any]) -> str:
-    async with client.put(path, json=body) as r:
-        assert r.status == 201, await r.text()
-        return (await json_of(r))["rev"]
-
-
-async def db_info(client: aiohttp.ClientSession, name: str = "db") -> dict[str, Any]:
-    async with client.get(f"/{name}") as r:
-        assert r.status == 200, await r.text()
-        return await json_of(r)
 
 
 # --- create, read, delete --------------------------------------------------------------------
@@ -368,8 +348,7 @@ async def test_purge_of_one_conflict_branch_promotes_the_other(
         {"_id": "doc", "_rev": "1-aaaa", "side": "a"},
         {"_id": "doc", "_rev": "1-bbbb", "side": "b"},
     ]
-    async with client.post("/db/_bulk_docs", json={"docs": docs, "new_edits": False}) as r:
-        assert r.status == 201
+    await bulk(client, docs, new_edits=False)
     async with client.get("/db/doc") as r:
         assert (await json_of(r))["_rev"] == "1-bbbb"
     async with client.post("/db/_purge", json={"doc": ["1-bbbb"]}) as r:

@@ -22,39 +22,14 @@ import aiohttp
 import pytest
 import yarl
 
-from brainlink_docs.http.server import start
-
-from .conftest import Server
-from .conftest import test_settings as make_settings
+from .conftest import Server, serving
+from .helpers import ACCEPT_JSON, BAD_CTYPE, bulk, get_doc, json_of, put_doc
 
 HEX32 = re.compile(r"^[0-9a-f]{32}$")
 CONFLICT = {"error": "conflict", "reason": "Document update conflict."}
 MISSING = {"error": "not_found", "reason": "missing"}
 DELETED = {"error": "not_found", "reason": "deleted"}
-BAD_CTYPE = {"error": "bad_content_type", "reason": "Content-Type must be application/json"}
-ACCEPT_JSON = {"Accept": "application/json"}
 SMALL_DOC_LIMIT = 1024
-
-
-async def json_of(response: aiohttp.ClientResponse) -> Any:
-    return json.loads(await response.read())
-
-
-async def put(client: aiohttp.ClientSession, path: str, body: dict[str, Any], **kw: Any) -> str:
-    async with client.put(path, json=body, **kw) as r:
-        assert r.status == 201, await r.text()
-        return (await json_of(r))["rev"]
-
-
-async def get(client: aiohttp.ClientSession, path: str, **params: str) -> dict[str, Any]:
-    async with client.get(path, params=params, headers=ACCEPT_JSON) as r:
-        assert r.status == 200, await r.text()
-        return await json_of(r)
-
-
-async def new_edits_false(client: aiohttp.ClientSession, docs: list[dict[str, Any]]) -> None:
-    async with client.post("/db/_bulk_docs", json={"docs": docs, "new_edits": False}) as r:
-        assert r.status == 201, await r.text()
 
 
 async def mixed_parts(response: aiohttp.ClientResponse) -> list[tuple[str, Any]]:
@@ -89,22 +64,10 @@ async def _related_doc(reader: aiohttp.MultipartReader) -> dict[str, Any]:
 
 
 @pytest.fixture
-async def db(client: aiohttp.ClientSession) -> aiohttp.ClientSession:
-    async with client.put("/db") as r:
-        assert r.status == 201
-    return client
-
-
-@pytest.fixture
 async def small_server(tmp_path: Path) -> AsyncIterator[Server]:
     """A second server whose ``max_document_size`` is small enough to exceed in a test."""
-    data_dir = tmp_path / "small"
-    settings = make_settings(data_dir, max_document_size=SMALL_DOC_LIMIT)
-    runner, port = await start(settings)
-    try:
-        yield Server(f"http://127.0.0.1:{port}", port, data_dir)
-    finally:
-        await runner.cleanup()
+    async with serving(tmp_path / "small", max_document_size=SMALL_DOC_LIMIT) as small:
+        yield small
 
 
 # --- create, read, update, delete ------------------------------------------------------------
@@ -124,7 +87,7 @@ async def test_put_creates_document_with_201_ok_id_rev_etag_and_location(
 
 
 async def test_get_returns_body_with_id_and_rev_and_etag(db: aiohttp.ClientSession) -> None:
-    rev = await put(db, "/db/doc", {"a": 1, "nested": {"list": [1, "two", None]}})
+    rev = await put_doc(db, "/db/doc", {"a": 1, "nested": {"list": [1, "two", None]}})
     async with db.get("/db/doc") as r:
         assert r.status == 200
         assert r.content_type == "application/json"
@@ -139,8 +102,8 @@ async def test_get_returns_body_with_id_and_rev_and_etag(db: aiohttp.ClientSessi
 
 async def test_unicode_ids_and_bodies_round_trip(db: aiohttp.ClientSession) -> None:
     body = {"text": "żółć — 漢字 — 🦀", "esc": "tab\tnl\n"}
-    await put(db, "/db/%C3%A9t%C3%A9%20%F0%9F%A6%80", body)
-    doc = await get(db, "/db/%C3%A9t%C3%A9%20%F0%9F%A6%80")
+    await put_doc(db, "/db/%C3%A9t%C3%A9%20%F0%9F%A6%80", body)
+    doc = await get_doc(db, "/db/%C3%A9t%C3%A9%20%F0%9F%A6%80")
     assert doc["_id"] == "été 🦀"
     assert doc["text"] == body["text"] and doc["esc"] == body["esc"]
 
@@ -148,26 +111,26 @@ async def test_unicode_ids_and_bodies_round_trip(db: aiohttp.ClientSession) -> N
 async def test_put_without_rev_on_existing_document_is_409_conflict(
     db: aiohttp.ClientSession,
 ) -> None:
-    await put(db, "/db/doc", {"a": 1})
+    await put_doc(db, "/db/doc", {"a": 1})
     async with db.put("/db/doc", json={"a": 2}) as r:
         assert r.status == 409
         assert await json_of(r) == CONFLICT
 
 
 async def test_put_with_stale_rev_is_409_conflict(db: aiohttp.ClientSession) -> None:
-    rev1 = await put(db, "/db/doc", {"a": 1})
-    await put(db, "/db/doc", {"_rev": rev1, "a": 2})
+    rev1 = await put_doc(db, "/db/doc", {"a": 1})
+    await put_doc(db, "/db/doc", {"_rev": rev1, "a": 2})
     async with db.put("/db/doc", json={"_rev": rev1, "a": 3}) as r:
         assert r.status == 409
         assert await json_of(r) == CONFLICT
-    assert (await get(db, "/db/doc"))["a"] == 2
+    assert (await get_doc(db, "/db/doc"))["a"] == 2
 
 
 @pytest.mark.parametrize("where", ["body", "query", "if-match"])
 async def test_update_takes_its_rev_from_body_query_or_if_match(
     db: aiohttp.ClientSession, where: str
 ) -> None:
-    rev1 = await put(db, "/db/doc", {"a": 1})
+    rev1 = await put_doc(db, "/db/doc", {"a": 1})
     body: dict[str, Any] = {"a": 2}
     params: dict[str, str] = {}
     headers: dict[str, str] = {}
@@ -177,20 +140,20 @@ async def test_update_takes_its_rev_from_body_query_or_if_match(
         params["rev"] = rev1
     else:
         headers["If-Match"] = f'"{rev1}"'
-    rev2 = await put(db, "/db/doc", body, params=params, headers=headers)
+    rev2 = await put_doc(db, "/db/doc", body, params=params, headers=headers)
     assert rev2.startswith("2-")
-    assert await get(db, "/db/doc") == {"_id": "doc", "_rev": rev2, "a": 2}
+    assert await get_doc(db, "/db/doc") == {"_id": "doc", "_rev": rev2, "a": 2}
 
 
 async def test_rev_in_query_and_body_that_disagree_is_400(db: aiohttp.ClientSession) -> None:
-    rev1 = await put(db, "/db/doc", {"a": 1})
+    rev1 = await put_doc(db, "/db/doc", {"a": 1})
     async with db.put("/db/doc", json={"_rev": rev1, "a": 2}, params={"rev": "1-abc"}) as r:
         assert r.status == 400
         assert (await json_of(r))["error"] == "bad_request"
 
 
 async def test_rev_in_query_and_if_match_that_disagree_is_400(db: aiohttp.ClientSession) -> None:
-    rev1 = await put(db, "/db/doc", {"a": 1})
+    rev1 = await put_doc(db, "/db/doc", {"a": 1})
     headers = {"If-Match": '"1-abc"'}
     async with db.put("/db/doc", json={"a": 2}, params={"rev": rev1}, headers=headers) as r:
         assert r.status == 400
@@ -207,7 +170,7 @@ async def test_get_missing_document_is_404_missing(db: aiohttp.ClientSession) ->
 async def test_delete_with_rev_is_200_and_leaves_a_tombstone(
     db: aiohttp.ClientSession, where: str
 ) -> None:
-    rev1 = await put(db, "/db/doc", {"a": 1})
+    rev1 = await put_doc(db, "/db/doc", {"a": 1})
     params = {"rev": rev1} if where == "query" else {}
     headers = {"If-Match": f'"{rev1}"'} if where == "if-match" else {}
     async with db.delete("/db/doc", params=params, headers=headers) as r:
@@ -219,22 +182,22 @@ async def test_delete_with_rev_is_200_and_leaves_a_tombstone(
     async with db.get("/db/doc") as r:
         assert r.status == 404
         assert await json_of(r) == DELETED
-    tombstone = await get(db, "/db/doc", rev=body["rev"])
+    tombstone = await get_doc(db, "/db/doc", rev=body["rev"])
     assert tombstone == {"_id": "doc", "_rev": body["rev"], "_deleted": True}
-    assert (await get(db, "/db/doc", rev=rev1))["a"] == 1
+    assert (await get_doc(db, "/db/doc", rev=rev1))["a"] == 1
 
 
 async def test_delete_without_rev_is_409_conflict(db: aiohttp.ClientSession) -> None:
-    await put(db, "/db/doc", {"a": 1})
+    await put_doc(db, "/db/doc", {"a": 1})
     async with db.delete("/db/doc") as r:
         assert r.status == 409
         assert await json_of(r) == CONFLICT
-    assert (await get(db, "/db/doc"))["a"] == 1
+    assert (await get_doc(db, "/db/doc"))["a"] == 1
 
 
 async def test_delete_with_stale_rev_is_409_conflict(db: aiohttp.ClientSession) -> None:
-    rev1 = await put(db, "/db/doc", {"a": 1})
-    await put(db, "/db/doc", {"_rev": rev1, "a": 2})
+    rev1 = await put_doc(db, "/db/doc", {"a": 1})
+    await put_doc(db, "/db/doc", {"_rev": rev1, "a": 2})
     async with db.delete("/db/doc", params={"rev": rev1}) as r:
         assert r.status == 409
         assert await json_of(r) == CONFLICT
@@ -247,15 +210,15 @@ async def test_delete_missing_document_is_404(db: aiohttp.ClientSession) -> None
 
 
 async def test_recreate_after_delete_continues_the_history(db: aiohttp.ClientSession) -> None:
-    rev1 = await put(db, "/db/doc", {"a": 1})
+    rev1 = await put_doc(db, "/db/doc", {"a": 1})
     async with db.delete("/db/doc", params={"rev": rev1}) as r:
         assert r.status == 200
-    rev3 = await put(db, "/db/doc", {"a": 3})
+    rev3 = await put_doc(db, "/db/doc", {"a": 3})
     assert rev3.startswith("3-")
 
 
 async def test_head_answers_etag_without_body(db: aiohttp.ClientSession) -> None:
-    rev = await put(db, "/db/doc", {"a": 1})
+    rev = await put_doc(db, "/db/doc", {"a": 1})
     async with db.head("/db/doc") as r:
         assert r.status == 200
         assert r.headers["ETag"] == f'"{rev}"'
@@ -271,7 +234,7 @@ async def test_head_answers_etag_without_body(db: aiohttp.ClientSession) -> None
 async def test_if_none_match_with_current_etag_is_304_without_body(
     db: aiohttp.ClientSession,
 ) -> None:
-    rev = await put(db, "/db/doc", {"a": 1})
+    rev = await put_doc(db, "/db/doc", {"a": 1})
     async with db.get("/db/doc", headers={"If-None-Match": f'"{rev}"'}) as r:
         assert r.status == 304
         assert r.headers["ETag"] == f'"{rev}"'
@@ -279,8 +242,8 @@ async def test_if_none_match_with_current_etag_is_304_without_body(
 
 
 async def test_if_none_match_with_stale_etag_is_200(db: aiohttp.ClientSession) -> None:
-    rev1 = await put(db, "/db/doc", {"a": 1})
-    rev2 = await put(db, "/db/doc", {"_rev": rev1, "a": 2})
+    rev1 = await put_doc(db, "/db/doc", {"a": 1})
+    rev2 = await put_doc(db, "/db/doc", {"_rev": rev1, "a": 2})
     async with db.get("/db/doc", headers={"If-None-Match": f'"{rev1}"'}) as r:
         assert r.status == 200
         assert r.headers["ETag"] == f'"{rev2}"'
@@ -291,7 +254,7 @@ async def test_if_none_match_lists_and_weak_tags_match_too(
     db: aiohttp.ClientSession, template: str
 ) -> None:
     # chttpd:etag_match splits If-None-Match on ", " and strips a W/ prefix from each tag.
-    rev = await put(db, "/db/doc", {"a": 1})
+    rev = await put_doc(db, "/db/doc", {"a": 1})
     async with db.get("/db/doc", headers={"If-None-Match": template.format(rev=rev)}) as r:
         assert r.status == 304
 
@@ -317,22 +280,22 @@ async def test_every_document_response_carries_the_revision_as_etag(
 
 
 async def test_copy_to_new_id_duplicates_the_body(db: aiohttp.ClientSession) -> None:
-    await put(db, "/db/src", {"a": 1, "b": [2]})
+    await put_doc(db, "/db/src", {"a": 1, "b": [2]})
     async with db.request("COPY", "/db/src", headers={"Destination": "dst"}) as r:
         assert r.status == 201
         body = await json_of(r)
         assert body["id"] == "dst"
         assert body["rev"].startswith("1-")
         assert r.headers["Location"].endswith("/db/dst")
-    dst = await get(db, "/db/dst")
+    dst = await get_doc(db, "/db/dst")
     assert dst == {"_id": "dst", "_rev": body["rev"], "a": 1, "b": [2]}
 
 
 async def test_copy_onto_existing_id_needs_its_rev_in_destination(
     db: aiohttp.ClientSession,
 ) -> None:
-    await put(db, "/db/src", {"v": "new"})
-    dst_rev = await put(db, "/db/dst", {"v": "old"})
+    await put_doc(db, "/db/src", {"v": "new"})
+    dst_rev = await put_doc(db, "/db/dst", {"v": "old"})
     async with db.request("COPY", "/db/src", headers={"Destination": "dst"}) as r:
         assert r.status == 409
         assert await json_of(r) == CONFLICT
@@ -340,22 +303,22 @@ async def test_copy_onto_existing_id_needs_its_rev_in_destination(
     async with db.request("COPY", "/db/src", headers=headers) as r:
         assert r.status == 201
         assert (await json_of(r))["rev"].startswith("2-")
-    assert (await get(db, "/db/dst"))["v"] == "new"
+    assert (await get_doc(db, "/db/dst"))["v"] == "new"
 
 
 async def test_copy_of_an_older_revision_copies_that_revision(db: aiohttp.ClientSession) -> None:
-    rev1 = await put(db, "/db/src", {"v": 1})
-    await put(db, "/db/src", {"_rev": rev1, "v": 2})
+    rev1 = await put_doc(db, "/db/src", {"v": 1})
+    await put_doc(db, "/db/src", {"_rev": rev1, "v": 2})
     headers = {"Destination": "dst"}
     async with db.request("COPY", "/db/src", params={"rev": rev1}, headers=headers) as r:
         assert r.status == 201
-    assert (await get(db, "/db/dst"))["v"] == 1
+    assert (await get_doc(db, "/db/dst"))["v"] == 1
 
 
 async def test_copy_carries_attachments(db: aiohttp.ClientSession) -> None:
     data = base64.b64encode(b"attached bytes").decode()
     attachments = {"f.bin": {"content_type": "application/octet-stream", "data": data}}
-    await put(db, "/db/src", {"_attachments": attachments})
+    await put_doc(db, "/db/src", {"_attachments": attachments})
     async with db.request("COPY", "/db/src", headers={"Destination": "dst"}) as r:
         assert r.status == 201
     async with db.get("/db/dst/f.bin") as r:
@@ -364,7 +327,7 @@ async def test_copy_carries_attachments(db: aiohttp.ClientSession) -> None:
 
 
 async def test_copy_without_destination_is_400(db: aiohttp.ClientSession) -> None:
-    await put(db, "/db/src", {"v": 1})
+    await put_doc(db, "/db/src", {"v": 1})
     async with db.request("COPY", "/db/src") as r:
         assert r.status == 400
         assert (await json_of(r))["error"] == "bad_request"
@@ -383,11 +346,11 @@ async def test_copy_of_missing_document_is_404(db: aiohttp.ClientSession) -> Non
 async def test_prefixed_ids_work_with_literal_or_encoded_slash(
     db: aiohttp.ClientSession, prefix: str, write_sep: str, read_sep: str
 ) -> None:
-    rev = await put(db, f"/db/{prefix}{write_sep}thing", {"v": 1})
-    doc = await get(db, f"/db/{prefix}{read_sep}thing")
+    rev = await put_doc(db, f"/db/{prefix}{write_sep}thing", {"v": 1})
+    doc = await get_doc(db, f"/db/{prefix}{read_sep}thing")
     assert doc["_id"] == f"{prefix}/thing"
     assert doc["_rev"] == rev
-    rev2 = await put(db, f"/db/{prefix}{read_sep}thing", {"_rev": rev, "v": 2})
+    rev2 = await put_doc(db, f"/db/{prefix}{read_sep}thing", {"_rev": rev, "v": 2})
     async with db.delete(f"/db/{prefix}{write_sep}thing", params={"rev": rev2}) as r:
         assert r.status == 200
     async with db.get(f"/db/{prefix}/thing") as r:
@@ -397,20 +360,20 @@ async def test_prefixed_ids_work_with_literal_or_encoded_slash(
 async def test_local_documents_stay_out_of_all_docs_and_changes(
     db: aiohttp.ClientSession,
 ) -> None:
-    rev = await put(db, "/db/_local/checkpoint", {"seq": 1})
+    rev = await put_doc(db, "/db/_local/checkpoint", {"seq": 1})
     assert rev.startswith("0-")
-    await put(db, "/db/_local/checkpoint", {"_rev": rev, "seq": 2})
-    await put(db, "/db/normal", {"v": 1})
-    rows = (await get(db, "/db/_all_docs"))["rows"]
+    await put_doc(db, "/db/_local/checkpoint", {"_rev": rev, "seq": 2})
+    await put_doc(db, "/db/normal", {"v": 1})
+    rows = (await get_doc(db, "/db/_all_docs"))["rows"]
     assert [row["id"] for row in rows] == ["normal"]
-    results = (await get(db, "/db/_changes"))["results"]
+    results = (await get_doc(db, "/db/_changes"))["results"]
     assert [row["id"] for row in results] == ["normal"]
-    assert (await get(db, "/db"))["doc_count"] == 1
+    assert (await get_doc(db, "/db"))["doc_count"] == 1
 
 
 async def test_design_documents_are_listed_in_all_docs(db: aiohttp.ClientSession) -> None:
-    await put(db, "/db/_design/app", {"views": {}})
-    rows = (await get(db, "/db/_all_docs"))["rows"]
+    await put_doc(db, "/db/_design/app", {"views": {}})
+    rows = (await get_doc(db, "/db/_all_docs"))["rows"]
     assert [row["id"] for row in rows] == ["_design/app"]
 
 
@@ -419,7 +382,7 @@ async def test_design_documents_are_listed_in_all_docs(db: aiohttp.ClientSession
 async def test_design_document_functions_are_501_not_implemented(
     db: aiohttp.ClientSession, function: str, method: str
 ) -> None:
-    await put(db, "/db/_design/app", {"views": {"by_x": {"map": "function(d){emit(d.x)}"}}})
+    await put_doc(db, "/db/_design/app", {"views": {"by_x": {"map": "function(d){emit(d.x)}"}}})
     async with db.request(method, f"/db/_design/app/{function}", json={}) as r:
         assert r.status == 501
         body = await json_of(r)
@@ -441,7 +404,7 @@ async def test_mango_endpoints_are_501_not_implemented(
 async def test_local_documents_refuse_attachments_with_400(db: aiohttp.ClientSession) -> None:
     # chttpd_db: db_req([_, <<"_local">> | _Rest]) throws {bad_request, <<"_local documents do
     # not accept attachments.">>}
-    await put(db, "/db/_local/doc", {"v": 1})
+    await put_doc(db, "/db/_local/doc", {"v": 1})
     async with db.put("/db/_local/doc/att.txt", data=b"x") as r:
         assert r.status == 400
         assert (await json_of(r))["error"] == "bad_request"
@@ -460,11 +423,11 @@ async def test_bare_local_prefix_is_400_invalid_local_document_id(
 async def test_encoded_slash_makes_a_plain_id_while_a_literal_slash_names_an_attachment(
     db: aiohttp.ClientSession,
 ) -> None:
-    await put(db, "/db/a%2Fb", {"v": 1})
-    assert (await get(db, "/db/a%2Fb"))["_id"] == "a/b"
+    await put_doc(db, "/db/a%2Fb", {"v": 1})
+    assert (await get_doc(db, "/db/a%2Fb"))["_id"] == "a/b"
     async with db.get("/db/a/b") as r:
         assert r.status == 404  # attachment "b" of document "a"
-    ids = [row["id"] for row in (await get(db, "/db/_all_docs"))["rows"]]
+    ids = [row["id"] for row in (await get_doc(db, "/db/_all_docs"))["rows"]]
     assert ids == ["a/b"]
 
 
@@ -478,7 +441,7 @@ async def test_ids_with_a_reserved_underscore_are_400_illegal_docid(
     async with db.post("/db", json={"_id": doc_id, "v": 1}) as r:
         assert r.status == 400
         assert (await json_of(r))["error"] in {"illegal_docid", "bad_request"}
-    assert (await get(db, "/db"))["doc_count"] == 0
+    assert (await get_doc(db, "/db"))["doc_count"] == 0
 
 
 async def test_unknown_underscore_member_is_400_doc_validation(db: aiohttp.ClientSession) -> None:
@@ -491,13 +454,13 @@ async def test_unknown_underscore_member_is_400_doc_validation(db: aiohttp.Clien
 
 
 async def test_rev_reads_an_older_revision(db: aiohttp.ClientSession) -> None:
-    rev1 = await put(db, "/db/doc", {"v": 1})
-    await put(db, "/db/doc", {"_rev": rev1, "v": 2})
-    assert await get(db, "/db/doc", rev=rev1) == {"_id": "doc", "_rev": rev1, "v": 1}
+    rev1 = await put_doc(db, "/db/doc", {"v": 1})
+    await put_doc(db, "/db/doc", {"_rev": rev1, "v": 2})
+    assert await get_doc(db, "/db/doc", rev=rev1) == {"_id": "doc", "_rev": rev1, "v": 1}
 
 
 async def test_rev_that_never_existed_is_404(db: aiohttp.ClientSession) -> None:
-    await put(db, "/db/doc", {"v": 1})
+    await put_doc(db, "/db/doc", {"v": 1})
     async with db.get("/db/doc", params={"rev": "1-00000000000000000000000000000000"}) as r:
         assert r.status == 404
         assert (await json_of(r))["error"] == "not_found"
@@ -506,22 +469,22 @@ async def test_rev_that_never_existed_is_404(db: aiohttp.ClientSession) -> None:
 @pytest.mark.parametrize("rev", ["abc", "x-abc", "1", "-1-abc"])
 async def test_malformed_rev_is_400_bad_request(db: aiohttp.ClientSession, rev: str) -> None:
     # chttpd_db:parse_doc_query -> couch_doc:parse_rev throws {bad_request, "Invalid rev format"}
-    await put(db, "/db/doc", {"v": 1})
+    await put_doc(db, "/db/doc", {"v": 1})
     async with db.get("/db/doc", params={"rev": rev}) as r:
         assert r.status == 400
         assert await json_of(r) == {"error": "bad_request", "reason": "Invalid rev format"}
 
 
 async def test_revs_lists_the_revision_path(db: aiohttp.ClientSession) -> None:
-    revs = [await put(db, "/db/doc", {"v": 1})]
+    revs = [await put_doc(db, "/db/doc", {"v": 1})]
     for v in range(2, 5):
-        revs.append(await put(db, "/db/doc", {"_rev": revs[-1], "v": v}))
-    doc = await get(db, "/db/doc", revs="true")
+        revs.append(await put_doc(db, "/db/doc", {"_rev": revs[-1], "v": v}))
+    doc = await get_doc(db, "/db/doc", revs="true")
     assert doc["_revisions"] == {
         "start": 4,
         "ids": [r.split("-", 1)[1] for r in reversed(revs)],
     }
-    old = await get(db, "/db/doc", rev=revs[1], revs="true")
+    old = await get_doc(db, "/db/doc", rev=revs[1], revs="true")
     assert old["_revisions"]["start"] == 2
     assert old["_revisions"]["ids"] == [r.split("-", 1)[1] for r in reversed(revs[:2])]
 
@@ -529,9 +492,9 @@ async def test_revs_lists_the_revision_path(db: aiohttp.ClientSession) -> None:
 async def test_revs_info_reports_availability_of_each_revision(
     db: aiohttp.ClientSession,
 ) -> None:
-    rev1 = await put(db, "/db/doc", {"v": 1})
-    rev2 = await put(db, "/db/doc", {"_rev": rev1, "v": 2})
-    info = (await get(db, "/db/doc", revs_info="true"))["_revs_info"]
+    rev1 = await put_doc(db, "/db/doc", {"v": 1})
+    rev2 = await put_doc(db, "/db/doc", {"_rev": rev1, "v": 2})
+    info = (await get_doc(db, "/db/doc", revs_info="true"))["_revs_info"]
     assert [entry["rev"] for entry in info] == [rev2, rev1]
     assert info[0]["status"] == "available"
     assert info[1]["status"] in {"available", "missing"}
@@ -540,28 +503,29 @@ async def test_revs_info_reports_availability_of_each_revision(
 async def test_conflicts_and_deleted_conflicts_list_losing_leaves(
     db: aiohttp.ClientSession,
 ) -> None:
-    await new_edits_false(
+    await bulk(
         db,
         [
             {"_id": "doc", "_rev": "1-aaaa", "v": "a"},
             {"_id": "doc", "_rev": "1-cccc", "v": "c"},
             {"_id": "doc", "_rev": "1-bbbb", "_deleted": True},
         ],
+        new_edits=False,
     )
-    plain = await get(db, "/db/doc")
+    plain = await get_doc(db, "/db/doc")
     assert plain == {"_id": "doc", "_rev": "1-cccc", "v": "c"}
-    assert (await get(db, "/db/doc", conflicts="true"))["_conflicts"] == ["1-aaaa"]
-    deleted = await get(db, "/db/doc", deleted_conflicts="true")
+    assert (await get_doc(db, "/db/doc", conflicts="true"))["_conflicts"] == ["1-aaaa"]
+    deleted = await get_doc(db, "/db/doc", deleted_conflicts="true")
     assert deleted["_deleted_conflicts"] == ["1-bbbb"]
-    meta = await get(db, "/db/doc", meta="true")
+    meta = await get_doc(db, "/db/doc", meta="true")
     assert meta["_conflicts"] == ["1-aaaa"]
     assert meta["_deleted_conflicts"] == ["1-bbbb"]
     assert meta["_revs_info"][0]["rev"] == "1-cccc"
 
 
 async def test_local_seq_reports_the_documents_sequence(db: aiohttp.ClientSession) -> None:
-    await put(db, "/db/doc", {"v": 1})
-    doc = await get(db, "/db/doc", local_seq="true")
+    await put_doc(db, "/db/doc", {"v": 1})
+    doc = await get_doc(db, "/db/doc", local_seq="true")
     assert "_local_seq" in doc
 
 
@@ -571,7 +535,7 @@ async def test_doc_boolean_options_other_than_true_are_ignored(
 ) -> None:
     # chttpd_db:parse_doc_query only acts on {"revs", "true"} etc.; any other pair falls into
     # "% unknown key value pair, ignore." -- it is not an error.
-    rev = await put(db, "/db/doc", {"v": 1})
+    rev = await put_doc(db, "/db/doc", {"v": 1})
     async with db.get("/db/doc", params={"revs": value, "conflicts": value}) as r:
         assert r.status == 200
         assert await json_of(r) == {"_id": "doc", "_rev": rev, "v": 1}
@@ -580,9 +544,9 @@ async def test_doc_boolean_options_other_than_true_are_ignored(
 async def test_latest_reads_the_newest_leaf_instead_of_an_old_rev(
     db: aiohttp.ClientSession,
 ) -> None:
-    rev1 = await put(db, "/db/doc", {"v": 1})
-    rev2 = await put(db, "/db/doc", {"_rev": rev1, "v": 2})
-    assert (await get(db, "/db/doc", rev=rev1, latest="true"))["_rev"] == rev2
+    rev1 = await put_doc(db, "/db/doc", {"v": 1})
+    rev2 = await put_doc(db, "/db/doc", {"_rev": rev1, "v": 2})
+    assert (await get_doc(db, "/db/doc", rev=rev1, latest="true"))["_rev"] == rev2
     async with db.get(
         "/db/doc", params={"open_revs": json.dumps([rev1]), "latest": "true"}, headers=ACCEPT_JSON
     ) as r:
@@ -592,12 +556,12 @@ async def test_latest_reads_the_newest_leaf_instead_of_an_old_rev(
 async def test_attachments_true_inlines_attachment_data(db: aiohttp.ClientSession) -> None:
     data = base64.b64encode(b"hello bytes").decode()
     atts = {"a.bin": {"content_type": "application/octet-stream", "data": data}}
-    await put(db, "/db/doc", {"_attachments": atts})
-    stub = (await get(db, "/db/doc"))["_attachments"]["a.bin"]
+    await put_doc(db, "/db/doc", {"_attachments": atts})
+    stub = (await get_doc(db, "/db/doc"))["_attachments"]["a.bin"]
     assert stub["stub"] is True and "data" not in stub
     assert stub["length"] == len(b"hello bytes")
     assert stub["digest"].startswith("md5-")
-    full = (await get(db, "/db/doc", attachments="true"))["_attachments"]["a.bin"]
+    full = (await get_doc(db, "/db/doc", attachments="true"))["_attachments"]["a.bin"]
     assert base64.b64decode(full["data"]) == b"hello bytes"
     assert "stub" not in full
 
@@ -606,12 +570,12 @@ async def test_atts_since_inlines_only_attachments_newer_than_known_revisions(
     db: aiohttp.ClientSession,
 ) -> None:
     old = {"content_type": "text/plain", "data": base64.b64encode(b"old").decode()}
-    rev1 = await put(db, "/db/doc", {"_attachments": {"old.txt": old}})
-    doc = await get(db, "/db/doc")
+    rev1 = await put_doc(db, "/db/doc", {"_attachments": {"old.txt": old}})
+    doc = await get_doc(db, "/db/doc")
     new = {"content_type": "text/plain", "data": base64.b64encode(b"new").decode()}
     atts = {"old.txt": doc["_attachments"]["old.txt"], "new.txt": new}
-    await put(db, "/db/doc", {"_rev": rev1, "_attachments": atts})
-    since = await get(db, "/db/doc", atts_since=json.dumps([rev1]))
+    await put_doc(db, "/db/doc", {"_rev": rev1, "_attachments": atts})
+    since = await get_doc(db, "/db/doc", atts_since=json.dumps([rev1]))
     assert since["_attachments"]["old.txt"].get("stub") is True
     assert base64.b64decode(since["_attachments"]["new.txt"]["data"]) == b"new"
 
@@ -620,7 +584,7 @@ async def test_atts_since_inlines_only_attachments_newer_than_known_revisions(
 async def test_atts_since_that_is_not_a_json_list_of_revs_is_400(
     db: aiohttp.ClientSession, value: str
 ) -> None:
-    await put(db, "/db/doc", {"v": 1})
+    await put_doc(db, "/db/doc", {"v": 1})
     async with db.get("/db/doc", params={"atts_since": value}) as r:
         assert r.status == 400
         assert (await json_of(r))["error"] == "bad_request"
@@ -630,12 +594,13 @@ async def test_atts_since_that_is_not_a_json_list_of_revs_is_400(
 
 
 async def conflicted(db: aiohttp.ClientSession) -> None:
-    await new_edits_false(
+    await bulk(
         db,
         [
             {"_id": "doc", "_rev": "1-aaaa", "v": "a"},
             {"_id": "doc", "_rev": "1-bbbb", "v": "b"},
         ],
+        new_edits=False,
     )
 
 
@@ -691,7 +656,7 @@ async def test_open_revs_multipart_flags_missing_revisions_as_error_parts(
 async def test_open_revs_multipart_carries_attachment_bytes(db: aiohttp.ClientSession) -> None:
     data = base64.b64encode(b"\x00\x01binary\xff").decode()
     atts = {"b.bin": {"content_type": "application/octet-stream", "data": data}}
-    rev = await put(db, "/db/doc", {"_attachments": atts})
+    rev = await put_doc(db, "/db/doc", {"_attachments": atts})
     params = {"open_revs": json.dumps([rev]), "attachments": "true"}
     async with db.get("/db/doc", params=params, headers={"Accept": "multipart/mixed"}) as r:
         parts = await mixed_parts(r)
@@ -700,8 +665,8 @@ async def test_open_revs_multipart_carries_attachment_bytes(db: aiohttp.ClientSe
 
 
 async def test_open_revs_with_revs_includes_each_history(db: aiohttp.ClientSession) -> None:
-    rev1 = await put(db, "/db/doc", {"v": 1})
-    rev2 = await put(db, "/db/doc", {"_rev": rev1, "v": 2})
+    rev1 = await put_doc(db, "/db/doc", {"v": 1})
+    rev2 = await put_doc(db, "/db/doc", {"_rev": rev1, "v": 2})
     params = {"open_revs": json.dumps([rev2]), "revs": "true"}
     async with db.get("/db/doc", params=params, headers=ACCEPT_JSON) as r:
         (item,) = await json_of(r)
@@ -719,7 +684,7 @@ async def test_open_revs_all_on_missing_document_is_404(db: aiohttp.ClientSessio
 async def test_open_revs_that_is_not_all_or_a_json_list_is_400(
     db: aiohttp.ClientSession, value: str
 ) -> None:
-    await put(db, "/db/doc", {"v": 1})
+    await put_doc(db, "/db/doc", {"v": 1})
     async with db.get("/db/doc", params={"open_revs": value}, headers=ACCEPT_JSON) as r:
         assert r.status == 400
         assert (await json_of(r))["error"] == "bad_request"
@@ -735,7 +700,7 @@ async def test_post_without_id_generates_one(db: aiohttp.ClientSession) -> None:
         assert r.headers["Location"].endswith(f"/db/{body['id']}")
     assert HEX32.match(body["id"])
     assert body["rev"].startswith("1-")
-    assert (await get(db, f"/db/{body['id']}"))["v"] == 1
+    assert (await get_doc(db, f"/db/{body['id']}"))["v"] == 1
 
 
 async def test_post_with_id_uses_it(db: aiohttp.ClientSession) -> None:
@@ -780,7 +745,7 @@ async def test_put_with_new_edits_false_stores_the_given_revision(
     async with db.put("/db/doc", json={**body, "v": 1}, params={"new_edits": "false"}) as r:
         assert r.status == 201
         assert (await json_of(r))["rev"] == "3-cafe"
-    doc = await get(db, "/db/doc", revs="true")
+    doc = await get_doc(db, "/db/doc", revs="true")
     assert doc["_rev"] == "3-cafe"
     assert doc["_revisions"] == {"start": 3, "ids": ["cafe", "beef", "f00d"]}
 
@@ -822,7 +787,7 @@ async def test_gzip_encoded_json_body_is_accepted(db: aiohttp.ClientSession) -> 
     body = gzip.compress(json.dumps({"zipped": True}).encode())
     async with db.put("/db/doc", data=body, headers=headers) as r:
         assert r.status == 201
-    assert (await get(db, "/db/doc"))["zipped"] is True
+    assert (await get_doc(db, "/db/doc"))["zipped"] is True
 
 
 @pytest.mark.parametrize("encoding", ["gzip", "deflate"])
@@ -916,7 +881,7 @@ async def test_post_endpoints_refuse_other_media_types_with_415(
     async with db.post(path, data=data, headers={"Content-Type": content_type}) as r:
         assert r.status == 415
         assert await json_of(r) == BAD_CTYPE
-    assert (await get(db, "/db"))["doc_count"] == 0
+    assert (await get_doc(db, "/db"))["doc_count"] == 0
 
 
 @pytest.mark.parametrize("raw", ["/db/%zz", "/db/doc%", "/db/%2", "/%G1"])

@@ -9,31 +9,26 @@ from __future__ import annotations
 
 import json
 import re
-from typing import Any
 
 import aiohttp
 import pytest
 
 from .conftest import Server
+from .helpers import BAD_CTYPE, create_db, json_of
 
 HEX32 = re.compile(r"^[0-9a-f]{32}$")
 DB_NAMES = ["alpha", "bravo", "charlie", "delta", "echo"]
 
 
-async def body_of(response: aiohttp.ClientResponse) -> Any:
-    return json.loads(await response.read())
-
-
 async def create_dbs(client: aiohttp.ClientSession, names: list[str]) -> None:
     for name in names:
-        async with client.put(f"/{name}") as r:
-            assert r.status == 201, await r.text()
+        await create_db(client, name)
 
 
 async def all_dbs(client: aiohttp.ClientSession, **query: str) -> list[str]:
     async with client.get("/_all_dbs", params=query) as r:
         assert r.status == 200, await r.text()
-        return await body_of(r)
+        return await json_of(r)
 
 
 # --- welcome and _up -------------------------------------------------------------------------
@@ -43,7 +38,7 @@ async def test_welcome_names_couchdb_version_uuid_and_features(server: Server) -
     async with aiohttp.ClientSession() as anonymous, anonymous.get(server.url + "/") as r:
         assert r.status == 200
         assert r.content_type == "application/json"
-        body = await body_of(r)
+        body = await json_of(r)
     assert body["couchdb"] == "Welcome"
     assert body["version"].startswith("3.")
     assert HEX32.match(body["uuid"])
@@ -54,13 +49,13 @@ async def test_welcome_names_couchdb_version_uuid_and_features(server: Server) -
 
 async def test_welcome_uuid_is_stable_across_requests(client: aiohttp.ClientSession) -> None:
     async with client.get("/") as first, client.get("/") as second:
-        assert (await body_of(first))["uuid"] == (await body_of(second))["uuid"]
+        assert (await json_of(first))["uuid"] == (await json_of(second))["uuid"]
 
 
 async def test_up_answers_ok_without_credentials(server: Server) -> None:
     async with aiohttp.ClientSession() as anonymous, anonymous.get(server.url + "/_up") as r:
         assert r.status == 200
-        body = await body_of(r)
+        body = await json_of(r)
     assert body["status"] == "ok"
 
 
@@ -69,7 +64,7 @@ async def test_welcome_refuses_post_with_405_and_allow_header(
 ) -> None:
     async with client.post("/", json={}) as r:
         assert r.status == 405
-        assert (await body_of(r))["error"] == "method_not_allowed"
+        assert (await json_of(r))["error"] == "method_not_allowed"
         allow = {m.strip() for m in r.headers["Allow"].split(",")}
     assert {"GET", "HEAD"} <= allow
     assert "POST" not in allow
@@ -128,7 +123,7 @@ async def test_all_dbs_rejects_malformed_options_with_400(
 ) -> None:
     async with client.get("/_all_dbs", params=query) as r:
         assert r.status == 400
-        body = await body_of(r)
+        body = await json_of(r)
     assert body["error"] in {"bad_request", "query_parse_error"}
     assert isinstance(body["reason"], str)
 
@@ -150,7 +145,7 @@ async def test_dbs_info_get_answers_key_and_info_for_every_database(
         assert r.status == 201
     async with client.get("/_dbs_info") as r:
         assert r.status == 200
-        rows = await body_of(r)
+        rows = await json_of(r)
     assert [row["key"] for row in rows] == ["alpha", "bravo"]
     assert rows[0]["info"]["db_name"] == "alpha"
     assert rows[0]["info"]["doc_count"] == 1
@@ -163,7 +158,7 @@ async def test_dbs_info_post_answers_in_key_order_with_not_found_for_missing(
     await create_dbs(client, ["alpha", "bravo"])
     async with client.post("/_dbs_info", json={"keys": ["bravo", "nope", "alpha"]}) as r:
         assert r.status == 200
-        rows = await body_of(r)
+        rows = await json_of(r)
     assert [row["key"] for row in rows] == ["bravo", "nope", "alpha"]
     assert rows[0]["info"]["db_name"] == "bravo"
     assert rows[1] == {"key": "nope", "error": "not_found"}
@@ -173,7 +168,7 @@ async def test_dbs_info_post_answers_in_key_order_with_not_found_for_missing(
 async def test_dbs_info_post_without_keys_is_400(client: aiohttp.ClientSession) -> None:
     async with client.post("/_dbs_info", json={"other": 1}) as r:
         assert r.status == 400
-        assert (await body_of(r))["error"] == "bad_request"
+        assert (await json_of(r))["error"] == "bad_request"
 
 
 async def test_dbs_info_post_with_more_than_100_keys_is_400(
@@ -182,17 +177,14 @@ async def test_dbs_info_post_with_more_than_100_keys_is_400(
     keys = [f"db{i}" for i in range(101)]
     async with client.post("/_dbs_info", json={"keys": keys}) as r:
         assert r.status == 400
-        assert (await body_of(r))["error"] == "bad_request"
+        assert (await json_of(r))["error"] == "bad_request"
 
 
 async def test_dbs_info_post_needs_json_content_type(client: aiohttp.ClientSession) -> None:
     body = json.dumps({"keys": ["alpha"]})
     async with client.post("/_dbs_info", data=body, headers={"Content-Type": "text/plain"}) as r:
         assert r.status == 415
-        assert await body_of(r) == {
-            "error": "bad_content_type",
-            "reason": "Content-Type must be application/json",
-        }
+        assert await json_of(r) == BAD_CTYPE
 
 
 # --- _uuids ----------------------------------------------------------------------------------
@@ -201,7 +193,7 @@ async def test_dbs_info_post_needs_json_content_type(client: aiohttp.ClientSessi
 async def test_uuids_defaults_to_one_uuid(client: aiohttp.ClientSession) -> None:
     async with client.get("/_uuids") as r:
         assert r.status == 200
-        body = await body_of(r)
+        body = await json_of(r)
     assert len(body["uuids"]) == 1
     assert HEX32.match(body["uuids"][0])
 
@@ -209,7 +201,7 @@ async def test_uuids_defaults_to_one_uuid(client: aiohttp.ClientSession) -> None
 async def test_uuids_count_gives_that_many_distinct_uuids(client: aiohttp.ClientSession) -> None:
     async with client.get("/_uuids", params={"count": "25"}) as r:
         assert r.status == 200
-        uuids = (await body_of(r))["uuids"]
+        uuids = (await json_of(r))["uuids"]
     assert len(uuids) == 25
     assert len(set(uuids)) == 25
     assert all(HEX32.match(u) for u in uuids)
@@ -223,7 +215,7 @@ async def test_uuids_are_not_cacheable(client: aiohttp.ClientSession) -> None:
 async def test_uuids_count_over_max_count_is_400(client: aiohttp.ClientSession) -> None:
     async with client.get("/_uuids", params={"count": "1001"}) as r:
         assert r.status == 400
-        assert await body_of(r) == {
+        assert await json_of(r) == {
             "error": "bad_request",
             "reason": "count parameter too large",
         }
@@ -232,7 +224,7 @@ async def test_uuids_count_over_max_count_is_400(client: aiohttp.ClientSession) 
 async def test_uuids_count_at_max_count_is_served(client: aiohttp.ClientSession) -> None:
     async with client.get("/_uuids", params={"count": "1000"}) as r:
         assert r.status == 200
-        assert len((await body_of(r))["uuids"]) == 1000
+        assert len((await json_of(r))["uuids"]) == 1000
 
 
 @pytest.mark.parametrize("count", ["abc", "-3", "1.5"])
@@ -243,4 +235,4 @@ async def test_uuids_count_that_is_not_a_positive_integer_is_bad_request(
     # positive integer">>}: the token is bad_request, not query_parse_error.
     async with client.get("/_uuids", params={"count": count}) as r:
         assert r.status == 400
-        assert (await body_of(r))["error"] == "bad_request"
+        assert (await json_of(r))["error"] == "bad_request"

@@ -11,16 +11,12 @@ from __future__ import annotations
 from typing import Any
 
 import pytest
-from hypothesis import HealthCheck, given, settings
+from hypothesis import given
 from hypothesis import strategies as st
 
 from brainlink_docs.store.api import AllDocsQuery, ChangesQuery, DocumentStore, iter_all_docs
 
-STORE_EXAMPLES = settings(
-    max_examples=max(10, settings.default.max_examples // 4),
-    deadline=None,
-    suppress_health_check=[HealthCheck.function_scoped_fixture],
-)
+from .helpers import STORE_EXAMPLES
 
 
 def ids(page_rows: list[dict[str, Any]]) -> list[str]:

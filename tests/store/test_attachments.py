@@ -24,23 +24,16 @@ from brainlink_docs.store.api import (
     ReadOptions,
 )
 
-# Binary content types: CouchDB may gzip text/* types on disk; these it stores as sent.
-BIN = "application/octet-stream"
+from .helpers import BIN, gen, inline
+
+# Binary like ``BIN``: CouchDB may gzip text/* types on disk; these it stores as sent.
 PNG = "image/png"
 DATA = bytes(range(256)) * 4
 OTHER = b"\x89PNG\r\n\x1a\n" + b"\x00\xff" * 100
 
 
-def b64(data: bytes) -> str:
-    return base64.b64encode(data).decode("ascii")
-
-
 def digest(data: bytes) -> str:
     return "md5-" + base64.b64encode(hashlib.md5(data).digest()).decode("ascii")
-
-
-def inline(data: bytes, content_type: str = BIN) -> dict[str, Any]:
-    return {"content_type": content_type, "data": b64(data)}
 
 
 def stub(data: bytes, revpos: int, content_type: str = BIN) -> dict[str, Any]:
@@ -51,10 +44,6 @@ def stub(data: bytes, revpos: int, content_type: str = BIN) -> dict[str, Any]:
         "revpos": revpos,
         "stub": True,
     }
-
-
-def gen(rev: str) -> int:
-    return int(rev.split("-", 1)[0])
 
 
 async def put_with(store: DocumentStore, doc_id: str = "d", **atts: bytes) -> str:

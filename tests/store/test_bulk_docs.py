@@ -10,45 +10,15 @@ stemmed to ``revs_limit``.
 from __future__ import annotations
 
 import asyncio
-import hashlib
 import uuid
 from typing import Any
 
-from hypothesis import HealthCheck, given, settings
+from hypothesis import given
 from hypothesis import strategies as st
 
 from brainlink_docs.store.api import AllDocsQuery, ChangesQuery, DocumentStore, ReadOptions
 
-STORE_EXAMPLES = settings(
-    max_examples=max(10, settings.default.max_examples // 4),
-    deadline=None,
-    suppress_health_check=[HealthCheck.function_scoped_fixture],
-)
-
-
-def gen(rev: str) -> int:
-    return int(rev.split("-", 1)[0])
-
-
-def rev(n: int, digit: str) -> str:
-    return f"{n}-{digit * 32}"
-
-
-def revisions(path: list[str]) -> dict[str, Any]:
-    return {"start": gen(path[-1]), "ids": [r.split("-", 1)[1] for r in reversed(path)]}
-
-
-def replicated(doc_id: str, path: list[str], *, deleted: bool = False, **fields: Any) -> dict:
-    doc: dict[str, Any] = {"_id": doc_id, "_rev": path[-1], "_revisions": revisions(path)}
-    doc.update(fields)
-    if deleted:
-        doc["_deleted"] = True
-    return doc
-
-
-def path_of(doc: dict[str, Any]) -> list[str]:
-    start = doc["_revisions"]["start"]
-    return [f"{start - i}-{h}" for i, h in enumerate(doc["_revisions"]["ids"])]
+from .helpers import STORE_EXAMPLES, gen, leaf_paths, path_of, replicated, rev, rev_of, rev_path
 
 
 async def leaves(store: DocumentStore, doc_id: str) -> set[str]:
@@ -328,29 +298,20 @@ async def test_stemming_keeps_every_leaf(store: DocumentStore) -> None:
 
 # --- laws ---------------------------------------------------------------------------------------
 
-# An edit history is a path of tokens from a shared root; a path's revisions are named by the
-# md5 of their token prefix, so paths sharing a prefix share revisions. An upper-case last token
-# marks the path's leaf as a deletion.
+# Token paths (see ``helpers``): an upper-case last token marks the path's leaf as a deletion.
 TOKENS = st.sampled_from("abAB")
 PATHS = st.lists(st.lists(TOKENS, min_size=0, max_size=4), min_size=1, max_size=6)
 
 
-def rev_of(tokens: list[str]) -> str:
-    return f"{len(tokens) + 1}-{hashlib.md5('/'.join(['root', *tokens]).encode()).hexdigest()}"
-
-
 def doc_for(doc_id: str, tokens: list[str]) -> dict[str, Any]:
-    path = [rev_of(tokens[:i]) for i in range(len(tokens) + 1)]
     deleted = bool(tokens) and tokens[-1].isupper()
     fields = {} if deleted else {"tokens": "/".join(tokens)}
-    return replicated(doc_id, path, deleted=deleted, **fields)
+    return replicated(doc_id, rev_path(tokens), deleted=deleted, **fields)
 
 
 def model_leaves(paths: list[list[str]]) -> list[tuple[str, bool]]:
     """Leaves (rev, deleted) in CouchDB's order: live first, higher generation, higher id."""
-    ends = {tuple(p) for p in paths}
-    leaf_paths = [p for p in ends if not any(len(q) > len(p) and q[: len(p)] == p for q in ends)]
-    out = [(rev_of(list(p)), bool(p) and p[-1].isupper()) for p in leaf_paths]
+    out = [(rev_of(p), bool(p) and p[-1].isupper()) for p in leaf_paths(paths)]
     out.sort(key=lambda x: (not x[1], gen(x[0]), x[0].split("-", 1)[1]), reverse=True)
     return out
 

@@ -13,16 +13,12 @@ import uuid
 from typing import Any
 
 import pytest
-from hypothesis import HealthCheck, given, settings
+from hypothesis import given
 from hypothesis import strategies as st
 
 from brainlink_docs.store.api import ChangesQuery, DocumentStore, iter_changes
 
-STORE_EXAMPLES = settings(
-    max_examples=max(10, settings.default.max_examples // 4),
-    deadline=None,
-    suppress_health_check=[HealthCheck.function_scoped_fixture],
-)
+from .helpers import STORE_EXAMPLES
 
 
 def ids(changes: list[Any]) -> list[str]:

@@ -16,11 +16,9 @@ from conftest import StoreFactory
 from brainlink_docs import errors
 from brainlink_docs.store.api import DocumentStore, ReadOptions
 
+from .helpers import gen
+
 REV = re.compile(r"^[1-9][0-9]*-[0-9a-zA-Z]+$")
-
-
-def gen(rev: str) -> int:
-    return int(rev.split("-", 1)[0])
 
 
 def body(doc: dict[str, Any]) -> dict[str, Any]:

@@ -8,7 +8,6 @@ every leaf, but drops the bodies of non-leaf revisions (they read as ``missing``
 
 from __future__ import annotations
 
-import base64
 import os
 from typing import Any
 
@@ -17,27 +16,7 @@ import pytest
 from brainlink_docs import errors
 from brainlink_docs.store.api import AllDocsQuery, ChangesQuery, DocumentStore, ReadOptions
 
-
-def att(data: bytes) -> dict[str, Any]:
-    return {"content_type": "application/octet-stream", "data": base64.b64encode(data).decode()}
-
-
-def gen(rev: str) -> int:
-    return int(rev.split("-", 1)[0])
-
-
-async def edits(store: DocumentStore, doc_id: str, count: int, **fields: Any) -> list[str]:
-    """``count`` successive edits of ``doc_id``; returns their revs, oldest first."""
-    revs: list[str] = []
-    for n in range(count):
-        doc: dict[str, Any] = {"_id": doc_id, "n": n, **fields}
-        if revs:
-            doc["_rev"] = revs[-1]
-        result = await store.put(doc)
-        assert result.rev is not None
-        revs.append(result.rev)
-    return revs
-
+from .helpers import edits, gen, inline
 
 # --- info ---------------------------------------------------------------------------------------
 
@@ -245,14 +224,7 @@ async def test_compaction_is_idempotent_and_writes_continue(store: DocumentStore
 
 async def test_compaction_keeps_leaf_attachments(store: DocumentStore) -> None:
     data = os.urandom(5000)
-    first = await store.put(
-        {
-            "_id": "a",
-            "_attachments": {
-                "keep": {"content_type": "image/png", "data": base64.b64encode(data).decode()}
-            },
-        }
-    )
+    first = await store.put({"_id": "a", "_attachments": {"keep": inline(data, "image/png")}})
     doc = await store.get("a")
     doc["n"] = 2
     await store.put(doc)
@@ -270,7 +242,7 @@ async def test_compaction_keeps_attachments_of_losing_leaves(store: DocumentStor
             {
                 "_id": "c",
                 "_rev": "1-" + "0" * 32,
-                "_attachments": {"only-loser": {**att(data), "revpos": 1}},
+                "_attachments": {"only-loser": {**inline(data), "revpos": 1}},
             },
         ],
         new_edits=False,
@@ -292,19 +264,19 @@ async def test_identical_attachments_are_stored_once(
         pytest.skip("measured through the file size of file-backed databases")
     data = os.urandom(BLOB)  # incompressible, so size differences are real
     start = (await store.info()).sizes.file
-    await store.put({"_id": "d0", "_attachments": {"f": att(data)}})
+    await store.put({"_id": "d0", "_attachments": {"f": inline(data)}})
     one = (await store.info()).sizes.file
     assert one - start >= BLOB // 2, "the first copy must show in the file size"
     for n in range(1, 6):
-        await store.put({"_id": f"d{n}", "_attachments": {"f": att(data)}})
+        await store.put({"_id": f"d{n}", "_attachments": {"f": inline(data)}})
     six = (await store.info()).sizes.file
     assert six - one < 2 * BLOB, f"five more copies grew the file by {six - one} bytes"
 
 
 async def test_shared_attachment_survives_deleting_one_owner(store: DocumentStore) -> None:
     data = os.urandom(4096)
-    x = await store.put({"_id": "x", "_attachments": {"f": att(data)}})
-    await store.put({"_id": "y", "_attachments": {"g": att(data)}})
+    x = await store.put({"_id": "x", "_attachments": {"f": inline(data)}})
+    await store.put({"_id": "y", "_attachments": {"g": inline(data)}})
     assert x.rev is not None
     await store.delete("x", x.rev)
     await store.compact()

@@ -15,51 +15,18 @@ import pytest
 from brainlink_docs import errors
 from brainlink_docs.store.api import DocumentStore, ReadOptions
 
-
-def gen(rev: str) -> int:
-    return int(rev.split("-", 1)[0])
-
-
-def rev(n: int, digit: str) -> str:
-    """A well-formed revision whose id sorts by ``digit`` (``rev(2, "b") > rev(2, "a")``)."""
-    return f"{n}-{digit * 32}"
-
-
-def revisions(path: list[str]) -> dict[str, Any]:
-    """CouchDB's ``_revisions`` for a history given oldest first."""
-    return {"start": gen(path[-1]), "ids": [r.split("-", 1)[1] for r in reversed(path)]}
+from .helpers import edits, path_of, replicated, rev, write
 
 
 async def graft(
     store: DocumentStore, doc_id: str, path: list[str], *, deleted: bool = False, **fields: Any
 ) -> None:
     """Write one history (oldest first) as a replicator would: ``new_edits=False``."""
-    doc: dict[str, Any] = {"_id": doc_id, "_rev": path[-1], "_revisions": revisions(path)}
-    doc.update(fields)
-    if deleted:
-        doc["_deleted"] = True
-    results = await store.bulk_docs([doc], new_edits=False)
-    assert all(r.ok for r in results), results
-
-
-def path_of(doc: dict[str, Any]) -> list[str]:
-    """A read ``_revisions`` as rev strings, newest first."""
-    start = doc["_revisions"]["start"]
-    return [f"{start - i}-{h}" for i, h in enumerate(doc["_revisions"]["ids"])]
+    await write(store, replicated(doc_id, path, deleted=deleted, **fields))
 
 
 async def three_edits(store: DocumentStore, doc_id: str = "a") -> list[str]:
-    revs = []
-    prev: str | None = None
-    for v in range(3):
-        doc: dict[str, Any] = {"_id": doc_id, "v": v}
-        if prev:
-            doc["_rev"] = prev
-        result = await store.put(doc)
-        assert result.rev is not None
-        prev = result.rev
-        revs.append(prev)
-    return revs
+    return await edits(store, doc_id, 3, key="v")
 
 
 @pytest.fixture

@@ -9,45 +9,24 @@ answers every leaf, deleted ones included.
 
 from __future__ import annotations
 
-import hashlib
 import uuid
 from typing import Any
 
-from hypothesis import HealthCheck, given, settings
+from hypothesis import given
 from hypothesis import strategies as st
 
 from brainlink_docs.store.api import DocumentStore, ReadOptions
 
-STORE_EXAMPLES = settings(
-    max_examples=max(10, settings.default.max_examples // 4),
-    deadline=None,
-    suppress_health_check=[HealthCheck.function_scoped_fixture],
+from .helpers import (
+    STORE_EXAMPLES,
+    gen,
+    leaf_paths,
+    replicated,
+    rev,
+    rev_of,
+    rev_path,
+    write,
 )
-
-
-def gen(rev: str) -> int:
-    return int(rev.split("-", 1)[0])
-
-
-def rev(n: int, digit: str) -> str:
-    return f"{n}-{digit * 32}"
-
-
-def replicated(doc_id: str, path: list[str], *, deleted: bool = False, **fields: Any) -> dict:
-    doc: dict[str, Any] = {
-        "_id": doc_id,
-        "_rev": path[-1],
-        "_revisions": {"start": gen(path[-1]), "ids": [r.split("-", 1)[1] for r in path[::-1]]},
-        **fields,
-    }
-    if deleted:
-        doc["_deleted"] = True
-    return doc
-
-
-async def write(store: DocumentStore, *docs: dict[str, Any]) -> None:
-    results = await store.bulk_docs(list(docs), new_edits=False)
-    assert all(r.ok for r in results), results
 
 
 def as_sets(diff: dict[str, dict[str, list[str]]]) -> dict[str, dict[str, set[str]]]:
@@ -246,13 +225,8 @@ async def test_open_revs_then_bulk_docs_replicates_a_whole_tree(store: DocumentS
 
 # --- laws ---------------------------------------------------------------------------------------
 
-# Trees are built from edit histories: token paths from a shared root, each revision named by
-# the md5 of its token prefix (so paths sharing a prefix share revisions).
+# Trees are built from token paths (see ``helpers``).
 PATHS = st.lists(st.lists(st.sampled_from("ab"), max_size=4), min_size=1, max_size=5)
-
-
-def rev_of(tokens: list[str] | tuple[str, ...]) -> str:
-    return f"{len(tokens) + 1}-{hashlib.md5('/'.join(['root', *tokens]).encode()).hexdigest()}"
 
 
 @STORE_EXAMPLES
@@ -269,13 +243,9 @@ async def test_revs_diff_matches_a_model_of_the_tree(
 ) -> None:
     doc_id = uuid.uuid4().hex
     for tokens in paths:
-        path = [rev_of(tokens[:i]) for i in range(len(tokens) + 1)]
-        await write(store, replicated(doc_id, path))
-    nodes = sorted({rev_of(p[:i]) for p in paths for i in range(len(p) + 1)})
-    ends = {tuple(p) for p in paths}
-    leaves = {
-        rev_of(p) for p in ends if not any(len(q) > len(p) and q[: len(p)] == p for q in ends)
-    }
+        await write(store, replicated(doc_id, rev_path(tokens)))
+    nodes = sorted({r for p in paths for r in rev_path(p)})
+    leaves = {rev_of(p) for p in leaf_paths(paths)}
     known = [nodes[i % len(nodes)] for i in known_picks]
     missing = {rev(n, digit) for n, digit in unknown}
     diff = await store.revs_diff({doc_id: known + sorted(missing)})
