@@ -10,6 +10,7 @@ from __future__ import annotations
 import importlib.machinery
 import importlib.util
 import json
+import os
 import shutil
 import subprocess
 import sys
@@ -75,8 +76,11 @@ def test_help_documents_every_option_and_the_shell_shim_works() -> None:
     out = subprocess.run(
         ["bash", str(BENCH), "--help"], capture_output=True, text=True, check=True, timeout=60
     ).stdout
-    for option in ("--docs", "--skip-1m", "--only", "--out", "--reads", "--ranges", "--workdir"):
+    options = ("--docs", "--skip-1m", "--only", "--out", "--reads", "--ranges", "--workdir")
+    options += ("--server", "--skip-server", "--server-1m", "--server-seconds", "--server-profile")
+    for option in options:
         assert option in out
+    assert "wrk" in out
     assert "--worker-ours" not in out
 
 
@@ -94,6 +98,7 @@ def test_tiny_run_reports_every_figure(tmp_path: Path) -> None:
             str(BENCH),
             *("--docs", "2000", "--reads", "1000", "--ranges", "100", "--skip-1m"),
             *("--workdir", str(tmp_path / "work"), "--out", str(out_file)),
+            "--skip-server",
         ],
         capture_output=True,
         text=True,
@@ -131,3 +136,123 @@ def test_tiny_run_reports_every_figure(tmp_path: Path) -> None:
     assert report["goals"]["peak_rss_1m_under_300mb"] is None
     # The workdir holds nothing once the run is over (no --keep).
     assert not any((tmp_path / "work").iterdir())
+
+
+SERVER_TARGETS = ("ours", "ours_normal", "pouchdb_server")
+WRK_ROWS = ("get_c1", "get_c32", "put_c1", "put_c32")
+SCAN_ROWS = ("all_docs", "changes", "changes_include_docs")
+SERVER_GOALS = (
+    "at_least_2x_pouchdb_server_every_row",
+    "get_p99_under_5ms_32_clients",
+    "bulk_docs_at_least_14000_docs_per_s",
+    "rss_under_150mb_serving_1m_docs",
+)
+
+
+def wrk_available() -> bool:
+    return shutil.which("wrk") is not None
+
+
+@pytest.mark.node
+@pytest.mark.skipif(not node_available(), reason="needs node and node_modules/pouchdb-server")
+@pytest.mark.skipif(not wrk_available(), reason="needs wrk (apt-get install -y wrk)")
+def test_tiny_server_run_reports_every_row(tmp_path: Path) -> None:
+    env = {k: v for k, v in os.environ.items() if k != "COUCHDB_URL"}
+    proc = subprocess.run(
+        [
+            sys.executable,
+            str(BENCH),
+            *("--server", "--docs", "1500", "--server-seconds", "1"),
+            *("--workdir", str(tmp_path / "work")),
+        ],
+        capture_output=True,
+        text=True,
+        timeout=120,
+        check=False,
+        env=env,
+    )
+    assert proc.returncode == 0, proc.stderr
+    report = json.loads(proc.stdout)
+    # --server runs only the server benchmark.
+    assert "sizes" not in report
+    server = report["server"]
+    assert server["workload"]["docs"] == 1500
+    assert list(server["targets"]) == list(SERVER_TARGETS)
+    for name in SERVER_TARGETS:
+        target = server["targets"][name]
+        assert "error" not in target, target
+        assert target["peak_rss_mb"] > 0
+        assert target["waited_for_quiet_seconds"] >= 0
+        for c in ("c1", "c32"):
+            assert target["generator_ceiling"][c]["req_per_s"] > 0
+        rows = target["rows"]
+        for row in WRK_ROWS:
+            assert rows[row]["ok"], (name, row, rows[row])
+            assert rows[row]["requests"] > 0
+            assert 0 < rows[row]["p50_ms"] <= rows[row]["p99_ms"]
+            assert isinstance(rows[row]["generator"]["within_70pct_of_ceiling"], bool)
+            assert isinstance(rows[row]["generator_bound"], bool)
+        # Every PUT was an update with the rev the server returned: none conflicted.
+        assert rows["put_c32"]["put"]["failed"] == 0
+        assert rows["put_c32"]["put"]["created"] == rows["put_c32"]["requests"]
+        assert rows["bulk_docs"]["docs"] == 1500
+        assert rows["bulk_docs"]["docs_per_s"] > 0
+        for row in SCAN_ROWS:
+            assert rows[row]["rows"] == 1500, (name, row)
+            assert rows[row]["rows_per_s"] > 0
+    ratios = server["ratios"]
+    assert set(ratios) == {"ours_vs_pouchdb_server", "ours_normal_vs_pouchdb_server"}
+    for value in ratios["ours_vs_pouchdb_server"].values():
+        assert value is not None and value > 0
+    assert set(server["goals"]) == set(SERVER_GOALS)
+    for goal in SERVER_GOALS[:3]:
+        assert isinstance(server["goals"][goal], bool), goal
+    # No --server-1m: the 1M goal is unmeasured rather than guessed.
+    assert server["goals"]["rss_under_150mb_serving_1m_docs"] is None
+    assert server["targets_1m"] is None
+    assert isinstance(server["disturbed_targets"], list)
+    # The server processes are gone and the workdir is empty (no --keep).
+    assert not any((tmp_path / "work").iterdir())
+
+
+def load_server_bench() -> ModuleType:
+    return load_bench().server_bench()
+
+
+def test_hot_spots_are_per_thread_shares_of_self_time(tmp_path: Path) -> None:
+    raw = tmp_path / "stacks.txt"
+    raw.write_text(
+        "thread (1): MainThread;run (runners.py:118);handle (app.py:10);send (writer.py:5) 30\n"
+        "thread (1): MainThread;run (runners.py:118);handle (app.py:12) 10\n"
+        "thread (2): sqlite-writer;loop (writer.py:90);commit (writer.py:120) 40\n"
+        "thread (3): sqlite-writer;loop (writer.py:90);commit (writer.py:121) 20\n"
+    )
+    spots = load_server_bench().hot_spots(raw, possible=100)
+    assert list(spots) == ["sqlite-writer", "MainThread"]
+    assert spots["sqlite-writer"]["running_share_of_wall"] == 0.6
+    assert spots["sqlite-writer"]["top_self"] == [("commit (writer.py)", 1.0)]
+    assert spots["MainThread"]["top_self"] == [
+        ("send (writer.py)", 0.75),
+        ("handle (app.py)", 0.25),
+    ]
+
+
+def test_ratios_read_so_that_above_one_favours_ours() -> None:
+    rows = {
+        "get_c1": {"req_per_s": 4000.0, "p50_ms": 0.25, "p99_ms": 1.0},
+        "bulk_docs": {"docs_per_s": 20000.0},
+    }
+    slower = {
+        "get_c1": {"req_per_s": 1000.0, "p50_ms": 1.0, "p99_ms": 5.0},
+        "bulk_docs": {"docs_per_s": 5000.0},
+    }
+    ratios = load_server_bench().row_ratios(
+        {"rows": rows, "peak_rss_mb": 50.0}, {"rows": slower, "peak_rss_mb": 200.0}
+    )
+    assert ratios == {
+        "get_c1_req_per_s": 4.0,
+        "bulk_docs_docs_per_s": 4.0,
+        "get_c1_p50_latency": 4.0,
+        "get_c1_p99_latency": 5.0,
+        "peak_rss": 0.25,
+    }
