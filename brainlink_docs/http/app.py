@@ -74,15 +74,14 @@ async def access_middleware(request: web.Request, handler: Handler) -> web.Strea
         status = response.status
         return response
     finally:
-        if request.app[SETTINGS].access_log:
-            access_log.info(
-                "%s %s %s %d %.1fms",
-                request.remote,
-                request.method,
-                request.rel_url.raw_path,
-                status,
-                (time.perf_counter() - started) * 1000,
-            )
+        access_log.info(
+            "%s %s %s %d %.1fms",
+            request.remote,
+            request.method,
+            request.rel_url.raw_path,
+            status,
+            (time.perf_counter() - started) * 1000,
+        )
 
 
 async def dispatch(request: web.Request) -> web.StreamResponse:
@@ -96,7 +95,9 @@ async def dispatch(request: web.Request) -> web.StreamResponse:
 def make_app(databases: Databases, settings: Settings) -> web.Application:
     """The server application; the caller owns ``databases`` and closes it on shutdown."""
     app = web.Application(
-        middlewares=[access_middleware, error_middleware, auth_middleware],
+        # The access log is a middleware only when it is on: each layer costs every request.
+        middlewares=([access_middleware] if settings.access_log else [])
+        + [error_middleware, auth_middleware],
         client_max_size=settings.max_request_size,
         handler_args={"max_field_size": 65536},
     )

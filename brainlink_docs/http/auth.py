@@ -11,7 +11,6 @@ from __future__ import annotations
 import asyncio
 import base64
 import binascii
-import hashlib
 import hmac
 import os
 import time
@@ -54,7 +53,7 @@ class PasswordCache:
     verified: dict[str, tuple[bytes, float]] = field(default_factory=dict)
 
     def _digest(self, password: str) -> bytes:
-        return hmac.new(self.secret, password.encode(), hashlib.sha256).digest()
+        return hmac.digest(self.secret, password.encode(), "sha256")
 
     def check(self, name: str, password: str) -> bool:
         entry = self.verified.get(name)

@@ -10,6 +10,7 @@ from aiohttp import web
 
 # What CouchDB sends with every JSON answer: clients must revalidate, never cache blindly.
 BASE_HEADERS = {"Cache-Control": "must-revalidate", "Server": "brainlink-docs (CouchDB/3.5.0)"}
+_JSON_HEADERS = {**BASE_HEADERS, "Content-Type": "application/json"}
 
 
 def json_body(value: Any) -> bytes:
@@ -19,11 +20,9 @@ def json_body(value: Any) -> bytes:
 def json_response(
     value: Any, *, status: int = 200, headers: Mapping[str, str] | None = None
 ) -> web.Response:
-    response = web.Response(body=json_body(value), status=status, content_type="application/json")
-    response.headers.update(BASE_HEADERS)
-    if headers:
-        response.headers.update(headers)
-    return response
+    # One header mapping built once: cheaper than content_type= plus updates on every response.
+    all_headers = {**_JSON_HEADERS, **headers} if headers else _JSON_HEADERS
+    return web.Response(body=json_body(value), status=status, headers=all_headers)
 
 
 def etag(rev: str) -> str:

@@ -25,6 +25,8 @@ from brainlink_docs.http.requests import (
 from brainlink_docs.http.responses import etag, etag_matches, json_response
 from brainlink_docs.store.api import LOCAL_PREFIX, BulkResult, Doc, DocumentStore, ReadOptions
 
+_NO_OPTIONS = ReadOptions()
+
 
 def read_options(query: Any) -> ReadOptions:
     """``chttpd_db:parse_doc_query``: the options of a document read. Only the word ``true``
@@ -57,7 +59,7 @@ def accepts_multipart(request: web.Request) -> bool:
 
 async def get_doc(request: web.Request, db: str, doc_id: str) -> web.StreamResponse:
     query = request.query
-    options = read_options(query)
+    options = read_options(query) if query else _NO_OPTIONS
     async with use_store(request, db) as store:
         if "open_revs" in query:
             return await _open_revs(request, store, doc_id, options)
