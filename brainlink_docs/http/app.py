@@ -13,12 +13,14 @@ import logging
 import time
 import uuid
 from collections.abc import Awaitable, Callable
+from dataclasses import replace
 
 from aiohttp import web
 
 from brainlink_docs.config import Settings
 from brainlink_docs.errors import CouchError, MethodNotAllowed
 from brainlink_docs.http.auth import PasswordCache, UserCtx, authenticate, require_admin
+from brainlink_docs.http.keys import DATABASES, PASSWORDS, SETTINGS, USER_CTX
 from brainlink_docs.http.responses import json_response
 from brainlink_docs.http.routing import Route, resolve
 from brainlink_docs.store.api import Databases
@@ -26,10 +28,6 @@ from brainlink_docs.store.api import Databases
 log = logging.getLogger("brainlink_docs.http")
 access_log = logging.getLogger("brainlink_docs.access")
 
-DATABASES: web.AppKey[Databases] = web.AppKey("databases", Databases)  # type: ignore[type-abstract]
-SETTINGS: web.AppKey[Settings] = web.AppKey("settings", Settings)
-PASSWORDS: web.AppKey[PasswordCache] = web.AppKey("passwords", PasswordCache)
-USER_CTX: web.RequestKey[UserCtx] = web.RequestKey("user_ctx", UserCtx)
 
 Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
 
@@ -102,7 +100,9 @@ def make_app(databases: Databases, settings: Settings) -> web.Application:
         handler_args={"max_field_size": 65536},
     )
     app[DATABASES] = databases
-    app[SETTINGS] = settings if settings.server_uuid else _with_uuid(settings)
+    app[SETTINGS] = (
+        settings if settings.server_uuid else replace(settings, server_uuid=uuid.uuid4().hex)
+    )
     app[PASSWORDS] = PasswordCache()
     app.router.add_route("*", "/{tail:.*}", dispatch)
 
@@ -111,9 +111,3 @@ def make_app(databases: Databases, settings: Settings) -> web.Application:
 
     app.on_cleanup.append(close_databases)
     return app
-
-
-def _with_uuid(settings: Settings) -> Settings:
-    from dataclasses import replace
-
-    return replace(settings, server_uuid=uuid.uuid4().hex)

@@ -10,23 +10,22 @@ import orjson
 from aiohttp import web
 from aiohttp.http_exceptions import HttpProcessingError
 
+from brainlink_docs.config import Settings
 from brainlink_docs.errors import BadRequest, TooLarge, UnsupportedMediaType
-from brainlink_docs.store.api import DocumentStore
-
-DATABASES_KEY = "databases"
-SETTINGS_KEY = "settings"
+from brainlink_docs.http.keys import DATABASES, SETTINGS
+from brainlink_docs.store.api import Databases, DocumentStore
 
 
-def settings_of(request: web.Request) -> Any:
-    from brainlink_docs.http.app import SETTINGS
-
+def settings_of(request: web.Request) -> Settings:
     return request.app[SETTINGS]
+
+
+def databases_of(request: web.Request) -> Databases:
+    return request.app[DATABASES]
 
 
 def use_store(request: web.Request, db: str) -> AbstractAsyncContextManager[DocumentStore]:
     """The store behind ``db`` for the duration of the request (404 if it does not exist)."""
-    from brainlink_docs.http.app import DATABASES
-
     return request.app[DATABASES].use(db)
 
 

@@ -2,20 +2,18 @@
 
 from __future__ import annotations
 
-from typing import Any
-
 from aiohttp import web
 
 from brainlink_docs.errors import BadRequest, NotImplementedYet
-from brainlink_docs.http.requests import json_body, json_object, require_json_type, use_store
+from brainlink_docs.http.requests import (
+    databases_of,
+    json_body,
+    json_object,
+    require_json_type,
+    use_store,
+)
 from brainlink_docs.http.responses import json_response
 from brainlink_docs.store.api import validate_db_name
-
-
-def _databases(request: web.Request) -> Any:
-    from brainlink_docs.http.app import DATABASES
-
-    return request.app[DATABASES]
 
 
 async def info(request: web.Request, db: str) -> web.StreamResponse:
@@ -25,7 +23,7 @@ async def info(request: web.Request, db: str) -> web.StreamResponse:
 
 async def create(request: web.Request, db: str) -> web.StreamResponse:
     validate_db_name(db)
-    await _databases(request).create(db)
+    await databases_of(request).create(db)
     return json_response({"ok": True}, status=201, headers={"Location": f"/{db}"})
 
 
@@ -35,7 +33,7 @@ async def delete(request: web.Request, db: str) -> web.StreamResponse:
             "You tried to DELETE a database with a ?rev= parameter. "
             "Did you mean to DELETE a document instead?"
         )
-    await _databases(request).delete(db)
+    await databases_of(request).delete(db)
     return json_response({"ok": True})
 
 

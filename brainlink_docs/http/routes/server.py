@@ -9,7 +9,14 @@ from aiohttp import web
 
 from brainlink_docs.errors import BadRequest, CouchError
 from brainlink_docs.http import params
-from brainlink_docs.http.requests import json_object, require_json_type, settings_of, use_store
+from brainlink_docs.http.keys import USER_CTX
+from brainlink_docs.http.requests import (
+    databases_of,
+    json_object,
+    require_json_type,
+    settings_of,
+    use_store,
+)
 from brainlink_docs.http.responses import json_response
 
 VERSION = "3.5.0"
@@ -37,14 +44,8 @@ async def up(request: web.Request) -> web.StreamResponse:
     return json_response({"status": "ok", "seeds": {}})
 
 
-def _databases(request: web.Request) -> Any:
-    from brainlink_docs.http.app import DATABASES
-
-    return request.app[DATABASES]
-
-
 async def all_dbs(request: web.Request) -> web.StreamResponse:
-    names = await _databases(request).list()
+    names = await databases_of(request).list()
     q = request.query
     descending = params.boolean(q, "descending")
     start = params.string_key(q, "startkey", "start_key")
@@ -77,7 +78,7 @@ async def _db_info_entry(request: web.Request, name: str) -> dict[str, Any]:
 
 
 async def dbs_info(request: web.Request) -> web.StreamResponse:
-    names = await _databases(request).list()
+    names = await databases_of(request).list()
     limit = params.integer(request.query, "limit")
     names = names if limit is None else names[:limit]
     return json_response([await _db_info_entry(request, n) for n in names])
@@ -107,8 +108,6 @@ async def uuids(request: web.Request) -> web.StreamResponse:
 
 
 async def session(request: web.Request) -> web.StreamResponse:
-    from brainlink_docs.http.app import USER_CTX
-
     user = request[USER_CTX]
     return json_response(
         {
