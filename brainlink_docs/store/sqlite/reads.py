@@ -11,7 +11,7 @@ from __future__ import annotations
 import base64
 import sqlite3
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Any
 
 import orjson
@@ -257,8 +257,6 @@ def bulk_get(
 
 
 def _with_atts_since(opts: ReadOptions, since: list[Any]) -> ReadOptions:
-    from dataclasses import replace
-
     return replace(opts, attachments=True, atts_since=tuple(str(s) for s in since))
 
 
