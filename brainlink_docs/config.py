@@ -15,9 +15,14 @@ import uuid
 from collections.abc import Mapping
 from dataclasses import dataclass, field, replace
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
 
-from brainlink_docs.security.passwords import PasswordHash, hash_password, parse_config_hash
+from brainlink_docs.security.passwords import (
+    DEFAULT_ITERATIONS,
+    PasswordHash,
+    hash_password,
+    parse_config_hash,
+)
 
 # CouchDB 3's defaults, each where CouchDB's default.ini puts it.
 DEFAULT_PORT = 5984
@@ -26,6 +31,7 @@ DEFAULT_MAX_ATTACHMENT_SIZE = 1_073_741_824  # [couchdb] max_attachment_size
 DEFAULT_MAX_REQUEST_SIZE = 4_294_967_296  # [chttpd] max_http_request_size
 DEFAULT_COMPRESSIBLE = "text/*, application/javascript, application/json, application/xml"
 CONFIG_NAME = "local.ini"
+_T = TypeVar("_T")
 
 # (environment variable, ini section, ini key, Settings field, parser)
 _KEYS: list[tuple[str, str, str, str, Any]] = [
@@ -54,6 +60,107 @@ _KEYS: list[tuple[str, str, str, str, Any]] = [
 ]
 
 
+def _flag(value: str) -> bool:
+    return value.strip().lower() in ("true", "1", "yes", "on")
+
+
+def _names(value: str) -> tuple[str, ...]:
+    """CouchDB's comma-separated lists (``origins = a, b``)."""
+    return tuple(part.strip() for part in value.split(",") if part.strip())
+
+
+@dataclass(frozen=True, slots=True)
+class AuthSettings:
+    """``[chttpd]``/``[chttpd_auth]``/``[chttpd_auth_lockout]``/``[jwt_auth]``/``[jwt_keys]``."""
+
+    # CouchDB 3's default: anonymous requests reach public endpoints and public databases.
+    require_valid_user: bool = False
+    # HMAC secret of AuthSession cookies; generated and persisted at first start.
+    secret: str = ""
+    timeout: int = 600  # seconds a session cookie lives without a refresh
+    allow_persistent_cookies: bool = True
+    cookie_domain: str = ""
+    same_site: str = ""  # "", "Strict", "Lax" or "None"
+    secure_cookie: bool = False
+    iterations: int = DEFAULT_ITERATIONS  # PBKDF2 rounds for new _users passwords
+    public_signup: bool = True  # anonymous clients may create their own _users doc
+    public_fields: tuple[str, ...] = ()
+    # chttpd_auth_lockout: "enforce", "warn" or "off".
+    lockout_mode: str = "enforce"
+    lockout_threshold: int = 5
+    lockout_seconds: float = 300.0
+    lockout_max_objects: int = 10_000
+    # "hmac:<kid>" -> base64 key, "rsa:<kid>" -> PEM public key (kid "_default" without a kid).
+    jwt_keys: Mapping[str, str] = field(default_factory=dict)
+    jwt_required_claims: tuple[str, ...] = ()
+    jwt_roles_claim_path: str = "_couchdb.roles"
+    users_db_security_editable: bool = False
+
+
+@dataclass(frozen=True, slots=True)
+class CorsSettings:
+    """``[chttpd] enable_cors`` and CouchDB's ``[cors]`` section, with its defaults."""
+
+    enabled: bool = False
+    origins: tuple[str, ...] = ()
+    credentials: bool = False
+    methods: tuple[str, ...] = ("GET", "PUT", "POST", "HEAD", "DELETE")
+    headers: tuple[str, ...] = ("accept", "authorization", "content-type", "origin", "referer")
+    max_age: int = 600
+
+
+@dataclass(frozen=True, slots=True)
+class PeruserSettings:
+    """``[couch_peruser]``: a private database for every user."""
+
+    enable: bool = False
+    delete_dbs: bool = False
+    database_prefix: str = "userdb-"
+
+
+# (ini section, ini key, environment variable or None, sub-settings field, parser)
+_SUB_KEYS: dict[str, list[tuple[str, str, str | None, str, Any]]] = {
+    "auth": [
+        (
+            "chttpd",
+            "require_valid_user",
+            "BRAINLINK_REQUIRE_VALID_USER",
+            "require_valid_user",
+            _flag,
+        ),
+        ("chttpd_auth", "secret", None, "secret", str),
+        ("chttpd_auth", "timeout", None, "timeout", int),
+        ("chttpd_auth", "allow_persistent_cookies", None, "allow_persistent_cookies", _flag),
+        ("chttpd_auth", "cookie_domain", None, "cookie_domain", str),
+        ("chttpd_auth", "same_site", None, "same_site", str),
+        ("chttpd_auth", "secure_cookie", None, "secure_cookie", _flag),
+        ("chttpd_auth", "iterations", None, "iterations", int),
+        ("chttpd_auth", "public_signup", "BRAINLINK_PUBLIC_SIGNUP", "public_signup", _flag),
+        ("chttpd_auth", "public_fields", None, "public_fields", _names),
+        ("chttpd_auth_lockout", "mode", None, "lockout_mode", str),
+        ("chttpd_auth_lockout", "threshold", None, "lockout_threshold", int),
+        ("chttpd_auth_lockout", "max_lifetime", None, "lockout_seconds", lambda v: int(v) / 1000),
+        ("chttpd_auth_lockout", "max_objects", None, "lockout_max_objects", int),
+        ("jwt_auth", "required_claims", None, "jwt_required_claims", _names),
+        ("jwt_auth", "roles_claim_path", None, "jwt_roles_claim_path", str),
+        ("couchdb", "users_db_security_editable", None, "users_db_security_editable", _flag),
+    ],
+    "cors": [
+        ("chttpd", "enable_cors", "BRAINLINK_ENABLE_CORS", "enabled", _flag),
+        ("cors", "origins", "BRAINLINK_CORS_ORIGINS", "origins", _names),
+        ("cors", "credentials", "BRAINLINK_CORS_CREDENTIALS", "credentials", _flag),
+        ("cors", "methods", None, "methods", _names),
+        ("cors", "headers", None, "headers", _names),
+        ("cors", "max_age", None, "max_age", int),
+    ],
+    "peruser": [
+        ("couch_peruser", "enable", "BRAINLINK_PERUSER", "enable", _flag),
+        ("couch_peruser", "delete_dbs", "BRAINLINK_PERUSER_DELETE_DBS", "delete_dbs", _flag),
+        ("couch_peruser", "database_prefix", None, "database_prefix", str),
+    ],
+}
+
+
 @dataclass(frozen=True, slots=True)
 class Settings:
     data_dir: Path = Path("brainlink-data")
@@ -70,6 +177,9 @@ class Settings:
     server_uuid: str = ""
     admins: Mapping[str, PasswordHash] = field(default_factory=dict)
     config_file: Path | None = None
+    auth: AuthSettings = field(default_factory=AuthSettings)
+    cors: CorsSettings = field(default_factory=CorsSettings)
+    peruser: PeruserSettings = field(default_factory=PeruserSettings)
 
 
 @dataclass(frozen=True, slots=True)
@@ -106,11 +216,34 @@ def load_settings(
         for name, value in (parser.items("admins") if parser.has_section("admins") else [])
     }
     server_uuid = parser.get("couchdb", "uuid", fallback="")
-    return Settings(**values, admins=admins, server_uuid=server_uuid, config_file=path)
+    auth = _sub_settings(AuthSettings(), "auth", parser, env)
+    keys = dict(parser.items("jwt_keys")) if parser.has_section("jwt_keys") else {}
+    return Settings(
+        **values,
+        admins=admins,
+        server_uuid=server_uuid,
+        config_file=path,
+        auth=replace(auth, jwt_keys=keys),
+        cors=_sub_settings(CorsSettings(), "cors", parser, env),
+        peruser=_sub_settings(PeruserSettings(), "peruser", parser, env),
+    )
+
+
+def _sub_settings(
+    base: _T, group: str, parser: configparser.ConfigParser, env: Mapping[str, str]
+) -> _T:
+    values: dict[str, Any] = {}
+    for section, key, env_key, name, parse in _SUB_KEYS[group]:
+        if parser.has_option(section, key):
+            values[name] = parse(parser.get(section, key))
+        if env_key is not None and env_key in env:
+            values[name] = parse(env[env_key])
+    return replace(base, **values)  # type: ignore[type-var]
 
 
 def _read_ini(path: Path) -> configparser.ConfigParser:
-    parser = configparser.ConfigParser(interpolation=None)
+    # "=" only: CouchDB keys such as `hmac:_default` contain a colon.
+    parser = configparser.ConfigParser(interpolation=None, delimiters=("=",))
     parser.optionxform = str  # type: ignore[assignment,method-assign]
     if path.exists():
         parser.read(path, encoding="utf-8")
@@ -118,7 +251,7 @@ def _read_ini(path: Path) -> configparser.ConfigParser:
 
 
 def ensure_first_start(settings: Settings, admin: str | None) -> tuple[Settings, FirstStart | None]:
-    """Give a fresh server its uuid and an admin (never an "admin party").
+    """Give a fresh server its uuid, cookie secret and an admin (never an "admin party").
 
     ``admin`` is ``user:password`` from ``--admin`` or ``BRAINLINK_ADMIN``; without it, and with
     no admin configured, a password is generated, returned once, and only its hash is stored.
@@ -139,18 +272,23 @@ def ensure_first_start(settings: Settings, admin: str | None) -> tuple[Settings,
         admins["admin"] = hash_password(password)
         first = FirstStart("admin", password)
     server_uuid = settings.server_uuid or uuid.uuid4().hex
-    changed = first is not None or server_uuid != settings.server_uuid
+    secret = settings.auth.secret or secrets.token_hex(32)
+    changed = (
+        first is not None or server_uuid != settings.server_uuid or secret != settings.auth.secret
+    )
     if changed:
-        for section in ("admins", "couchdb"):
+        for section in ("admins", "couchdb", "chttpd_auth"):
             if not parser.has_section(section):
                 parser.add_section(section)
         for name, stored in admins.items():
             parser.set("admins", name, stored.to_config())
         parser.set("couchdb", "uuid", server_uuid)
+        parser.set("chttpd_auth", "secret", secret)
         settings.config_file.parent.mkdir(parents=True, exist_ok=True)
         tmp = settings.config_file.with_suffix(".tmp")
         with open(tmp, "w", encoding="utf-8") as handle:
             parser.write(handle)
         os.chmod(tmp, 0o600)
         os.replace(tmp, settings.config_file)
-    return replace(settings, admins=admins, server_uuid=server_uuid), first
+    settings = replace(settings, admins=admins, server_uuid=server_uuid)
+    return replace(settings, auth=replace(settings.auth, secret=secret)), first

@@ -9,6 +9,7 @@ one authenticates the request into a ``UserCtx``.
 
 from __future__ import annotations
 
+import contextlib
 import logging
 import time
 import uuid
@@ -18,11 +19,24 @@ from dataclasses import replace
 from aiohttp import web
 
 from brainlink_docs.config import Settings
-from brainlink_docs.errors import CouchError, MethodNotAllowed
-from brainlink_docs.http.auth import PasswordCache, UserCtx, authenticate, require_admin
-from brainlink_docs.http.keys import DATABASES, PASSWORDS, SETTINGS, USER_CTX
+from brainlink_docs.errors import CouchError, FileExists, MethodNotAllowed
+from brainlink_docs.http.access import check_server_access
+from brainlink_docs.http.auth import Authenticator
+from brainlink_docs.http.cors import Cors
+from brainlink_docs.http.keys import (
+    ACCESS,
+    AUTH,
+    AUTHENTICATED,
+    DATABASES,
+    SETTINGS,
+    USER_CTX,
+    USERS_OPTIONS,
+)
+from brainlink_docs.http.peruser import UserDatabases
 from brainlink_docs.http.responses import json_response
+from brainlink_docs.http.routes.session import cookie_header
 from brainlink_docs.http.routing import Route, resolve
+from brainlink_docs.security.users import USERS_DB
 from brainlink_docs.store.api import Databases
 
 log = logging.getLogger("brainlink_docs.http")
@@ -59,8 +73,19 @@ async def error_middleware(request: web.Request, handler: Handler) -> web.Stream
 
 @web.middleware
 async def auth_middleware(request: web.Request, handler: Handler) -> web.StreamResponse:
-    request[USER_CTX] = await authenticate(request, request.app[SETTINGS], request.app[PASSWORDS])
+    authenticated = await request.app[AUTH].authenticate(request)
+    request[AUTHENTICATED] = authenticated
+    request[USER_CTX] = authenticated.user
     return await handler(request)
+
+
+def cors_middleware(cors: Cors) -> Handler:
+    @web.middleware
+    async def middleware(request: web.Request, handler: Handler) -> web.StreamResponse:
+        # Before authentication: a browser's preflight carries no credentials.
+        return cors.preflight(request) or await handler(request)
+
+    return middleware  # type: ignore[return-value]
 
 
 @web.middleware
@@ -84,30 +109,77 @@ async def access_middleware(request: web.Request, handler: Handler) -> web.Strea
 
 async def dispatch(request: web.Request) -> web.StreamResponse:
     route: Route = resolve(request.method, request.rel_url.raw_path)
-    user: UserCtx = request[USER_CTX]
-    if route.admin_only:
-        require_admin(user)
+    settings = request.app[SETTINGS]
+    check_server_access(
+        route.access,
+        request[USER_CTX],
+        settings.auth.require_valid_user,
+        request.method,
+        request.path.rstrip("/") or "/",
+    )
+    request[ACCESS] = route.access
     return await route.handler(request, *route.args)
 
 
 def make_app(databases: Databases, settings: Settings) -> web.Application:
     """The server application; the caller owns ``databases`` and closes it on shutdown."""
+    cors = Cors(settings.cors) if settings.cors.enabled else None
     app = web.Application(
         # The access log is a middleware only when it is on: each layer costs every request.
         middlewares=([access_middleware] if settings.access_log else [])
-        + [error_middleware, auth_middleware],
+        + [error_middleware]
+        + ([cors_middleware(cors)] if cors is not None else [])  # type: ignore[list-item]
+        + [auth_middleware],
         client_max_size=settings.max_request_size,
         handler_args={"max_field_size": 65536},
     )
     app[DATABASES] = databases
-    app[SETTINGS] = (
-        settings if settings.server_uuid else replace(settings, server_uuid=uuid.uuid4().hex)
-    )
-    app[PASSWORDS] = PasswordCache()
+    if not settings.server_uuid:
+        settings = replace(settings, server_uuid=uuid.uuid4().hex)
+    app[SETTINGS] = settings
+    authenticator = app[AUTH] = Authenticator(settings, databases)
+    user_dbs = UserDatabases(settings.peruser, databases)
+
+    async def users_written(names: list[str]) -> None:
+        authenticator.forget_users(names)
+        if settings.peruser.enable:
+            await user_dbs.users_written(names)
+
+    app[USERS_OPTIONS] = {
+        "iterations": settings.auth.iterations,
+        "public_signup": settings.auth.public_signup,
+        "public_fields": settings.auth.public_fields,
+        "on_written": users_written,
+    }
     app.router.add_route("*", "/{tail:.*}", dispatch)
+    app.on_response_prepare.append(_response_headers(cors, settings))
+
+    async def create_users_db(app: web.Application) -> None:
+        # Authentication reads _users; CouchDB's setup creates it (public, guarded by its rules).
+        with contextlib.suppress(FileExists):
+            await databases.create(USERS_DB)
 
     async def close_databases(app: web.Application) -> None:
         await app[DATABASES].close()
 
+    app.on_startup.append(create_users_db)
     app.on_cleanup.append(close_databases)
     return app
+
+
+def _response_headers(
+    cors: Cors | None, settings: Settings
+) -> Callable[[web.Request, web.StreamResponse], Awaitable[None]]:
+    """Headers every answer may need, added as it is sent (streamed feeds included): CORS, and
+    the refreshed session cookie CouchDB hands out once a cookie is 10% through its life."""
+
+    async def add(request: web.Request, response: web.StreamResponse) -> None:
+        if cors is not None:
+            cors.decorate(request, response)
+        authenticated = request.get(AUTHENTICATED)
+        if authenticated is not None and authenticated.refresh is not None:
+            response.headers.setdefault(
+                "Set-Cookie", cookie_header(authenticated.refresh, settings.auth)
+            )
+
+    return add

@@ -1,9 +1,12 @@
 """Authentication: one place that turns a request into a ``UserCtx``.
 
-This server runs like a fresh CouchDB 3 with ``require_valid_user``: every request but the
-welcome page and ``/_up`` needs the server admin's basic-auth credentials. PBKDF2 is slow on
-purpose, so a verified ``(name, password)`` is remembered by a keyed digest for a while: PBKDF2
-runs once per login, and the plaintext is never kept.
+CouchDB's handlers, in the order a request offers them: an ``Authorization: Bearer`` JWT, an
+``Authorization: Basic`` name and password, an ``AuthSession`` cookie; nothing is anonymous.
+Names resolve to the config's server admins first, then to ``_users`` documents (cached until a
+write to ``_users`` changes them). PBKDF2 is slow on purpose, so a verified password is
+remembered by a keyed digest bound to the stored salt: PBKDF2 runs once per login, a password
+change forgets it, and the plaintext is never kept. Failed logins count towards a lockout of the
+(user, address) pair.
 """
 
 from __future__ import annotations
@@ -12,62 +15,79 @@ import asyncio
 import base64
 import binascii
 import hmac
+import logging
 import os
 import time
+from collections import OrderedDict
 from dataclasses import dataclass, field
 
 from aiohttp import web
 
 from brainlink_docs.config import Settings
-from brainlink_docs.errors import BadRequest, Unauthorized
-from brainlink_docs.security.passwords import verify_password
+from brainlink_docs.errors import BadRequest, CouchError, Forbidden, Unauthorized
+from brainlink_docs.security.access import ANONYMOUS, SERVER_ADMIN_ROLE, UserCtx
+from brainlink_docs.security.lockout import Lockout
+from brainlink_docs.security.passwords import PasswordHash, verify_password
+from brainlink_docs.security.sessions import (
+    COOKIE_NAME,
+    SessionCookie,
+    cookie_digest,
+    cookie_valid,
+    make_cookie,
+    needs_refresh,
+    parse_cookie,
+)
+from brainlink_docs.security.tokens import TokenVerifier
+from brainlink_docs.security.users import USERS_DB, UserRecord, user_doc_id
+from brainlink_docs.store.api import Databases
+
+log = logging.getLogger("brainlink_docs.auth")
 
 # How long a verified credential is trusted without running PBKDF2 again.
 CACHE_SECONDS = 600.0
 # An Authorization header longer than this is malformed, not a credential.
 MAX_AUTH_HEADER = 8192
-ANONYMOUS_PATHS = frozenset({"/", "/_up"})
-
-
-@dataclass(frozen=True, slots=True)
-class UserCtx:
-    name: str | None
-    roles: tuple[str, ...] = ()
-
-    @property
-    def is_admin(self) -> bool:
-        return "_admin" in self.roles
-
-    def to_json(self) -> dict[str, object]:
-        return {"name": self.name, "roles": list(self.roles)}
-
-
-ANONYMOUS = UserCtx(None, ())
+# Bound on cached user documents (a server with 10,000 users keeps the active ones).
+MAX_CACHED_USERS = 10_000
+BAD_CREDENTIALS = "Name or password is incorrect."
+LOCKED = "Account is temporarily locked due to multiple authentication failures"
 
 
 @dataclass
 class PasswordCache:
-    """Digests of recently verified credentials (keyed by a per-process secret)."""
+    """Digests of recently verified credentials, keyed by a per-process secret.
+
+    The digest covers the stored salt, so a changed password never matches an old entry.
+    """
 
     secret: bytes = field(default_factory=lambda: os.urandom(32))
     verified: dict[str, tuple[bytes, float]] = field(default_factory=dict)
 
-    def _digest(self, password: str) -> bytes:
-        return hmac.digest(self.secret, password.encode(), "sha256")
+    def _digest(self, stored: PasswordHash, password: str) -> bytes:
+        return hmac.digest(self.secret, f"{stored.salt}\0{password}".encode(), "sha256")
 
-    def check(self, name: str, password: str) -> bool:
+    def check(self, name: str, stored: PasswordHash, password: str) -> bool:
         entry = self.verified.get(name)
         if entry is None or entry[1] < time.monotonic():
             return False
-        return hmac.compare_digest(entry[0], self._digest(password))
+        return hmac.compare_digest(entry[0], self._digest(stored, password))
 
-    def remember(self, name: str, password: str) -> None:
-        self.verified[name] = (self._digest(password), time.monotonic() + CACHE_SECONDS)
+    def remember(self, name: str, stored: PasswordHash, password: str) -> None:
+        if len(self.verified) >= MAX_CACHED_USERS:
+            self.verified.clear()
+        self.verified[name] = (self._digest(stored, password), time.monotonic() + CACHE_SECONDS)
 
 
-def _basic_credentials(header: str) -> tuple[str, str]:
-    if len(header) > MAX_AUTH_HEADER:
-        raise BadRequest("Authorization header too large")
+@dataclass(frozen=True, slots=True)
+class Authenticated:
+    user: UserCtx
+    # Which handler vouched for the user: "jwt", "default" (basic) or "cookie".
+    handler: str | None = None
+    # A fresh AuthSession cookie to send back (CouchDB's refresh), when one is due.
+    refresh: str | None = None
+
+
+def basic_credentials(header: str) -> tuple[str, str]:
     scheme, _, token = header.partition(" ")
     if scheme.lower() != "basic":
         raise Unauthorized("Authentication required.")
@@ -81,24 +101,137 @@ def _basic_credentials(header: str) -> tuple[str, str]:
     return name, password
 
 
-async def authenticate(request: web.Request, settings: Settings, cache: PasswordCache) -> UserCtx:
-    header = request.headers.get("Authorization")
-    if header is None:
-        return ANONYMOUS
-    name, password = _basic_credentials(header)
-    stored = settings.admins.get(name)
-    if stored is None:
-        raise Unauthorized("Name or password is incorrect.")
-    if not cache.check(name, password):
-        ok = await asyncio.to_thread(verify_password, password, stored)
-        if not ok:
-            raise Unauthorized("Name or password is incorrect.")
-        cache.remember(name, password)
-    return UserCtx(name, ("_admin",))
+class Authenticator:
+    def __init__(self, settings: Settings, databases: Databases) -> None:
+        self.settings = settings
+        self._databases = databases
+        self._passwords = PasswordCache()
+        auth = settings.auth
+        self._lockout = Lockout(
+            auth.lockout_threshold, auth.lockout_seconds, auth.lockout_max_objects
+        )
+        self.tokens = TokenVerifier(
+            auth.jwt_keys,
+            required_claims=auth.jwt_required_claims,
+            roles_claim_path=auth.jwt_roles_claim_path,
+        )
+        self._users: OrderedDict[str, UserRecord | None] = OrderedDict()
+        # Logged-out cookies (by digest) until they would have expired anyway.
+        self._revoked: dict[bytes, float] = {}
+
+    # -- who is asking -------------------------------------------------------------------
+    async def authenticate(self, request: web.Request) -> Authenticated:
+        header = request.headers.get("Authorization")
+        if header is not None:
+            if len(header) > MAX_AUTH_HEADER:
+                raise BadRequest("Authorization header too large")
+            scheme, _, token = header.partition(" ")
+            if scheme.lower() == "bearer" and self.tokens.enabled:
+                return Authenticated(self.tokens.verify(token.strip()), "jwt")
+            name, password = basic_credentials(header)
+            record = await self.login(name, password, request.remote or "")
+            return Authenticated(UserCtx(record.name, record.roles), "default")
+        value = request.cookies.get(COOKIE_NAME)
+        if value:
+            return await self._from_cookie(value)
+        return Authenticated(ANONYMOUS)
+
+    async def login(self, name: str, password: str, address: str) -> UserRecord:
+        """Check a name and password (basic auth and ``POST /_session``)."""
+        auth = self.settings.auth
+        if auth.lockout_mode != "off" and self._lockout.locked(name, address):
+            log.warning("login of %r from %s refused: locked out", name, address)
+            if auth.lockout_mode == "enforce":
+                raise Forbidden(LOCKED)
+        record = await self.user(name)
+        stored = record.password if record is not None else None
+        if stored is None or record is None:
+            self._failed(name, address)
+            raise Unauthorized(BAD_CREDENTIALS)
+        if not self._passwords.check(name, stored, password):
+            ok = await asyncio.to_thread(verify_password, password, stored)
+            if not ok:
+                self._failed(name, address)
+                raise Unauthorized(BAD_CREDENTIALS)
+            self._passwords.remember(name, stored, password)
+        self._lockout.succeed(name, address)
+        return record
+
+    def _failed(self, name: str, address: str) -> None:
+        if self.settings.auth.lockout_mode != "off":
+            self._lockout.fail(name, address)
+
+    async def _from_cookie(self, value: str) -> Authenticated:
+        cookie = parse_cookie(value)
+        now = time.time()
+        timeout = self.settings.auth.timeout
+        if self._is_revoked(value, now):
+            return Authenticated(ANONYMOUS)
+        record = await self.user(cookie.name)
+        if record is None or not self._cookie_ok(cookie, record, now):
+            # CouchDB: an expired or forged cookie is no credential; the request is anonymous.
+            return Authenticated(ANONYMOUS)
+        user = UserCtx(record.name, record.roles)
+        if needs_refresh(cookie, now, timeout):
+            return Authenticated(user, "cookie", self.new_cookie(record))
+        return Authenticated(user, "cookie")
+
+    def _cookie_ok(self, cookie: SessionCookie, record: UserRecord, now: float) -> bool:
+        salt = record.password.salt if record.password is not None else ""
+        secret = self.settings.auth.secret
+        return bool(secret) and cookie_valid(cookie, secret, salt, now, self.settings.auth.timeout)
+
+    # -- sessions ------------------------------------------------------------------------
+    def new_cookie(self, record: UserRecord) -> str:
+        salt = record.password.salt if record.password is not None else ""
+        return make_cookie(self.settings.auth.secret, salt, record.name)
+
+    def revoke(self, value: str) -> None:
+        """Logout: this cookie is refused from now on, even before it expires."""
+        try:
+            cookie = parse_cookie(value)
+        except CouchError:
+            return
+        now = time.time()
+        self._revoked = {d: t for d, t in self._revoked.items() if t >= now}
+        self._revoked[cookie_digest(value)] = cookie.expires(self.settings.auth.timeout)
+
+    def _is_revoked(self, value: str, now: float) -> bool:
+        if not self._revoked:
+            return False
+        expiry = self._revoked.get(cookie_digest(value))
+        return expiry is not None and expiry >= now
+
+    # -- users ---------------------------------------------------------------------------
+    async def user(self, name: str) -> UserRecord | None:
+        admin = self.settings.admins.get(name)
+        if admin is not None:
+            return UserRecord(name, (SERVER_ADMIN_ROLE,), admin)
+        if name in self._users:
+            self._users.move_to_end(name)
+            return self._users[name]
+        record = await self._load_user(name)
+        self._users[name] = record
+        while len(self._users) > MAX_CACHED_USERS:
+            self._users.popitem(last=False)
+        return record
+
+    async def _load_user(self, name: str) -> UserRecord | None:
+        try:
+            async with self._databases.use(USERS_DB) as store:
+                doc = await store.get(user_doc_id(name))
+        except CouchError:
+            return None
+        return UserRecord.from_doc(doc)
+
+    def forget_users(self, names: list[str]) -> None:
+        """A write to ``_users`` changed these users: read them again next time."""
+        for name in names:
+            self._users.pop(name, None)
+            self._passwords.verified.pop(name, None)
 
 
-def require_admin(user: UserCtx) -> None:
-    if user.name is None:
-        raise Unauthorized("Authentication required.")
+def require_server_admin(user: UserCtx) -> None:
+    """CouchDB's ``chttpd_auth_request``/``verify_is_server_admin``: 401 for everyone else."""
     if not user.is_admin:
         raise Unauthorized("You are not a server admin.")

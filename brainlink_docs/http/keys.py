@@ -9,10 +9,16 @@ from __future__ import annotations
 from aiohttp import web
 
 from brainlink_docs.config import Settings
-from brainlink_docs.http.auth import PasswordCache, UserCtx
+from brainlink_docs.http.access import Access
+from brainlink_docs.http.auth import Authenticated, Authenticator
+from brainlink_docs.security.access import UserCtx
 from brainlink_docs.store.api import Databases
 
 DATABASES: web.AppKey[Databases] = web.AppKey("databases", Databases)  # type: ignore[type-abstract]
 SETTINGS: web.AppKey[Settings] = web.AppKey("settings", Settings)
-PASSWORDS: web.AppKey[PasswordCache] = web.AppKey("passwords", PasswordCache)
+AUTH: web.AppKey[Authenticator] = web.AppKey("auth", Authenticator)
+# The ``_users`` view's options (hash rounds, sign-up, hooks), built once per application.
+USERS_OPTIONS: web.AppKey[dict] = web.AppKey("users_options", dict)
 USER_CTX: web.RequestKey[UserCtx] = web.RequestKey("user_ctx", UserCtx)
+AUTHENTICATED: web.RequestKey[Authenticated] = web.RequestKey("authenticated", Authenticated)
+ACCESS: web.RequestKey[Access] = web.RequestKey("access", Access)

@@ -12,7 +12,8 @@ from aiohttp.http_exceptions import HttpProcessingError
 
 from brainlink_docs.config import Settings
 from brainlink_docs.errors import BadRequest, TooLarge, UnsupportedMediaType
-from brainlink_docs.http.keys import DATABASES, SETTINGS
+from brainlink_docs.http.access import GuardedLease
+from brainlink_docs.http.keys import ACCESS, DATABASES, SETTINGS, USER_CTX, USERS_OPTIONS
 from brainlink_docs.store.api import Databases, DocumentStore
 
 
@@ -25,8 +26,11 @@ def databases_of(request: web.Request) -> Databases:
 
 
 def use_store(request: web.Request, db: str) -> AbstractAsyncContextManager[DocumentStore]:
-    """The store behind ``db`` for the duration of the request (404 if it does not exist)."""
-    return request.app[DATABASES].use(db)
+    """The store behind ``db`` for the duration of the request, as the requesting user may
+    see it: 404 if it does not exist, 401/403 if its ``_security`` keeps them out."""
+    app = request.app
+    lease = app[DATABASES].use(db)
+    return GuardedLease(lease, db, request[USER_CTX], request[ACCESS], app[USERS_OPTIONS])
 
 
 def require_json_type(request: web.Request) -> None:

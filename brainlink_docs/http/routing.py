@@ -16,7 +16,16 @@ from urllib.parse import unquote
 from aiohttp import web
 
 from brainlink_docs.errors import BadRequest, MethodNotAllowed, NotImplementedYet
-from brainlink_docs.http.routes import attachments, bulk, changes, database, documents, server
+from brainlink_docs.http.access import Access
+from brainlink_docs.http.routes import (
+    attachments,
+    bulk,
+    changes,
+    database,
+    documents,
+    server,
+    session,
+)
 
 RouteHandler = Callable[..., Awaitable[web.StreamResponse]]
 
@@ -25,17 +34,19 @@ RouteHandler = Callable[..., Awaitable[web.StreamResponse]]
 class Route:
     handler: RouteHandler
     args: tuple[Any, ...] = ()
-    admin_only: bool = True
+    access: Access = Access.SERVER_ADMIN
 
 
-def _methods(table: dict[str, RouteHandler], method: str, *args: Any, admin: bool = True) -> Route:
+def _methods(
+    table: dict[str, RouteHandler], method: str, *args: Any, access: Access = Access.MEMBER
+) -> Route:
     handler = table.get(method) or (table.get("GET") if method == "HEAD" else None)
     if handler is None:
         allowed = sorted(set(table) | ({"HEAD"} if "GET" in table else set()))
         exc = MethodNotAllowed(f"Only {','.join(allowed)} allowed")
         exc.allow = ",".join(allowed)  # type: ignore[attr-defined]
         raise exc
-    return Route(handler, args, admin)
+    return Route(handler, args, access)
 
 
 _SERVER: dict[str, dict[str, RouteHandler]] = {
@@ -43,8 +54,17 @@ _SERVER: dict[str, dict[str, RouteHandler]] = {
     "_all_dbs": {"GET": server.all_dbs},
     "_dbs_info": {"GET": server.dbs_info, "POST": server.dbs_info_post},
     "_uuids": {"GET": server.uuids},
-    "_session": {"GET": server.session},
+    "_session": {"GET": session.get, "POST": session.login, "DELETE": session.logout},
     "_active_tasks": {"GET": server.active_tasks},
+}
+# CouchDB 3: _all_dbs and _dbs_info are admin-only ([chttpd] admin_only_all_dbs = true).
+_SERVER_ACCESS = {
+    "_up": Access.PUBLIC,
+    "_uuids": Access.PUBLIC,
+    "_session": Access.PUBLIC,
+    "_all_dbs": Access.SERVER_ADMIN,
+    "_dbs_info": Access.SERVER_ADMIN,
+    "_active_tasks": Access.SERVER_ADMIN,
 }
 
 _DB: dict[str, dict[str, RouteHandler]] = {
@@ -65,6 +85,16 @@ _DB: dict[str, dict[str, RouteHandler]] = {
     "_find": {"POST": database.not_implemented},
     "_index": {"GET": database.not_implemented, "POST": database.not_implemented},
     "_explain": {"POST": database.not_implemented},
+}
+
+# Database endpoints only the database's admins may call (CouchDB's check_is_admin callers).
+# Purge is for server admins only since CouchDB 2.3.1 (apache/couchdb#1799).
+_DB_OPS_ACCESS = {
+    ("_compact", "POST"): Access.DB_ADMIN_REQUIRED,
+    ("_view_cleanup", "POST"): Access.DB_ADMIN_REQUIRED,
+    ("_revs_limit", "PUT"): Access.DB_ADMIN,
+    ("_security", "PUT"): Access.DB_ADMIN,
+    ("_purge", "POST"): Access.SERVER_ADMIN,
 }
 
 _DOC = {
@@ -96,16 +126,20 @@ def resolve(method: str, raw_path: str) -> Route:
         parts.pop()
     segs = [unquote(p) for p in parts]
     if not segs:
-        return _methods({"GET": server.welcome}, method, admin=False)
+        return _methods({"GET": server.welcome}, method, access=Access.PUBLIC)
     head = segs[0]
     if head in _SERVER and len(segs) == 1:
-        return _methods(_SERVER[head], method, admin=head != "_up")
+        return _methods(_SERVER[head], method, access=_SERVER_ACCESS[head])
     db = head
     if len(segs) == 1:
-        return _methods(_DB_ROOT, method, db)
+        admin_only = method in ("PUT", "DELETE")
+        return _methods(
+            _DB_ROOT, method, db, access=Access.SERVER_ADMIN if admin_only else Access.MEMBER
+        )
     second = segs[1]
     if second in _DB and len(segs) == 2:
-        return _methods(_DB[second], method, db)
+        access = _DB_OPS_ACCESS.get((second, method), Access.MEMBER)
+        return _methods(_DB[second], method, db, access=access)
     if second == "_local" and len(segs) == 2:
         raise BadRequest("Invalid _local document id.")
     if second in ("_design", "_local") and len(segs) >= 3:

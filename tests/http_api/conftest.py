@@ -10,7 +10,7 @@ from pathlib import Path
 import aiohttp
 import pytest
 
-from brainlink_docs.config import Settings
+from brainlink_docs.config import AuthSettings, Settings
 from brainlink_docs.http.server import start
 from brainlink_docs.security.passwords import hash_password
 
@@ -47,6 +47,7 @@ def test_settings(data_dir: Path, **overrides: object) -> Settings:
         "access_log": False,
         "synchronous": "NORMAL",
         "server_uuid": "0123456789abcdef0123456789abcdef",
+        "auth": AuthSettings(secret="test-cookie-secret", iterations=TEST_ITERATIONS),
     }
     values.update(overrides)
     return Settings(**values)  # type: ignore[arg-type]

@@ -1,4 +1,4 @@
-"""Authentication, as a CouchDB 3.x with ``[chttpd_auth] require_valid_user`` answers.
+"""Authentication, as a CouchDB 3.x with ``[chttpd] require_valid_user = true`` answers.
 
 Every request but the welcome page and ``/_up`` needs the admin's basic-auth credentials:
 without them it is 401 ``Authentication required.`` (``couch_httpd_auth:party_mode_handler``),
@@ -11,13 +11,16 @@ from __future__ import annotations
 
 import base64
 from collections.abc import AsyncIterator
+from pathlib import Path
 from typing import Any
 
 import aiohttp
 import pytest
 
-from .conftest import Server
-from .helpers import create_db, json_of, put_doc
+from brainlink_docs.config import AuthSettings
+
+from .conftest import TEST_ITERATIONS, Server, serving
+from .helpers import SYSTEM_DBS, create_db, json_of, put_doc
 
 AUTH_REQUIRED = {"error": "unauthorized", "reason": "Authentication required."}
 BAD_CREDENTIALS = {"error": "unauthorized", "reason": "Name or password is incorrect."}
@@ -54,6 +57,14 @@ PROTECTED: list[tuple[str, str, Any]] = [
     ("POST", "/db/_purge", {"doc": ["1-abc"]}),
     ("GET", "/nonexistent/doc", None),
 ]
+
+
+@pytest.fixture
+async def server(tmp_path: Path) -> AsyncIterator[Server]:
+    """Our server with ``require_valid_user`` (CouchDB's default is off: see test_access)."""
+    auth = AuthSettings(secret="s", iterations=TEST_ITERATIONS, require_valid_user=True)
+    async with serving(tmp_path / "data", auth=auth) as running:
+        yield running
 
 
 def basic(raw: str) -> str:
@@ -145,7 +156,7 @@ async def test_right_password_after_a_wrong_one_is_accepted(
         assert r.status == 401
     async with anonymous.get("/_all_dbs", headers=server.auth_headers) as r:
         assert r.status == 200
-        assert await json_of(r) == ["db"]
+        assert await json_of(r) == [*SYSTEM_DBS, "db"]
 
 
 async def test_cached_credentials_do_not_accept_another_password(

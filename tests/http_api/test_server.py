@@ -14,10 +14,12 @@ import aiohttp
 import pytest
 
 from .conftest import Server
-from .helpers import BAD_CTYPE, create_db, json_of
+from .helpers import BAD_CTYPE, SYSTEM_DBS, create_db, json_of
 
 HEX32 = re.compile(r"^[0-9a-f]{32}$")
 DB_NAMES = ["alpha", "bravo", "charlie", "delta", "echo"]
+# What _all_dbs lists once DB_NAMES exist: `_users` sorts first ("_" < "a" in bytes).
+LISTED = [*SYSTEM_DBS, *DB_NAMES]
 
 
 async def create_dbs(client: aiohttp.ClientSession, names: list[str]) -> None:
@@ -75,11 +77,13 @@ async def test_welcome_refuses_post_with_405_and_allow_header(
 
 async def test_all_dbs_lists_every_database_in_order(client: aiohttp.ClientSession) -> None:
     await create_dbs(client, list(reversed(DB_NAMES)))
-    assert await all_dbs(client) == DB_NAMES
+    assert await all_dbs(client) == LISTED
 
 
-async def test_all_dbs_is_empty_on_a_fresh_server(client: aiohttp.ClientSession) -> None:
-    assert await all_dbs(client) == []
+async def test_all_dbs_lists_only_system_databases_on_a_fresh_server(
+    client: aiohttp.ClientSession,
+) -> None:
+    assert await all_dbs(client) == SYSTEM_DBS
 
 
 @pytest.mark.parametrize(
@@ -87,16 +91,16 @@ async def test_all_dbs_is_empty_on_a_fresh_server(client: aiohttp.ClientSession)
     [
         ({"startkey": '"charlie"'}, ["charlie", "delta", "echo"]),
         ({"start_key": '"charlie"'}, ["charlie", "delta", "echo"]),
-        ({"endkey": '"charlie"'}, ["alpha", "bravo", "charlie"]),
-        ({"end_key": '"charlie"'}, ["alpha", "bravo", "charlie"]),
-        ({"endkey": '"charlie"', "inclusive_end": "false"}, ["alpha", "bravo"]),
+        ({"endkey": '"charlie"'}, ["_users", "alpha", "bravo", "charlie"]),
+        ({"end_key": '"charlie"'}, ["_users", "alpha", "bravo", "charlie"]),
+        ({"endkey": '"charlie"', "inclusive_end": "false"}, ["_users", "alpha", "bravo"]),
         ({"startkey": '"b"', "endkey": '"d"'}, ["bravo", "charlie"]),
-        ({"limit": "2"}, ["alpha", "bravo"]),
-        ({"skip": "3"}, ["delta", "echo"]),
-        ({"skip": "1", "limit": "2"}, ["bravo", "charlie"]),
+        ({"limit": "2"}, ["_users", "alpha"]),
+        ({"skip": "3"}, ["charlie", "delta", "echo"]),
+        ({"skip": "1", "limit": "2"}, ["alpha", "bravo"]),
         ({"limit": "0"}, []),
-        ({"descending": "true"}, list(reversed(DB_NAMES))),
-        ({"descending": "true", "startkey": '"charlie"'}, ["charlie", "bravo", "alpha"]),
+        ({"descending": "true"}, list(reversed(LISTED))),
+        ({"descending": "true", "startkey": '"charlie"'}, ["charlie", "bravo", "alpha", "_users"]),
         ({"descending": "true", "endkey": '"charlie"'}, ["echo", "delta", "charlie"]),
         ({"descending": "true", "limit": "1", "skip": "1"}, ["delta"]),
     ],
@@ -146,7 +150,8 @@ async def test_dbs_info_get_answers_key_and_info_for_every_database(
     async with client.get("/_dbs_info") as r:
         assert r.status == 200
         rows = await json_of(r)
-    assert [row["key"] for row in rows] == ["alpha", "bravo"]
+    assert [row["key"] for row in rows] == [*SYSTEM_DBS, "alpha", "bravo"]
+    rows = rows[len(SYSTEM_DBS) :]
     assert rows[0]["info"]["db_name"] == "alpha"
     assert rows[0]["info"]["doc_count"] == 1
     assert rows[1]["info"]["doc_count"] == 0

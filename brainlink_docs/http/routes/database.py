@@ -4,15 +4,18 @@ from __future__ import annotations
 
 from aiohttp import web
 
-from brainlink_docs.errors import BadRequest, NotImplementedYet
+from brainlink_docs.errors import BadRequest, Forbidden, NotImplementedYet
 from brainlink_docs.http.requests import (
     databases_of,
     json_body,
     json_object,
     require_json_type,
+    settings_of,
     use_store,
 )
 from brainlink_docs.http.responses import json_response
+from brainlink_docs.security.access import ADMIN_ONLY_SECURITY, validate_security
+from brainlink_docs.security.users import USERS_DB
 from brainlink_docs.store.api import validate_db_name
 
 
@@ -23,7 +26,9 @@ async def info(request: web.Request, db: str) -> web.StreamResponse:
 
 async def create(request: web.Request, db: str) -> web.StreamResponse:
     validate_db_name(db)
-    await databases_of(request).create(db)
+    store = await databases_of(request).create(db)
+    # CouchDB 3's [couchdb] default_security = admin_only: nobody else until _security says so.
+    await store.set_security(ADMIN_ONLY_SECURITY)
     return json_response({"ok": True}, status=201, headers={"Location": f"/{db}"})
 
 
@@ -88,11 +93,15 @@ async def get_security(request: web.Request, db: str) -> web.StreamResponse:
 
 
 async def put_security(request: web.Request, db: str) -> web.StreamResponse:
-    body = await json_object(request)
+    if db == USERS_DB and not settings_of(request).auth.users_db_security_editable:
+        # chttpd_db:validate_security_can_be_edited: before any other check, admins included.
+        raise Forbidden("You can't edit the security object of the user database.")
+    body = validate_security(await json_object(request))
     async with use_store(request, db) as store:
         await store.set_security(body)
     return json_response({"ok": True})
 
 
 async def not_implemented(request: web.Request, db: str) -> web.StreamResponse:
-    raise NotImplementedYet("Mango queries (_find, _index) are not implemented yet.")
+    async with use_store(request, db):  # the 404 and the security check come first
+        raise NotImplementedYet("Mango queries (_find, _index) are not implemented yet.")

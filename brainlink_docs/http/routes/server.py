@@ -9,7 +9,6 @@ from aiohttp import web
 
 from brainlink_docs.errors import BadRequest, CouchError
 from brainlink_docs.http import params
-from brainlink_docs.http.keys import USER_CTX
 from brainlink_docs.http.requests import (
     databases_of,
     json_object,
@@ -104,17 +103,6 @@ async def uuids(request: web.Request) -> web.StreamResponse:
     return json_response(
         {"uuids": [uuid.uuid4().hex for _ in range(count)]},
         headers={"Cache-Control": "must-revalidate, no-cache", "Pragma": "no-cache"},
-    )
-
-
-async def session(request: web.Request) -> web.StreamResponse:
-    user = request[USER_CTX]
-    return json_response(
-        {
-            "ok": True,
-            "userCtx": user.to_json(),
-            "info": {"authentication_handlers": ["default"], "authenticated": "default"},
-        }
     )
 
 

@@ -57,6 +57,9 @@ class SqliteStore:
         self._update_seq = int(meta["update_seq"])
         self._changed = asyncio.Event()
         self._closed = False
+        # Every non-admin request reads _security: kept in memory (one process per file).
+        # Kept as JSON text: each caller gets its own parsed copy, cheaply.
+        self._security: bytes | None = None
 
     @classmethod
     async def open(
@@ -137,10 +140,15 @@ class SqliteStore:
         return purged
 
     async def get_security(self) -> dict[str, Any]:
-        return await self._engine.read_point(_get_security)
+        if self._security is None:
+            self._security = orjson.dumps(await self._engine.read_point(_get_security))
+        return orjson.loads(self._security)  # type: ignore[no-any-return]
 
     async def set_security(self, security: Mapping[str, Any]) -> None:
-        await self._engine.write(_set_meta, "security", orjson.dumps(dict(security)).decode())
+        text = orjson.dumps(dict(security))
+        self._security = None
+        await self._engine.write(_set_meta, "security", text.decode())
+        self._security = text
 
     async def local_docs(self, query: AllDocsQuery = _DEFAULT_ALL_DOCS) -> AllDocsPage:
         return await self._engine.read(feeds.local_docs, query)

@@ -1,0 +1,96 @@
+"""Authorization: which requests may open which database, and the view of it they get.
+
+Each route carries an ``Access`` level. Server-level levels are checked when the route is
+resolved; database levels are checked when a handler opens its database (``use_store``), since
+the rules live in that database's ``_security``: a missing database is a 404 before any
+security check, as in CouchDB. Document-level rules (design documents, the ``_users`` database)
+are enforced by the store view handed to the handler (``security.guarded``).
+"""
+
+from __future__ import annotations
+
+import enum
+from typing import Any
+
+from brainlink_docs.errors import Unauthorized
+from brainlink_docs.security.access import Security, UserCtx
+from brainlink_docs.security.guarded import NOT_DB_ADMIN, guard, security_error
+from brainlink_docs.security.users import USERS_DB
+from brainlink_docs.store.api import DocumentStore
+
+
+class Access(enum.Enum):
+    PUBLIC = "public"
+    SERVER_ADMIN = "server_admin"
+    MEMBER = "member"
+    DB_ADMIN = "db_admin"
+    # chttpd_db:require_db_admin (compaction, view cleanup): members get a 401, not a 403.
+    DB_ADMIN_REQUIRED = "db_admin_required"
+
+
+# What an anonymous client may still reach with require_valid_user: the welcome page, the
+# health check, and the login itself.
+OPEN_WITH_VALID_USER = frozenset(
+    {("GET", "/"), ("HEAD", "/"), ("GET", "/_up"), ("POST", "/_session")}
+)
+
+
+def check_server_access(
+    access: Access, user: UserCtx, require_valid_user: bool, method: str, path: str
+) -> None:
+    """The checks that need no database: server admins only, or any authenticated user."""
+    if require_valid_user and user.name is None and (method, path) not in OPEN_WITH_VALID_USER:
+        raise Unauthorized("Authentication required.")
+    if access is Access.SERVER_ADMIN and not user.is_admin:
+        raise Unauthorized("You are not a server admin.")
+
+
+def check_db_access(access: Access, user: UserCtx, security: Security) -> None:
+    """CouchDB's ``check_is_member`` then ``check_is_admin``, with their 401/403 split."""
+    if not security.is_member(user):
+        reason = (
+            "You are not authorized to access this db."
+            if user.name is None
+            else "You are not allowed to access this db."
+        )
+        raise security_error(user, reason)
+    if access is Access.DB_ADMIN and not security.is_admin(user):
+        raise security_error(user, NOT_DB_ADMIN)
+    if access is Access.DB_ADMIN_REQUIRED and not security.is_admin(user):
+        raise Unauthorized("You are not a server or db admin.")
+
+
+class GuardedLease:
+    """``async with use_store(request, db)``: the database, opened, checked and guarded."""
+
+    __slots__ = ("_access", "_db", "_lease", "_user", "_users_options")
+
+    def __init__(
+        self,
+        lease: Any,
+        db: str,
+        user: UserCtx,
+        access: Access,
+        users_options: dict[str, Any] | None,
+    ) -> None:
+        self._lease = lease
+        self._db = db
+        self._user = user
+        self._access = access
+        self._users_options = users_options
+
+    async def __aenter__(self) -> DocumentStore:
+        store: DocumentStore = await self._lease.__aenter__()
+        if self._user.is_admin and self._db != USERS_DB:
+            return store  # server admins bypass every check: no security read on their path
+        try:
+            security = Security.from_json(await store.get_security())
+            check_db_access(self._access, self._user, security)
+            options = self._users_options if self._db == USERS_DB else None
+            return guard(store, self._user, security, options)
+        except BaseException:
+            await self._lease.__aexit__(None, None, None)
+            raise
+
+    async def __aexit__(self, *exc: object) -> None:
+        await self._lease.__aexit__(*exc)

@@ -1,0 +1,85 @@
+"""CORS as CouchDB's ``[cors]`` section configures it, so browser apps on other origins can talk
+to the server: preflight ``OPTIONS`` answered before authentication (browsers send no
+credentials on a preflight), and the ``Access-Control-*`` headers added to every answer to an
+allowed origin, errors and streamed feeds included.
+
+A wildcard origin is served as ``*`` and never with credentials: echoing any origin together
+with ``Allow-Credentials`` would let every website act with a user's session cookie.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+
+from aiohttp import web
+
+from brainlink_docs.config import CorsSettings
+
+# The simple headers a browser may always send, plus what every CouchDB client needs.
+SIMPLE_HEADERS = frozenset(
+    {"accept", "accept-language", "content-language", "content-type", "range", "origin"}
+)
+EXPOSED_HEADERS = (
+    "content-type, cache-control, accept-ranges, etag, server, x-couch-request-id, "
+    "x-couch-update-newedits, x-couchdb-body-time"
+)
+
+
+class Cors:
+    def __init__(self, settings: CorsSettings) -> None:
+        self._settings = settings
+        self._wildcard = "*" in settings.origins
+        self._origins = frozenset(o.rstrip("/") for o in settings.origins if o != "*")
+        self._methods = frozenset(m.upper() for m in settings.methods)
+        self._headers = frozenset(h.lower() for h in settings.headers) | SIMPLE_HEADERS
+        self._credentials = settings.credentials and not self._wildcard
+
+    def _allowed(self, origin: str) -> bool:
+        return self._wildcard or origin.rstrip("/") in self._origins
+
+    def _base(self, origin: str) -> dict[str, str]:
+        if self._credentials:
+            return {
+                "Access-Control-Allow-Origin": origin,
+                "Access-Control-Allow-Credentials": "true",
+                "Vary": "Origin",
+            }
+        if self._wildcard:
+            return {"Access-Control-Allow-Origin": "*"}
+        return {"Access-Control-Allow-Origin": origin, "Vary": "Origin"}
+
+    def preflight(self, request: web.Request) -> web.Response | None:
+        """The answer to a CORS preflight, or None when the request is not one."""
+        headers: Mapping[str, str] = request.headers
+        origin = headers.get("Origin")
+        wanted = headers.get("Access-Control-Request-Method")
+        if request.method != "OPTIONS" or origin is None or wanted is None:
+            return None
+        requested = {
+            h.strip().lower()
+            for h in headers.get("Access-Control-Request-Headers", "").split(",")
+            if h.strip()
+        }
+        if (
+            not self._allowed(origin)
+            or wanted.upper() not in self._methods
+            or not requested <= self._headers
+        ):
+            # No CORS headers: the browser refuses the actual request.
+            return web.Response(status=200)
+        allow = {
+            **self._base(origin),
+            "Access-Control-Allow-Methods": ", ".join(sorted(self._methods)),
+            "Access-Control-Allow-Headers": ", ".join(sorted(self._headers)),
+            "Access-Control-Max-Age": str(self._settings.max_age),
+        }
+        return web.Response(status=200, headers=allow)
+
+    def decorate(self, request: web.Request, response: web.StreamResponse) -> None:
+        origin = request.headers.get("Origin")
+        if origin is None or not self._allowed(origin):
+            return
+        if "Access-Control-Allow-Origin" in response.headers:
+            return  # a preflight answer already has its headers
+        response.headers.update(self._base(origin))
+        response.headers["Access-Control-Expose-Headers"] = EXPOSED_HEADERS

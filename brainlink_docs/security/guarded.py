@@ -1,0 +1,269 @@
+"""Per-request views of a ``DocumentStore`` that enforce document-level rules.
+
+Endpoint-level access (who may open a database at all) is decided before a store is handed out;
+what remains depends on the documents themselves, so it is enforced here, at the one interface
+every endpoint writes and reads through (single writes, bulk writes, attachments, replication):
+
+- ``MemberView``: a member who is not a database admin may not write design documents.
+- ``UsersView``: the ``_users`` database's rules for everyone (passwords hashed on write, the
+  ``validate_doc_update`` checks, a non-admin sees only their own document and no listings),
+  and a callback after each write so caches and per-user databases follow.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import Awaitable, Callable, Mapping, Sequence
+from typing import Any
+
+from brainlink_docs.errors import Conflict, CouchError, Forbidden, NotFound, Unauthorized
+from brainlink_docs.security.access import Security, UserCtx
+from brainlink_docs.security.users import (
+    check_write_allowed,
+    doc_user_name,
+    prepare_user_doc,
+    redact_for,
+)
+from brainlink_docs.store.api import BulkResult, DocumentStore, ReadOptions
+
+DESIGN_PREFIX = "_design/"
+NOT_DB_ADMIN = "You are not a db or server admin."
+Doc = dict[str, Any]
+_READ = ReadOptions()
+OnUsersWritten = Callable[[list[str]], Awaitable[None]]
+
+
+def security_error(user: UserCtx, reason: str) -> CouchError:
+    """CouchDB's ``throw_security_error``: 401 for anonymous users, 403 for known ones."""
+    return Unauthorized(reason) if user.name is None else Forbidden(reason)
+
+
+class _View:
+    """Delegates everything it does not override to the wrapped store."""
+
+    def __init__(self, inner: DocumentStore) -> None:
+        self._inner = inner
+
+    def __getattr__(self, attr: str) -> Any:
+        return getattr(self._inner, attr)
+
+    @property
+    def name(self) -> str:
+        return self._inner.name
+
+
+async def _guarded_bulk(
+    docs: Sequence[Doc],
+    check: Callable[[Doc], Awaitable[Doc]],
+    write: Callable[[list[Doc]], Awaitable[list[BulkResult]]],
+) -> list[BulkResult]:
+    """Run ``check`` on each doc; refused docs become error rows in their place."""
+    rows: list[BulkResult | None] = []
+    accepted: list[Doc] = []
+    for doc in docs:
+        try:
+            accepted.append(await check(doc))
+            rows.append(None)
+        except CouchError as exc:
+            rows.append(BulkResult(str(doc.get("_id", "")), error=exc.error, reason=exc.reason))
+    written = iter(await write(accepted)) if accepted else iter(())
+    return [row if row is not None else next(written) for row in rows]
+
+
+class MemberView(_View):
+    """A database member who is not one of its admins: everything but design documents."""
+
+    def __init__(self, inner: DocumentStore, user: UserCtx) -> None:
+        super().__init__(inner)
+        self._user = user
+
+    def _check_id(self, doc_id: str) -> None:
+        if doc_id.startswith(DESIGN_PREFIX):
+            raise security_error(self._user, NOT_DB_ADMIN)
+
+    async def _check(self, doc: Doc) -> Doc:
+        self._check_id(str(doc.get("_id", "")))
+        return doc
+
+    async def put(self, doc: Doc) -> BulkResult:
+        await self._check(doc)
+        return await self._inner.put(doc)
+
+    async def delete(self, doc_id: str, rev: str) -> BulkResult:
+        self._check_id(doc_id)
+        return await self._inner.delete(doc_id, rev)
+
+    async def bulk_docs(self, docs: Sequence[Doc], *, new_edits: bool = True) -> list[BulkResult]:
+        async def write(accepted: list[Doc]) -> list[BulkResult]:
+            return await self._inner.bulk_docs(accepted, new_edits=new_edits)
+
+        return await _guarded_bulk(docs, self._check, write)
+
+    async def put_attachment(
+        self, doc_id: str, name: str, data: bytes, content_type: str, rev: str | None
+    ) -> BulkResult:
+        self._check_id(doc_id)
+        return await self._inner.put_attachment(doc_id, name, data, content_type, rev)
+
+    async def delete_attachment(self, doc_id: str, name: str, rev: str) -> BulkResult:
+        self._check_id(doc_id)
+        return await self._inner.delete_attachment(doc_id, name, rev)
+
+
+class UsersView(_View):
+    """The ``_users`` database as ``user`` may see and change it."""
+
+    def __init__(
+        self,
+        inner: DocumentStore,
+        user: UserCtx,
+        security: Security,
+        *,
+        iterations: int,
+        public_signup: bool,
+        public_fields: tuple[str, ...],
+        on_written: OnUsersWritten,
+    ) -> None:
+        super().__init__(inner)
+        self._user = user
+        self._security = security
+        self._admin = security.is_admin(user)
+        self._iterations = iterations
+        self._signup = public_signup
+        self._public = public_fields
+        self._on_written = on_written
+
+    # -- reads ---------------------------------------------------------------------------
+    def _listing(self) -> None:
+        # CouchDB's chttpd_auth_request: listings of _users are for server admins only.
+        if not self._admin:
+            raise Unauthorized("You are not a server admin.")
+
+    def _readable(self, doc: Doc) -> Doc:
+        if self._admin:
+            return doc
+        if str(doc.get("_id", "")).startswith(DESIGN_PREFIX):
+            raise Forbidden("Only administrators can view design docs in the users database.")
+        return redact_for(doc, self._user, self._public)
+
+    async def get(self, doc_id: str, rev: str | None = None, options: ReadOptions = _READ) -> Doc:
+        return self._readable(await self._inner.get(doc_id, rev, options))
+
+    async def open_revs(
+        self,
+        doc_id: str,
+        revs: Sequence[str] | None,
+        options: ReadOptions = _READ,
+    ) -> list[dict[str, Any]]:
+        rows = await self._inner.open_revs(doc_id, revs, options)
+        if self._admin:
+            return rows
+        if doc_user_name(doc_id) != self._user.name or self._user.name is None:
+            raise NotFound("missing")
+        return [{"ok": self._readable(r["ok"])} if "ok" in r else r for r in rows]
+
+    async def all_docs(self, *args: Any, **kwargs: Any) -> Any:
+        self._listing()
+        return await self._inner.all_docs(*args, **kwargs)
+
+    async def local_docs(self, *args: Any, **kwargs: Any) -> Any:
+        self._listing()
+        return await self._inner.local_docs(*args, **kwargs)
+
+    async def changes(self, *args: Any, **kwargs: Any) -> Any:
+        self._listing()
+        return await self._inner.changes(*args, **kwargs)
+
+    async def bulk_get(self, *args: Any, **kwargs: Any) -> Any:
+        self._listing()
+        return await self._inner.bulk_get(*args, **kwargs)
+
+    async def revs_diff(self, *args: Any, **kwargs: Any) -> Any:
+        self._listing()
+        return await self._inner.revs_diff(*args, **kwargs)
+
+    async def get_attachment(self, doc_id: str, name: str, rev: str | None = None) -> Any:
+        await self.get(doc_id, rev)
+        return await self._inner.get_attachment(doc_id, name, rev)
+
+    # -- writes --------------------------------------------------------------------------
+    async def _current(self, doc_id: str) -> Doc | None:
+        try:
+            return await self._inner.get(doc_id)
+        except NotFound:
+            return None
+
+    async def _prepare(self, doc: Doc) -> Doc:
+        doc_id = str(doc.get("_id", ""))
+        if doc_user_name(doc_id) is None:
+            # Design and other documents are not user documents: admins only, unchecked.
+            if not self._admin:
+                raise security_error(self._user, NOT_DB_ADMIN)
+            return doc
+        check_write_allowed(doc_id, self._user, self._security, self._signup)
+        old = await self._current(doc_id)
+        if not self._admin and old is not None and doc.get("_rev") != old.get("_rev"):
+            # Non-admins edit the winner only: a branch edit would dodge the checks on it.
+            raise Conflict("Document update conflict.")
+        if isinstance(doc.get("password"), str):
+            # PBKDF2 takes a good part of a second at CouchDB 3.5's 600,000 rounds.
+            return await asyncio.to_thread(
+                prepare_user_doc, doc, old, self._user, self._security, iterations=self._iterations
+            )
+        return prepare_user_doc(doc, old, self._user, self._security, iterations=self._iterations)
+
+    async def _written(self, doc_ids: Sequence[str]) -> None:
+        names = [n for n in map(doc_user_name, doc_ids) if n is not None]
+        if names:
+            await self._on_written(names)
+
+    async def put(self, doc: Doc) -> BulkResult:
+        result = await self._inner.put(await self._prepare(doc))
+        await self._written([result.id])
+        return result
+
+    async def delete(self, doc_id: str, rev: str) -> BulkResult:
+        result = await self.put({"_id": doc_id, "_rev": rev, "_deleted": True})
+        return result
+
+    async def bulk_docs(self, docs: Sequence[Doc], *, new_edits: bool = True) -> list[BulkResult]:
+        if not new_edits and not self._admin:
+            raise security_error(self._user, NOT_DB_ADMIN)
+
+        async def check(doc: Doc) -> Doc:
+            return await self._prepare(doc) if new_edits else doc
+
+        async def write(accepted: list[Doc]) -> list[BulkResult]:
+            return await self._inner.bulk_docs(accepted, new_edits=new_edits)
+
+        rows = await _guarded_bulk(docs, check, write)
+        await self._written([r.id for r in rows if r.ok])
+        return rows
+
+    async def put_attachment(
+        self, doc_id: str, name: str, data: bytes, content_type: str, rev: str | None
+    ) -> BulkResult:
+        check_write_allowed(doc_id, self._user, self._security, self._signup)
+        if not self._admin and self._user.name is None:
+            raise security_error(self._user, NOT_DB_ADMIN)
+        return await self._inner.put_attachment(doc_id, name, data, content_type, rev)
+
+    async def delete_attachment(self, doc_id: str, name: str, rev: str) -> BulkResult:
+        check_write_allowed(doc_id, self._user, self._security, self._signup)
+        if not self._admin and self._user.name is None:
+            raise security_error(self._user, NOT_DB_ADMIN)
+        return await self._inner.delete_attachment(doc_id, name, rev)
+
+
+def guard(
+    store: DocumentStore,
+    user: UserCtx,
+    security: Security,
+    users_options: Mapping[str, Any] | None,
+) -> DocumentStore:
+    """The view of ``store`` that ``user`` gets; ``users_options`` marks the ``_users`` db."""
+    if users_options is not None:
+        return UsersView(store, user, security, **users_options)  # type: ignore[return-value]
+    if security.is_admin(user):
+        return store
+    return MemberView(store, user)  # type: ignore[return-value]
