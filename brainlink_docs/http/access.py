@@ -13,7 +13,7 @@ import enum
 from typing import Any
 
 from brainlink_docs.errors import Unauthorized
-from brainlink_docs.security.access import Security, UserCtx
+from brainlink_docs.security.acl import Security, UserCtx
 from brainlink_docs.security.guarded import NOT_DB_ADMIN, guard, security_error
 from brainlink_docs.security.users import USERS_DB
 from brainlink_docs.store.api import DocumentStore

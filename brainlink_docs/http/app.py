@@ -158,6 +158,10 @@ def make_app(databases: Databases, settings: Settings) -> web.Application:
         # Authentication reads _users; CouchDB's setup creates it (public, guarded by its rules).
         with contextlib.suppress(FileExists):
             await databases.create(USERS_DB)
+        if settings.peruser.enable:
+            created = await user_dbs.reconcile()
+            if created:
+                log.info("created %d missing per-user databases", created)
 
     async def close_databases(app: web.Application) -> None:
         await app[DATABASES].close()

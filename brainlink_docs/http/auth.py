@@ -25,7 +25,7 @@ from aiohttp import web
 
 from brainlink_docs.config import Settings
 from brainlink_docs.errors import BadRequest, CouchError, Forbidden, Unauthorized
-from brainlink_docs.security.access import ANONYMOUS, SERVER_ADMIN_ROLE, UserCtx
+from brainlink_docs.security.acl import ANONYMOUS, SERVER_ADMIN_ROLE, UserCtx
 from brainlink_docs.security.lockout import Lockout
 from brainlink_docs.security.passwords import PasswordHash, verify_password
 from brainlink_docs.security.sessions import (
@@ -88,9 +88,8 @@ class Authenticated:
 
 
 def basic_credentials(header: str) -> tuple[str, str]:
-    scheme, _, token = header.partition(" ")
-    if scheme.lower() != "basic":
-        raise Unauthorized("Authentication required.")
+    """``Basic <base64 name:password>`` (the caller checked the scheme)."""
+    _, _, token = header.partition(" ")
     try:
         decoded = base64.b64decode(token.strip(), validate=True).decode("utf-8")
     except (binascii.Error, UnicodeDecodeError, ValueError) as exc:
@@ -126,11 +125,19 @@ class Authenticator:
             if len(header) > MAX_AUTH_HEADER:
                 raise BadRequest("Authorization header too large")
             scheme, _, token = header.partition(" ")
-            if scheme.lower() == "bearer" and self.tokens.enabled:
+            scheme = scheme.lower()
+            if scheme == "bearer" and self.tokens.enabled:
                 return Authenticated(self.tokens.verify(token.strip()), "jwt")
+            if scheme != "basic":
+                # CouchDB's handlers skip a scheme they do not know: the request is anonymous
+                # (a 401 challenge here would make browsers pop up a login dialog).
+                return await self._without_header(request)
             name, password = basic_credentials(header)
             record = await self.login(name, password, request.remote or "")
             return Authenticated(UserCtx(record.name, record.roles), "default")
+        return await self._without_header(request)
+
+    async def _without_header(self, request: web.Request) -> Authenticated:
         value = request.cookies.get(COOKIE_NAME)
         if value:
             return await self._from_cookie(value)

@@ -14,6 +14,7 @@ from collections.abc import Mapping
 from aiohttp import web
 
 from brainlink_docs.config import CorsSettings
+from brainlink_docs.http.responses import BASE_HEADERS
 
 # The simple headers a browser may always send, plus what every CouchDB client needs.
 SIMPLE_HEADERS = frozenset(
@@ -50,11 +51,11 @@ class Cors:
 
     def preflight(self, request: web.Request) -> web.Response | None:
         """The answer to a CORS preflight, or None when the request is not one."""
-        headers: Mapping[str, str] = request.headers
-        origin = headers.get("Origin")
-        wanted = headers.get("Access-Control-Request-Method")
-        if request.method != "OPTIONS" or origin is None or wanted is None:
+        if not _is_preflight(request):
             return None
+        headers: Mapping[str, str] = request.headers
+        origin = headers["Origin"]
+        wanted = headers["Access-Control-Request-Method"]
         requested = {
             h.strip().lower()
             for h in headers.get("Access-Control-Request-Headers", "").split(",")
@@ -66,8 +67,9 @@ class Cors:
             or not requested <= self._headers
         ):
             # No CORS headers: the browser refuses the actual request.
-            return web.Response(status=200)
+            return web.Response(status=200, headers=BASE_HEADERS)
         allow = {
+            **BASE_HEADERS,
             **self._base(origin),
             "Access-Control-Allow-Methods": ", ".join(sorted(self._methods)),
             "Access-Control-Allow-Headers": ", ".join(sorted(self._headers)),
@@ -79,7 +81,16 @@ class Cors:
         origin = request.headers.get("Origin")
         if origin is None or not self._allowed(origin):
             return
-        if "Access-Control-Allow-Origin" in response.headers:
-            return  # a preflight answer already has its headers
+        if _is_preflight(request):
+            return  # answered by ``preflight``, refusals without any CORS header
         response.headers.update(self._base(origin))
         response.headers["Access-Control-Expose-Headers"] = EXPOSED_HEADERS
+
+
+def _is_preflight(request: web.Request) -> bool:
+    headers = request.headers
+    return (
+        request.method == "OPTIONS"
+        and "Origin" in headers
+        and "Access-Control-Request-Method" in headers
+    )

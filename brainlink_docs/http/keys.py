@@ -11,7 +11,7 @@ from aiohttp import web
 from brainlink_docs.config import Settings
 from brainlink_docs.http.access import Access
 from brainlink_docs.http.auth import Authenticated, Authenticator
-from brainlink_docs.security.access import UserCtx
+from brainlink_docs.security.acl import UserCtx
 from brainlink_docs.store.api import Databases
 
 DATABASES: web.AppKey[Databases] = web.AppKey("databases", Databases)  # type: ignore[type-abstract]

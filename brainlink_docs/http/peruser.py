@@ -14,8 +14,14 @@ import logging
 
 from brainlink_docs.config import PeruserSettings
 from brainlink_docs.errors import CouchError, FileExists, NotFound
-from brainlink_docs.security.users import USERS_DB, UserRecord, user_db_name, user_doc_id
-from brainlink_docs.store.api import Databases
+from brainlink_docs.security.users import (
+    USER_PREFIX,
+    USERS_DB,
+    UserRecord,
+    user_db_name,
+    user_doc_id,
+)
+from brainlink_docs.store.api import AllDocsQuery, Databases, iter_all_docs
 
 log = logging.getLogger("brainlink_docs.peruser")
 
@@ -60,6 +66,22 @@ class UserDatabases:
             log.exception("could not create the database of user %r", name)
             raise
         await store.set_security(private_security(name))
+
+    async def reconcile(self) -> int:
+        """At start: a database for every user who has none (per-user databases may have been
+        switched on after users signed up, or a crash came between a user write and its
+        database). Answers how many were created."""
+        created = 0
+        query = AllDocsQuery(startkey=USER_PREFIX, endkey=USER_PREFIX + "\uffff", include_docs=True)
+        async with self._databases.use(USERS_DB) as store:
+            async for row in iter_all_docs(store, query):
+                record = UserRecord.from_doc(row.get("doc") or {})
+                if record is not None and not await self._databases.exists(
+                    self.name_for(record.name)
+                ):
+                    await self.ensure(record.name)
+                    created += 1
+        return created
 
     async def _drop(self, name: str) -> None:
         with contextlib.suppress(NotFound):

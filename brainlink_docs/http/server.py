@@ -49,14 +49,15 @@ async def start(settings: Settings) -> tuple[web.AppRunner, int]:
 
 async def serve(settings: Settings, on_ready: Callable[[int], None] | None = None) -> None:
     runner, port = await start(settings)
-    log.info("brainlink-docs listening on http://%s:%d", settings.host, port)
-    if on_ready is not None:
-        on_ready(port)
     stop = asyncio.Event()
     loop = asyncio.get_running_loop()
+    # Before "listening" is announced: a supervisor may send SIGTERM as soon as it reads it.
     for sig in (signal.SIGINT, signal.SIGTERM):
         with contextlib.suppress(NotImplementedError):
             loop.add_signal_handler(sig, stop.set)
+    log.info("brainlink-docs listening on http://%s:%d", settings.host, port)
+    if on_ready is not None:
+        on_ready(port)
     try:
         await stop.wait()
     finally:

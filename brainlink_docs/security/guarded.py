@@ -17,7 +17,7 @@ from collections.abc import Awaitable, Callable, Mapping, Sequence
 from typing import Any
 
 from brainlink_docs.errors import Conflict, CouchError, Forbidden, NotFound, Unauthorized
-from brainlink_docs.security.access import Security, UserCtx
+from brainlink_docs.security.acl import Security, UserCtx
 from brainlink_docs.security.users import (
     check_write_allowed,
     doc_user_name,

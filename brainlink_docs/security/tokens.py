@@ -21,7 +21,7 @@ from typing import Any
 import jwt
 
 from brainlink_docs.errors import Unauthorized
-from brainlink_docs.security.access import UserCtx
+from brainlink_docs.security.acl import UserCtx
 
 # Bounded caches: a flood of distinct tokens costs memory no more than this many entries.
 MAX_CACHED_TOKENS = 10_000

@@ -15,7 +15,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from brainlink_docs.errors import Forbidden, NotFound
-from brainlink_docs.security.access import Security, UserCtx
+from brainlink_docs.security.acl import Security, UserCtx
 from brainlink_docs.security.passwords import DEFAULT_PRF, PasswordHash, hash_password
 
 USERS_DB = "_users"
@@ -96,15 +96,18 @@ def prepare_user_doc(
         if admin or (old is not None and user.name == old.get("name")):
             return doc
         raise Forbidden("Only admins may delete other user docs.")
+    if isinstance(doc.get("password"), str):
+        # A new password replaces whatever hash fields came along.
+        doc = {k: v for k, v in doc.items() if k not in CREDENTIAL_FIELDS}
+    elif not admin and old is not None and "password" not in doc:
+        # The user round-trips the document we gave them, which had no hash: keep it.
+        doc = _keep_credentials(doc, old)
     _validate_shape(doc, old)
     if not admin:
         _validate_roles_unchanged(doc, old, user)
     _validate_names(doc)
     if isinstance(doc.get("password"), str):
         return _hash_into(doc, doc["password"], iterations)
-    if not admin and old is not None and "password" not in doc:
-        # The user round-trips the document we gave them, which had no hash: keep it.
-        return _keep_credentials(doc, old)
     return doc
 
 

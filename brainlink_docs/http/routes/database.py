@@ -14,7 +14,7 @@ from brainlink_docs.http.requests import (
     use_store,
 )
 from brainlink_docs.http.responses import json_response
-from brainlink_docs.security.access import ADMIN_ONLY_SECURITY, validate_security
+from brainlink_docs.security.acl import ADMIN_ONLY_SECURITY, validate_security
 from brainlink_docs.security.users import USERS_DB
 from brainlink_docs.store.api import validate_db_name
 

@@ -88,12 +88,20 @@ async def login(request: web.Request) -> web.StreamResponse:
     auth = settings_of(request).auth
     headers = {"Set-Cookie": cookie_header(authenticator.new_cookie(record), auth)}
     target = request.query.get("next")
-    if target is not None and target.startswith("/") and not target.startswith("//"):
+    if target is not None and _same_site_path(target):
         headers["Location"] = target
         return json_response({"ok": True}, status=302, headers=headers)
     return json_response(
         {"ok": True, "name": record.name, "roles": list(record.roles)}, headers=headers
     )
+
+
+def _same_site_path(target: str) -> bool:
+    """A path on this server: not ``//host`` nor ``/\\host``, which browsers read as another
+    site (an open redirect), and no control characters they would strip."""
+    if not target.startswith("/") or target[1:2] in ("/", "\\"):
+        return False
+    return target.isprintable()
 
 
 async def logout(request: web.Request) -> web.StreamResponse:

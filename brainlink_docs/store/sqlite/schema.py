@@ -87,8 +87,9 @@ def connect(path: str, *, synchronous: str = DEFAULT_SYNCHRONOUS) -> sqlite3.Con
     return conn
 
 
-def initialize(conn: sqlite3.Connection) -> None:
-    """Create the tables and the first meta rows of a new database (idempotent)."""
+def initialize(conn: sqlite3.Connection) -> dict[str, object]:
+    """Create the tables and the first meta rows of a new database (idempotent); answers the
+    meta rows, so opening a store needs no reader connection yet."""
     conn.execute("BEGIN IMMEDIATE")
     try:
         for statement in DDL.split(";"):
@@ -106,10 +107,12 @@ def initialize(conn: sqlite3.Connection) -> None:
         conn.executemany(
             "INSERT OR IGNORE INTO meta (key, value) VALUES (?, ?)", list(defaults.items())
         )
+        meta = read_meta(conn)
         conn.execute("COMMIT")
     except BaseException:
         conn.execute("ROLLBACK")
         raise
+    return meta
 
 
 def read_meta(conn: sqlite3.Connection) -> dict[str, object]:

@@ -74,8 +74,7 @@ class SqliteStore:
         text = str(path)
         engine = Engine(text, readers=readers, synchronous=synchronous)
         try:
-            await engine.on_writer(initialize)
-            meta = await engine.read(read_meta)
+            meta = await engine.on_writer(initialize)
         except BaseException:
             await asyncio.to_thread(engine.close)
             raise

@@ -49,13 +49,10 @@ class WriterThread:
         self._connect = connect
         self._queue: queue.SimpleQueue[_Job | None] = queue.SimpleQueue()
         self._thread = threading.Thread(target=self._run, name=name, daemon=True)
-        self._started = threading.Event()
         self._conn: sqlite3.Connection | None = None
-        self._start_error: BaseException | None = None
+        # Not waited for: opening a new file takes milliseconds the event loop should not
+        # block on (a server creating a database per sign-up). Jobs queue up meanwhile.
         self._thread.start()
-        self._started.wait()
-        if self._start_error is not None:
-            raise self._start_error
 
     def submit(
         self, fn: Callable[..., Any], args: tuple[Any, ...], *, bare: bool
@@ -69,10 +66,8 @@ class WriterThread:
         try:
             self._conn = self._connect()
         except BaseException as exc:
-            self._start_error = exc
-            self._started.set()
+            self._refuse_all(exc)
             return
-        self._started.set()
         try:
             self._loop()
         finally:
@@ -153,6 +148,11 @@ class WriterThread:
         for job, result, error in outcomes:
             with contextlib.suppress(RuntimeError):  # the caller's loop may be closed
                 job.loop.call_soon_threadsafe(_settle, job.future, result, error)
+
+    def _refuse_all(self, error: BaseException) -> None:
+        """The connection could not be opened: every job, until ``stop``, gets the error."""
+        while (job := self._queue.get()) is not None:
+            self._answer([(job, None, error)])
 
     def stop(self) -> None:
         """Finish every queued job, then close the connection."""
