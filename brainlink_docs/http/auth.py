@@ -31,7 +31,6 @@ from brainlink_docs.security.passwords import PasswordHash, verify_password
 from brainlink_docs.security.sessions import (
     COOKIE_NAME,
     SessionCookie,
-    cookie_digest,
     cookie_valid,
     make_cookie,
     needs_refresh,
@@ -115,8 +114,8 @@ class Authenticator:
             roles_claim_path=auth.jwt_roles_claim_path,
         )
         self._users: OrderedDict[str, UserRecord | None] = OrderedDict()
-        # Logged-out cookies (by digest) until they would have expired anyway.
-        self._revoked: dict[bytes, float] = {}
+        # Logged-out cookies (name, time, MAC) until they would have expired anyway.
+        self._revoked: dict[tuple[str, str, bytes], float] = {}
 
     # -- who is asking -------------------------------------------------------------------
     async def authenticate(self, request: web.Request) -> Authenticated:
@@ -172,7 +171,7 @@ class Authenticator:
         cookie = parse_cookie(value)
         now = time.time()
         timeout = self.settings.auth.timeout
-        if self._is_revoked(value, now):
+        if self._is_revoked(cookie, now):
             return Authenticated(ANONYMOUS)
         record = await self.user(cookie.name)
         if record is None or not self._cookie_ok(cookie, record, now):
@@ -201,12 +200,12 @@ class Authenticator:
             return
         now = time.time()
         self._revoked = {d: t for d, t in self._revoked.items() if t >= now}
-        self._revoked[cookie_digest(value)] = cookie.expires(self.settings.auth.timeout)
+        self._revoked[cookie.identity] = cookie.expires(self.settings.auth.timeout)
 
-    def _is_revoked(self, value: str, now: float) -> bool:
+    def _is_revoked(self, cookie: SessionCookie, now: float) -> bool:
         if not self._revoked:
             return False
-        expiry = self._revoked.get(cookie_digest(value))
+        expiry = self._revoked.get(cookie.identity)
         return expiry is not None and expiry >= now
 
     # -- users ---------------------------------------------------------------------------
@@ -230,6 +229,11 @@ class Authenticator:
         except CouchError:
             return None
         return UserRecord.from_doc(doc)
+
+    def forget_all_users(self) -> None:
+        """``_users`` itself was deleted or created: nothing cached about it holds."""
+        self._users.clear()
+        self._passwords.verified.clear()
 
     def forget_users(self, names: list[str]) -> None:
         """A write to ``_users`` changed these users: read them again next time."""

@@ -240,6 +240,11 @@ class UsersView(_View):
         await self._written([r.id for r in rows if r.ok])
         return rows
 
+    async def purge(self, revs: Mapping[str, Sequence[str]]) -> dict[str, list[str]]:
+        purged = await self._inner.purge(revs)
+        await self._written(list(revs))  # a purged user must not stay logged in from a cache
+        return purged
+
     async def put_attachment(
         self, doc_id: str, name: str, data: bytes, content_type: str, rev: str | None
     ) -> BulkResult:

@@ -41,14 +41,16 @@ def preflight(origin: str, method: str = "PUT", headers: str = "content-type") -
 async def test_preflight_from_an_allowed_origin_is_answered_without_credentials(
     cors_server: Server,
 ) -> None:
-    async with aiohttp.ClientSession(cors_server.url) as anon:
-        async with anon.options("/db/doc", headers=preflight(APP, "PUT", "content-type")) as r:
-            assert r.status == 200
-            assert r.headers["Access-Control-Allow-Origin"] == APP
-            assert r.headers["Access-Control-Allow-Credentials"] == "true"
-            assert "PUT" in r.headers["Access-Control-Allow-Methods"]
-            assert "content-type" in r.headers["Access-Control-Allow-Headers"]
-            assert r.headers["Access-Control-Max-Age"] == "600"
+    async with (
+        aiohttp.ClientSession(cors_server.url) as anon,
+        anon.options("/db/doc", headers=preflight(APP, "PUT", "content-type")) as r,
+    ):
+        assert r.status == 200
+        assert r.headers["Access-Control-Allow-Origin"] == APP
+        assert r.headers["Access-Control-Allow-Credentials"] == "true"
+        assert "PUT" in r.headers["Access-Control-Allow-Methods"]
+        assert "content-type" in r.headers["Access-Control-Allow-Headers"]
+        assert r.headers["Access-Control-Max-Age"] == "600"
 
 
 @pytest.mark.parametrize(
@@ -62,9 +64,11 @@ async def test_preflight_from_an_allowed_origin_is_answered_without_credentials(
 async def test_refused_preflight_has_no_cors_headers(
     cors_server: Server, headers: dict[str, str]
 ) -> None:
-    async with aiohttp.ClientSession(cors_server.url) as anon:
-        async with anon.options("/db/doc", headers=headers) as r:
-            assert "Access-Control-Allow-Origin" not in r.headers
+    async with (
+        aiohttp.ClientSession(cors_server.url) as anon,
+        anon.options("/db/doc", headers=headers) as r,
+    ):
+        assert "Access-Control-Allow-Origin" not in r.headers
 
 
 async def test_actual_requests_and_errors_carry_origin_and_expose_etag(
@@ -85,22 +89,26 @@ async def test_actual_requests_and_errors_carry_origin_and_expose_etag(
             assert r.headers["Access-Control-Allow-Origin"] == APP
         async with admin.get("/db/doc", headers={"Origin": OTHER}) as r:
             assert "Access-Control-Allow-Origin" not in r.headers
-    async with aiohttp.ClientSession(cors_server.url) as anon:
-        async with anon.get("/db/doc", headers={"Origin": APP}) as r:
-            assert r.status == 401  # the browser can read the error because of the header
-            assert r.headers["Access-Control-Allow-Origin"] == APP
+    async with (
+        aiohttp.ClientSession(cors_server.url) as anon,
+        anon.get("/db/doc", headers={"Origin": APP}) as r,
+    ):
+        assert r.status == 401  # the browser can read the error because of the header
+        assert r.headers["Access-Control-Allow-Origin"] == APP
 
 
 async def test_wildcard_origin_never_allows_credentials(tmp_path: Path) -> None:
     cors = CorsSettings(enabled=True, origins=("*",), credentials=True)
-    async with serving(tmp_path / "data", cors=cors) as server:
-        async with aiohttp.ClientSession(server.url) as anon:
-            async with anon.options("/", headers=preflight(OTHER, "GET", "")) as r:
-                assert r.headers["Access-Control-Allow-Origin"] == "*"
-                assert "Access-Control-Allow-Credentials" not in r.headers
-            async with anon.get("/", headers={"Origin": OTHER}) as r:
-                assert r.headers["Access-Control-Allow-Origin"] == "*"
-                assert "Access-Control-Allow-Credentials" not in r.headers
+    async with (
+        serving(tmp_path / "data", cors=cors) as server,
+        aiohttp.ClientSession(server.url) as anon,
+    ):
+        async with anon.options("/", headers=preflight(OTHER, "GET", "")) as r:
+            assert r.headers["Access-Control-Allow-Origin"] == "*"
+            assert "Access-Control-Allow-Credentials" not in r.headers
+        async with anon.get("/", headers={"Origin": OTHER}) as r:
+            assert r.headers["Access-Control-Allow-Origin"] == "*"
+            assert "Access-Control-Allow-Credentials" not in r.headers
 
 
 async def test_cors_off_adds_nothing_and_options_is_not_a_preflight(server: Server) -> None:

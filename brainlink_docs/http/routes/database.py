@@ -5,6 +5,7 @@ from __future__ import annotations
 from aiohttp import web
 
 from brainlink_docs.errors import BadRequest, Forbidden, NotImplementedYet
+from brainlink_docs.http.keys import AUTH
 from brainlink_docs.http.requests import (
     databases_of,
     json_body,
@@ -27,8 +28,11 @@ async def info(request: web.Request, db: str) -> web.StreamResponse:
 async def create(request: web.Request, db: str) -> web.StreamResponse:
     validate_db_name(db)
     store = await databases_of(request).create(db)
-    # CouchDB 3's [couchdb] default_security = admin_only: nobody else until _security says so.
-    await store.set_security(ADMIN_ONLY_SECURITY)
+    if db != USERS_DB:  # _users stays open for sign-ups: its own rules guard it
+        # CouchDB 3's [couchdb] default_security = admin_only: nobody else until _security
+        # says so.
+        await store.set_security(ADMIN_ONLY_SECURITY)
+    _users_db_replaced(request, db)
     return json_response({"ok": True}, status=201, headers={"Location": f"/{db}"})
 
 
@@ -39,7 +43,13 @@ async def delete(request: web.Request, db: str) -> web.StreamResponse:
             "Did you mean to DELETE a document instead?"
         )
     await databases_of(request).delete(db)
+    _users_db_replaced(request, db)
     return json_response({"ok": True})
+
+
+def _users_db_replaced(request: web.Request, db: str) -> None:
+    if db == USERS_DB:
+        request.app[AUTH].forget_all_users()
 
 
 async def compact(request: web.Request, db: str) -> web.StreamResponse:

@@ -11,8 +11,7 @@ import orjson
 from aiohttp import web
 
 from brainlink_docs.config import AuthSettings
-from brainlink_docs.errors import BadRequest, Unauthorized
-from brainlink_docs.http.auth import BAD_CREDENTIALS
+from brainlink_docs.errors import BadRequest
 from brainlink_docs.http.keys import AUTH, AUTHENTICATED, USER_CTX
 from brainlink_docs.http.requests import read_body, settings_of
 from brainlink_docs.http.responses import json_response
@@ -73,12 +72,20 @@ async def _credentials(request: web.Request) -> tuple[str, str]:
         form = {}
     if not isinstance(form, dict):
         raise BadRequest("Request body must be a JSON object")
-    name, password = form.get("name", form.get("username")), form.get("password")
-    if name is None or password is None:
-        raise Unauthorized(BAD_CREDENTIALS)
+    name, password = _username(form), form.get("password", "")
     if not isinstance(name, str) or not isinstance(password, str):
         raise BadRequest("name and password must be strings")
     return name, password
+
+
+def _username(form: dict[str, Any]) -> Any:
+    """``chttpd_auth:extract_username``: ``name`` or ``username``, which must agree."""
+    name, username = form.get("name"), form.get("username")
+    if name is None and username is None:
+        raise BadRequest("request body must contain a username")
+    if name is not None and username is not None and name != username:
+        raise BadRequest("request body contains different usernames")
+    return name if name is not None else username
 
 
 async def login(request: web.Request) -> web.StreamResponse:
