@@ -158,6 +158,7 @@ def make_app(databases: Databases, settings: Settings) -> web.Application:
         # Authentication reads _users; CouchDB's setup creates it (public, guarded by its rules).
         with contextlib.suppress(FileExists):
             await databases.create(USERS_DB)
+        await authenticator.load_revoked()
         if settings.peruser.enable:
             created = await user_dbs.reconcile()
             if created:

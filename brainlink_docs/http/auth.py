@@ -14,6 +14,7 @@ from __future__ import annotations
 import asyncio
 import base64
 import binascii
+import contextlib
 import hmac
 import logging
 import os
@@ -24,7 +25,7 @@ from dataclasses import dataclass, field
 from aiohttp import web
 
 from brainlink_docs.config import Settings
-from brainlink_docs.errors import BadRequest, CouchError, Forbidden, Unauthorized
+from brainlink_docs.errors import BadRequest, CouchError, Forbidden, NotFound, Unauthorized
 from brainlink_docs.security.acl import ANONYMOUS, SERVER_ADMIN_ROLE, UserCtx
 from brainlink_docs.security.lockout import Lockout
 from brainlink_docs.security.passwords import PasswordHash, verify_password
@@ -49,6 +50,8 @@ MAX_AUTH_HEADER = 8192
 # Bound on cached user documents (a server with 10,000 users keeps the active ones).
 MAX_CACHED_USERS = 10_000
 BAD_CREDENTIALS = "Name or password is incorrect."
+# Where logged-out cookies are remembered across restarts (never replicated: a _local doc).
+LOGOUTS_DOC = "_local/brainlink-logouts"
 LOCKED = "Account is temporarily locked due to multiple authentication failures"
 
 
@@ -116,6 +119,7 @@ class Authenticator:
         self._users: OrderedDict[str, UserRecord | None] = OrderedDict()
         # Logged-out cookies (name, time, MAC) until they would have expired anyway.
         self._revoked: dict[tuple[str, str, bytes], float] = {}
+        self._revoked_lock = asyncio.Lock()
 
     # -- who is asking -------------------------------------------------------------------
     async def authenticate(self, request: web.Request) -> Authenticated:
@@ -190,10 +194,17 @@ class Authenticator:
     # -- sessions ------------------------------------------------------------------------
     def new_cookie(self, record: UserRecord) -> str:
         salt = record.password.salt if record.password is not None else ""
-        return make_cookie(self.settings.auth.secret, salt, record.name)
+        issued = int(time.time())
+        while True:
+            value = make_cookie(self.settings.auth.secret, salt, record.name, issued)
+            # A login in the same second as a logout would get the logged-out cookie back.
+            if not self._is_revoked(parse_cookie(value), issued):
+                return value
+            issued += 1
 
-    def revoke(self, value: str) -> None:
-        """Logout: this cookie is refused from now on, even before it expires."""
+    async def revoke(self, value: str) -> None:
+        """Logout: this cookie is refused from now on, even before it expires, and after a
+        restart too (the list is kept in a ``_local`` document of ``_users``)."""
         try:
             cookie = parse_cookie(value)
         except CouchError:
@@ -201,6 +212,28 @@ class Authenticator:
         now = time.time()
         self._revoked = {d: t for d, t in self._revoked.items() if t >= now}
         self._revoked[cookie.identity] = cookie.expires(self.settings.auth.timeout)
+        async with self._revoked_lock:
+            await self._save_revoked()
+
+    async def _save_revoked(self) -> None:
+        entries = [[n, t, mac.hex(), exp] for (n, t, mac), exp in self._revoked.items()]
+        doc: dict[str, object] = {"_id": LOGOUTS_DOC, "cookies": entries}
+        async with self._databases.use(USERS_DB) as store:
+            with contextlib.suppress(NotFound):
+                doc["_rev"] = (await store.get(LOGOUTS_DOC))["_rev"]
+            await store.put(doc)
+
+    async def load_revoked(self) -> None:
+        """At start: the logouts of cookies that have not expired yet."""
+        try:
+            async with self._databases.use(USERS_DB) as store:
+                doc = await store.get(LOGOUTS_DOC)
+        except NotFound:
+            return
+        now = time.time()
+        for name, time_text, mac, expiry in doc.get("cookies", []):
+            if expiry >= now:
+                self._revoked[(name, time_text, bytes.fromhex(mac))] = expiry
 
     def _is_revoked(self, cookie: SessionCookie, now: float) -> bool:
         if not self._revoked:

@@ -375,6 +375,41 @@ async def test_logout_expires_the_cookie_and_the_old_one_is_refused(w: World) ->
     await assert_anonymous(w, with_cookie(cookie))
 
 
+async def test_a_logged_out_cookie_stays_refused_after_a_restart(tmp_path: Path) -> None:
+    data = tmp_path / "data"
+    jar = aiohttp.DummyCookieJar()
+    async with (
+        serving(data, auth=auth_settings()) as server,
+        aiohttp.ClientSession(server.url, cookie_jar=jar) as anon,
+        aiohttp.ClientSession(server.url, headers=server.auth_headers, cookie_jar=jar) as admin,
+    ):
+        w = World(server, anon, admin)
+        await w.signup(ALICE, ALICE_PW)
+        cookie = await w.login(ALICE, ALICE_PW)
+        status, _, _ = await w.request("DELETE", "/_session", headers=with_cookie(cookie))
+        assert status == 200
+        kept = make_cookie(SECRET, await w.salt(ALICE), ALICE, int(time.time()) - 1)
+    async with (
+        serving(data, auth=auth_settings()) as server,
+        aiohttp.ClientSession(server.url, cookie_jar=jar) as anon,
+    ):
+        w = World(server, anon, anon)
+        _, body = await w.who(with_cookie(cookie))
+        assert body["userCtx"]["name"] is None
+        _, body = await w.who(with_cookie(kept))
+        assert body["userCtx"]["name"] == ALICE  # the other session survived the restart
+
+
+async def test_a_login_right_after_a_logout_gets_a_working_cookie(w: World) -> None:
+    for _ in range(3):  # within one second: the same name and time would give the same cookie
+        cookie = await w.login(ALICE, ALICE_PW)
+        _, body = await w.who(with_cookie(cookie))
+        assert body["userCtx"]["name"] == ALICE
+        status, _, _ = await w.request("DELETE", "/_session", headers=with_cookie(cookie))
+        assert status == 200
+        await assert_anonymous(w, with_cookie(cookie))
+
+
 async def test_logout_of_one_cookie_leaves_another_session_alone(w: World) -> None:
     first = await w.login(ALICE, ALICE_PW)
     second = make_cookie(SECRET, await w.salt(ALICE), ALICE, int(time.time()) - 1)

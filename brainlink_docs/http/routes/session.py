@@ -114,6 +114,6 @@ def _same_site_path(target: str) -> bool:
 async def logout(request: web.Request) -> web.StreamResponse:
     value = request.cookies.get(COOKIE_NAME)
     if value:
-        request.app[AUTH].revoke(value)
+        await request.app[AUTH].revoke(value)
     auth = settings_of(request).auth
     return json_response({"ok": True}, headers={"Set-Cookie": cookie_header("", auth, expire=True)})
