@@ -18,9 +18,7 @@ The tests skip when Chromium, Node or the npm packages are missing, and fail ins
 
 from __future__ import annotations
 
-import asyncio
 import base64
-import contextlib
 import hashlib
 import hmac
 import json
@@ -35,8 +33,9 @@ from typing import Any
 import aiohttp
 import pytest
 from aiohttp import web
-from conftest import NODE_MODULES, ROOT
+from conftest import NODE_MODULES
 from http_api.conftest import Server, serving
+from node_driver import NodeDriver
 
 from brainlink_docs.config import AuthSettings, CorsSettings, PeruserSettings
 
@@ -169,82 +168,21 @@ def make_jwt(
 # The browser
 
 
-class DriverError(RuntimeError):
-    """The driver answered ``{"ok": false}``, died, or did not answer in time."""
+class BrowserDriver(NodeDriver):
+    """``node browser_driver.js CHROMIUM``: playwright-core driving the system Chromium."""
 
-
-class BrowserDriver:
-    """``node browser_driver.js``: ``await call(op, **args)`` sends a command, gets its result."""
-
-    def __init__(self, proc: asyncio.subprocess.Process, stderr_path: Path) -> None:
-        self._proc = proc
-        self._stderr_path = stderr_path
-        # After a timeout the reply may still come, half-read: the conversation is out of step.
-        self._broken = False
+    command_timeout = COMMAND_TIMEOUT
 
     @classmethod
-    async def start(cls, chromium: Path, workdir: Path) -> BrowserDriver:
-        stderr_path = workdir / "browser.stderr"
-        with stderr_path.open("wb") as stderr:
-            proc = await asyncio.create_subprocess_exec(
-                "node",
-                str(DRIVER),
-                str(chromium),
-                cwd=ROOT,
-                stdin=asyncio.subprocess.PIPE,
-                stdout=asyncio.subprocess.PIPE,
-                stderr=stderr,
-                limit=1 << 24,
-            )
-        return cls(proc, stderr_path)
-
-    def stderr_tail(self, chars: int = 6000) -> str:
-        try:
-            return self._stderr_path.read_text(errors="replace")[-chars:]
-        except OSError:
-            return ""
-
-    async def call(self, op: str, wait: float = COMMAND_TIMEOUT, **args: Any) -> Any:
-        assert self._proc.stdin is not None and self._proc.stdout is not None
-        if self._broken:
-            raise DriverError(f"{op}: an earlier command timed out")
-        self._proc.stdin.write(json.dumps({"op": op, **args}).encode() + b"\n")
-        await self._proc.stdin.drain()
-        try:
-            async with asyncio.timeout(wait):
-                line = await self._proc.stdout.readline()
-        except TimeoutError as exc:
-            self._broken = True
-            raise DriverError(
-                f"{op} {json.dumps(args)[:300]}: no reply in {wait}s\n{self.stderr_tail()}"
-            ) from exc
-        if not line:
-            code = await self._proc.wait()
-            raise DriverError(f"{op}: driver exited with {code}\n{self.stderr_tail()}")
-        reply = json.loads(line)
-        if not reply["ok"]:
-            raise DriverError(
-                f"{op} {json.dumps(args)[:300]}: {reply['error']}\n"
-                f"--- driver stderr (tail) ---\n{self.stderr_tail()}"
-            )
-        return reply.get("result")
+    async def launch(cls, chromium: Path, workdir: Path) -> BrowserDriver:
+        return await cls.start(
+            DRIVER, [str(chromium)], workdir / "browser.stderr", line_limit=1 << 24
+        )
 
     async def open(self, name: str, url: str) -> Page:
         """A new page in a context of its own (fresh cookies and IndexedDB) at ``url``."""
         await self.call("open", page=name, url=url)
         return Page(self, name)
-
-    async def close(self) -> None:
-        """Ask the driver to close Chromium and exit; kill it if it cannot or does not."""
-        if self._proc.returncode is None and not self._broken:
-            with contextlib.suppress(DriverError, ConnectionError):
-                await self.call("close", wait=10.0)
-            with contextlib.suppress(TimeoutError):
-                async with asyncio.timeout(5.0):
-                    await self._proc.wait()
-        if self._proc.returncode is None:
-            self._proc.kill()
-        await self._proc.wait()
 
 
 @dataclass(frozen=True)
@@ -277,7 +215,7 @@ def browser_dir(tmp_path: Path) -> Path:
 
 @pytest.fixture
 async def browser(chromium: Path, browser_dir: Path) -> AsyncIterator[BrowserDriver]:
-    driver = await BrowserDriver.start(chromium, browser_dir)
+    driver = await BrowserDriver.launch(chromium, browser_dir)
     try:
         yield driver
     finally:

@@ -8,17 +8,13 @@ file whose tail is quoted when a command fails or times out.
 
 from __future__ import annotations
 
-import asyncio
-import contextlib
-import json
 from collections.abc import AsyncIterator
 from pathlib import Path
-from typing import Any
 
 import aiohttp
 import pytest
-from conftest import ROOT
 from http_api.conftest import Server, client, server
+from node_driver import NodeDriver
 
 __all__ = ["DB", "PouchDriver", "client", "pouch", "remote_db", "server"]
 
@@ -32,73 +28,16 @@ COMMAND_TIMEOUT = 30.0
 LINE_LIMIT = 1 << 28
 
 
-class DriverError(RuntimeError):
-    """The driver answered ``{"ok": false}``, died, or did not answer in time."""
+class PouchDriver(NodeDriver):
+    """``node pouch_driver.js REMOTE_URL WORKDIR``: PouchDB on LevelDB under Node."""
 
-
-class PouchDriver:
-    """``node pouch_driver.js``: ``await call(op, **args)`` sends a command, returns its result."""
-
-    def __init__(self, proc: asyncio.subprocess.Process, stderr_path: Path) -> None:
-        self._proc = proc
-        self._stderr_path = stderr_path
-        # After a timeout the reply may still come, half-read: the conversation is out of step.
-        self._broken = False
+    command_timeout = COMMAND_TIMEOUT
 
     @classmethod
-    async def start(cls, remote_url: str, workdir: Path) -> PouchDriver:
-        stderr_path = workdir / "driver.stderr"
-        with stderr_path.open("wb") as stderr:
-            proc = await asyncio.create_subprocess_exec(
-                "node",
-                str(DRIVER),
-                remote_url,
-                str(workdir),
-                cwd=ROOT,
-                stdin=asyncio.subprocess.PIPE,
-                stdout=asyncio.subprocess.PIPE,
-                stderr=stderr,
-                limit=LINE_LIMIT,
-            )
-        return cls(proc, stderr_path)
-
-    def stderr_tail(self, chars: int = 4000) -> str:
-        try:
-            return self._stderr_path.read_text(errors="replace")[-chars:]
-        except OSError:
-            return ""
-
-    async def call(self, op: str, wait: float = COMMAND_TIMEOUT, **args: Any) -> Any:
-        assert self._proc.stdin is not None and self._proc.stdout is not None
-        if self._broken:
-            raise DriverError(f"{op}: an earlier command timed out")
-        self._proc.stdin.write(json.dumps({"op": op, **args}).encode() + b"\n")
-        await self._proc.stdin.drain()
-        try:
-            async with asyncio.timeout(wait):
-                line = await self._proc.stdout.readline()
-        except TimeoutError as exc:
-            self._broken = True
-            raise DriverError(f"{op}: no reply in {wait}s\n{self.stderr_tail()}") from exc
-        if not line:
-            code = await self._proc.wait()
-            raise DriverError(f"{op}: driver exited with {code}\n{self.stderr_tail()}")
-        reply = json.loads(line)
-        if not reply["ok"]:
-            raise DriverError(f"{op}: {reply['error']}\n{reply.get('stack', '')}")
-        return reply["result"]
-
-    async def close(self) -> None:
-        """Ask the driver to close its databases and exit; kill it if it cannot or does not."""
-        if self._proc.returncode is None and not self._broken:
-            with contextlib.suppress(DriverError, ConnectionError):
-                await self.call("close", wait=10.0)
-            with contextlib.suppress(TimeoutError):
-                async with asyncio.timeout(5.0):
-                    await self._proc.wait()
-        if self._proc.returncode is None:
-            self._proc.kill()
-        await self._proc.wait()
+    async def open(cls, remote_url: str, workdir: Path) -> PouchDriver:
+        return await cls.start(
+            DRIVER, [remote_url, str(workdir)], workdir / "driver.stderr", line_limit=LINE_LIMIT
+        )
 
 
 @pytest.fixture
@@ -119,7 +58,7 @@ def pouch_dir(tmp_path: Path) -> Path:
 
 @pytest.fixture
 async def pouch(remote_db: str, pouch_dir: Path) -> AsyncIterator[PouchDriver]:
-    driver = await PouchDriver.start(remote_db, pouch_dir)
+    driver = await PouchDriver.open(remote_db, pouch_dir)
     try:
         yield driver
     finally:
