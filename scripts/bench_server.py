@@ -19,6 +19,23 @@ The GET/PUT rows run wrk (scripts/bench_server.lua) for --server-seconds at 1 an
 connections; the others a single Python aiohttp client. The server is pinned to one CPU and the
 generator (wrk, or this process) to another. Each target also gets the generator's ceiling: wrk
 against a trivial endpoint (GET /_up on ours and CouchDB, GET / on pouchdb-server).
+
+--auth adds one more server, after the targets (issue 9's accounts rows; ratios within our
+server, since pouchdb-server has no accounts setup worth comparing):
+
+  ours_auth       ours as `ours`, with a local.ini in its data dir setting [chttpd_auth]
+                  iterations (600,000) and [jwt_keys] hmac:_default (a random HS256 key)
+
+  get_<variant>_c1, _c32  the get rows' GETs (same db, paths, wrk settings, warm-up) as
+                          admin_basic (the baseline), member_basic, member_cookie (AuthSession
+                          from POST /_session) and member_jwt (HS256 bearer, sub and exp); the
+                          member is a _users user named in the db's _security members; each
+                          the mean of AUTH_ROUNDS interleaved runs (auth_get_rows)
+  session_login_c1, _c32  POST /_session with the member's password (scripts/bench_auth.lua):
+                          after the first, the verified-password cache answers
+  first_login_pbkdf2      FIRST_LOGIN_USERS new users, each logging in once, two at a time from
+                          Python: PBKDF2 at the configured iterations runs for every login
+and reports ratios_to_admin_basic (goal: each >= 0.9) and logins_per_s.
 """
 
 from __future__ import annotations
@@ -46,6 +63,7 @@ from urllib.parse import urlsplit
 
 ROOT = Path(__file__).resolve().parent.parent
 LUA = Path(__file__).resolve().with_name("bench_server.lua")
+AUTH_LUA = Path(__file__).resolve().with_name("bench_auth.lua")
 OUR_SERVER = ROOT / ".venv" / "bin" / "brainlink-docs"
 POUCHDB_SERVER = ROOT / "node_modules" / "pouchdb-server" / "bin" / "pouchdb-server"
 HOST = "127.0.0.1"
@@ -86,6 +104,47 @@ SERVER_CPU_INDEX, GENERATOR_CPU_INDEX = 0, 1
 # py-spy samples per second, and how long it gets to attach before the load starts.
 PROFILE_RATE = 200
 PROFILE_LEAD_S = 0.5
+
+# --auth: our server started with accounts configured, measured on its own (no other server
+# has an accounts setup worth comparing, so its rows are ratios within our server).
+AUTH_TARGET = "ours_auth"
+# The database member: a _users user named in the GET db's _security members.
+MEMBER = ("bench", "bench-member-password")
+# CouchDB 3.5's PBKDF2 default ([chttpd_auth] iterations), written out so the figure cannot
+# silently follow a changed default: the first-login row measures exactly this cost.
+AUTH_ITERATIONS = 600_000
+# Distinct users who each log in once (PBKDF2 runs for every one), and how many at a time.
+FIRST_LOGIN_USERS = 32
+FIRST_LOGIN_CONCURRENCY = 2
+# Each accounts GET run waits at most this long for other processes to quiet down, and each
+# row is the mean of this many interleaved runs (see auth_get_rows).
+AUTH_QUIET_WAIT_S = 30.0
+AUTH_ROUNDS = 2
+ROUND_FIGURES = ("round", "req_per_s", "p50_ms", "p99_ms", "other_processes_cpu_share",
+                 "waited_for_quiet_s", "ok")  # fmt: skip
+# The JWT's lifetime: far longer than any run, so no row sees it expire.
+JWT_SECONDS = 3600
+AUTH_VARIANTS = ("admin_basic", "member_basic", "member_cookie", "member_jwt")
+AUTH_GOAL = 0.9
+AUTH_NOTE = (
+    "Rows of our server alone, started with [chttpd_auth] iterations and [jwt_keys] "
+    "hmac:_default in its local.ini (pouchdb-server has no accounts setup worth comparing). "
+    "get_<variant>_c<N>: the same GETs as the get rows (random ids of the same 10,000-document "
+    "db, same wrk settings and warm-up) as admin_basic (server admin, basic auth: the "
+    "baseline), member_basic (a _users user named in the db's _security members, basic auth), "
+    "member_cookie (that member's AuthSession cookie from POST /_session, fetched just before "
+    "the row so no refresh is due) and member_jwt (an HS256 bearer token with sub and exp). "
+    "Each is the mean of AUTH_ROUNDS (2) runs: all four variants in turn, then in reverse, so "
+    "every variant's runs have the same mean time and a steady drift of the machine's speed "
+    "cancels out of the ratios; each run waits up to 30 s for other processes to quiet down; "
+    "every run's figures are under rounds, and other_processes_cpu_share is the worst run's. "
+    "ratios_to_admin_basic divide each by admin_basic at the same concurrency. session_login_c"
+    "<N>: POST /_session with the member's name and password (JSON), wrk "
+    "(scripts/bench_auth.lua); after the first, each is served from the verified-password "
+    "cache. first_login_pbkdf2: FIRST_LOGIN_USERS distinct users created beforehand, each "
+    "logging in once, FIRST_LOGIN_CONCURRENCY at a time from one Python aiohttp client; PBKDF2 "
+    "(iterations as configured) runs for every one."
+)
 
 # The issue's goals.
 RATIO_GOAL = 2.0
@@ -129,6 +188,8 @@ class Options:
     targets: tuple[str, ...]
     couchdb_url: str | None
     profile_dir: Path | None
+    # --auth: the accounts rows, on a server of their own (AUTH_TARGET) after the targets.
+    auth: bool = False
 
 
 @dataclass(slots=True)
@@ -142,6 +203,8 @@ class Target:
     directory: Path
     process: subprocess.Popen[bytes] | None = None
     about: dict[str, Any] = field(default_factory=dict)
+    # The HS256 key the server was configured with ([jwt_keys] hmac:_default), when it was.
+    jwt_key: bytes | None = None
 
     @property
     def pid(self) -> int | None:
@@ -362,6 +425,26 @@ def start_ours(name: str, directory: Path, synchronous: str, cpus: set[int] | No
     return Target(name, url, ADMIN, "/_up", directory, process, about)
 
 
+def start_ours_auth(directory: Path, cpus: set[int] | None) -> Target:
+    """Ours (as ``ours``: synchronous FULL, no access log) with a local.ini in its data dir that
+    sets PBKDF2's iterations and an HS256 key; the server adds its admin, uuid and cookie secret
+    to that file at its first start."""
+    key = os.urandom(32)
+    data = directory / "data"
+    data.mkdir(parents=True, exist_ok=True)
+    (data / "local.ini").write_text(
+        f"[chttpd_auth]\niterations = {AUTH_ITERATIONS}\n\n"
+        f"[jwt_keys]\nhmac:_default = {base64.b64encode(key).decode()}\n"
+    )
+    target = start_ours(AUTH_TARGET, directory, "FULL", cpus)
+    target.jwt_key = key
+    target.about["config"] = {
+        "chttpd_auth": {"iterations": AUTH_ITERATIONS, "secret": "(generated at first start)"},
+        "jwt_keys": {"hmac:_default": "(32 random bytes, base64)"},
+    }
+    return target
+
+
 def start_pouchdb_server(directory: Path, cpus: set[int] | None) -> Target:
     # Request logging off (level warning, no echo to stdout), as ours runs with --no-access-log.
     (directory / "config.json").write_text(json.dumps({"log": {"level": "warning"}}))
@@ -500,13 +583,22 @@ async def scan(client: Client, path: str, marker: bytes, expected: int) -> dict[
 
 
 async def wrk(
-    target: Target, connections: int, seconds: int, script_args: list[str]
+    target: Target,
+    connections: int,
+    seconds: int,
+    script_args: list[str],
+    *,
+    headers: list[str] | None = None,
+    script: Path = LUA,
 ) -> dict[str, Any]:
-    """One wrk run of scripts/bench_server.lua (one thread; it inherits our generator CPU)."""
+    """One wrk run of ``script`` (one thread; it inherits our generator CPU). ``headers`` are
+    the credentials to send ("Name: value" lines); None sends the target's own (its admin)."""
     command = ["wrk", "-t1", f"-c{connections}", f"-d{seconds}s", "--timeout", "10s"]
-    if target.authorization:
-        command += ["-H", f"Authorization: {target.authorization}"]
-    command += ["-s", str(LUA), target.url, "--", *script_args]
+    if headers is None:
+        headers = [f"Authorization: {target.authorization}"] if target.authorization else []
+    for header in headers:
+        command += ["-H", header]
+    command += ["-s", str(script), target.url, "--", *script_args]
     meter = CpuMeter(target, children_cpu_seconds)
     process = await asyncio.create_subprocess_exec(
         *command, stdout=subprocess.PIPE, stderr=subprocess.PIPE
@@ -679,13 +771,18 @@ async def get_db(client: Client, db: str, workload: Workload) -> Path:
     return write_lines(client.target.directory / "get.txt", paths)
 
 
-async def get_row(client: Client, paths: Path, c: int, seconds: int, log: Log) -> dict[str, Any]:
+async def get_row(
+    client: Client, paths: Path, c: int, seconds: int, log: Log,
+    headers: list[str] | None = None, label: str = "get",
+) -> dict[str, Any]:  # fmt: skip
+    """GETs of ``paths`` at ``c`` connections after a warm-up, with ``headers`` as credentials
+    (None: the target's admin)."""
     target = client.target
     if warmup_seconds(seconds):
-        await wrk(target, c, warmup_seconds(seconds), ["get", str(paths)])
-    row = await wrk(target, c, seconds, ["get", str(paths)])
+        await wrk(target, c, warmup_seconds(seconds), ["get", str(paths)], headers=headers)
+    row = await wrk(target, c, seconds, ["get", str(paths)], headers=headers)
     row["warmup_seconds"] = warmup_seconds(seconds)
-    log(f"{target.name}: get c{c} {row['req_per_s']:.0f} req/s, p99 {row['p99_ms']:.2f} ms")
+    log(f"{target.name}: {label} c{c} {row['req_per_s']:.0f} req/s, p99 {row['p99_ms']:.2f} ms")
     return row
 
 
@@ -779,6 +876,331 @@ async def measure_big(target: Target, workload: Workload, log: Log) -> dict[str,
     return {"about": target.about, "rows": rows, **memory.report()}
 
 
+# --- accounts (--auth) -----------------------------------------------------------------------
+
+
+def basic_header(name: str, password: str) -> str:
+    return "Authorization: Basic " + base64.b64encode(f"{name}:{password}".encode()).decode()
+
+
+def bearer_token(key: bytes, name: str) -> str:
+    """An HS256 JWT for ``name`` (``sub``) that outlives the run (``exp``), no kid: the server
+    checks it with its ``[jwt_keys] hmac:_default``."""
+    import jwt
+
+    claims = {"sub": name, "exp": int(time.time()) + JWT_SECONDS}
+    return jwt.encode(claims, key, algorithm="HS256")
+
+
+async def create_user(client: Client, name: str, password: str) -> None:
+    """As the admin: the server hashes the password (PBKDF2, [chttpd_auth] iterations)."""
+    import orjson
+
+    doc = {"name": name, "password": password, "roles": [], "type": "user"}
+    await client.request("PUT", f"/_users/org.couchdb.user:{name}", orjson.dumps(doc))
+
+
+async def make_member(client: Client, db: str, name: str) -> None:
+    import orjson
+
+    security = {"admins": {"names": [], "roles": []}, "members": {"names": [name], "roles": []}}
+    await client.request("PUT", f"/{db}/_security", orjson.dumps(security))
+
+
+class Anonymous:
+    """An aiohttp session with no credentials and no cookie jar: each request carries only
+    what it is given, as a wrk connection does."""
+
+    def __init__(self, target: Target) -> None:
+        import aiohttp
+
+        self.target = target
+        self.session = aiohttp.ClientSession(
+            cookie_jar=aiohttp.DummyCookieJar(), headers={"Accept-Encoding": "identity"}
+        )
+
+    async def close(self) -> None:
+        await self.session.close()
+
+    async def login(self, name: str, password: str) -> str:
+        """POST /_session (JSON, as PouchDB sends it); the AuthSession cookie's value."""
+        import orjson
+
+        body = orjson.dumps({"name": name, "password": password})
+        headers = {"Content-Type": "application/json"}
+        url = self.target.url + "/_session"
+        async with self.session.post(url, data=body, headers=headers) as response:
+            data = await response.read()
+            if response.status != 200:
+                raise RuntimeError(f"POST /_session as {name}: {response.status} {data[:200]!r}")
+            morsel = response.cookies.get("AuthSession")
+        if morsel is None or not morsel.value:
+            raise RuntimeError("POST /_session set no AuthSession cookie")
+        return morsel.value
+
+    async def get(self, path: str, header: str | None) -> tuple[int, Any]:
+        """GET ``path`` with one "Name: value" header (or none): status and JSON body."""
+        import orjson
+
+        headers = dict([header.split(": ", 1)]) if header else None
+        async with self.session.get(self.target.url + path, headers=headers) as response:
+            return response.status, orjson.loads(await response.read())
+
+
+async def auth_checks(
+    anonymous: Anonymous, path: str, credentials: dict[str, list[str] | None], admin: str
+) -> dict[str, Any]:
+    """Before any row: each variant is who it should be (GET /_session) and may read the db
+    (GET ``path``), and an anonymous GET is refused, so the rows measure access control at
+    work. Raises when one is not."""
+    out: dict[str, Any] = {}
+    for variant, headers in credentials.items():
+        header = admin if headers is None else headers[0]
+        _, session = await anonymous.get("/_session", header)
+        status, _ = await anonymous.get(path, header)
+        user = session.get("userCtx", {})
+        out[variant] = {
+            "user": user.get("name"),
+            "roles": user.get("roles"),
+            "authenticated": session.get("info", {}).get("authenticated"),
+            "get_status": status,
+        }
+        expected = ADMIN[0] if variant == "admin_basic" else MEMBER[0]
+        member_ok = variant == "admin_basic" or "_admin" not in (user.get("roles") or [])
+        if user.get("name") != expected or status != 200 or not member_ok:
+            raise RuntimeError(f"{variant} is not who the row needs: {out[variant]}")
+    status, body = await anonymous.get(path, None)
+    out["anonymous"] = {"get_status": status, "error": body.get("error")}
+    if status != 401:
+        raise RuntimeError(f"an anonymous GET of the members-only db gave {status}, not 401")
+    return out
+
+
+async def variant_credentials(target: Target, anonymous: Anonymous) -> dict[str, list[str] | None]:
+    """The headers each variant sends: None is the target's admin basic auth; a cookie is
+    fetched fresh (call this just before a row, so no refresh is due during it)."""
+    assert target.jwt_key is not None
+    cookie = await anonymous.login(*MEMBER)
+    return {
+        "admin_basic": None,
+        "member_basic": [basic_header(*MEMBER)],
+        "member_cookie": [f"Cookie: AuthSession={cookie}"],
+        "member_jwt": [f"Authorization: Bearer {bearer_token(target.jwt_key, MEMBER[0])}"],
+    }
+
+
+async def auth_get_rows(
+    client: Client, anonymous: Anonymous, paths: Path, c: int, options: Options, log: Log
+) -> dict[str, dict[str, Any]]:
+    """The get_<variant>_c<c> rows: AUTH_ROUNDS rounds of every variant in turn, forwards, then
+    backwards, each run starting on a quiet machine (or saying how long it waited for one). A
+    row is the mean of its runs: every variant's runs then sit at the same mean time, so a
+    steady drift of the machine's speed (a VM's steal, a neighbour's job) cancels out of the
+    ratios instead of favouring whichever variant ran first."""
+    runs: dict[str, list[dict[str, Any]]] = {v: [] for v in AUTH_VARIANTS}
+    for round_ in range(AUTH_ROUNDS):
+        for variant in AUTH_VARIANTS[:: -1 if round_ % 2 else 1]:
+            label = f"get {variant}"
+            waited = await asyncio.to_thread(
+                wait_for_quiet, f"{label} c{c}", log, AUTH_QUIET_WAIT_S
+            )
+            headers = (await variant_credentials(client.target, anonymous))[variant]
+            row = await get_row(client, paths, c, options.seconds, log, headers, label)
+            runs[variant].append(row | {"round": round_, "waited_for_quiet_s": waited})
+    return {f"get_{v}_c{c}": combine_runs(rounds) for v, rounds in runs.items()}
+
+
+def combine_runs(runs: list[dict[str, Any]]) -> dict[str, Any]:
+    """One row of several wrk runs of the same load: req/s over all of them (the mean, for
+    runs of equal length), latency percentiles and CPU shares averaged, the worst of max
+    latency and of other processes' share (a disturbed run marks the row), every error, and
+    each run's own figures under ``rounds``."""
+    row = dict(runs[0])
+    requests, seconds = sum(r["requests"] for r in runs), sum(r["seconds"] for r in runs)
+    row |= {"requests": requests, "seconds": seconds, "req_per_s": requests / seconds}
+    for key in ("p50_ms", "p90_ms", "p99_ms", "p999_ms", "mean_ms", "waited_for_quiet_s"):
+        row[key] = sum(r[key] for r in runs) / len(runs)
+    for key in ("server_cpu_share", "generator_cpu_share"):
+        shares = [r[key] for r in runs if r.get(key) is not None]
+        row[key] = sum(shares) / len(shares) if shares else None
+    others = [r["other_processes_cpu_share"] for r in runs if r.get("other_processes_cpu_share")]
+    row["other_processes_cpu_share"] = max(others, default=runs[0]["other_processes_cpu_share"])
+    row["max_ms"] = max(r["max_ms"] for r in runs)
+    errors: Counter[str] = Counter()
+    for r in runs:
+        errors.update(r["errors"])
+    row |= {"errors": dict(errors), "ok": all(r["ok"] for r in runs), "runs": len(runs)}
+    row["rounds"] = [{k: r[k] for k in ROUND_FIGURES} for r in runs]
+    row.pop("round", None)
+    return row
+
+
+async def login_row(target: Target, c: int, seconds: int, body: Path, log: Log) -> dict[str, Any]:
+    """POST /_session at ``c`` connections, the member's password each time (the cache's)."""
+    args = ["post", "/_session", str(body), "application/json"]
+    row = await wrk(target, c, seconds, args, headers=[], script=AUTH_LUA)
+    log(f"{target.name}: session login c{c} {row['req_per_s']:.0f} logins/s")
+    return row
+
+
+async def first_logins(
+    client: Client, anonymous: Anonymous, log: Log, users: int = FIRST_LOGIN_USERS
+) -> dict[str, Any]:
+    """``users`` new users (created untimed), each logging in once, FIRST_LOGIN_CONCURRENCY at a
+    time: no verified-password cache helps, PBKDF2 runs for each."""
+    names = [f"bench-first-{i:04d}" for i in range(users)]
+    password = MEMBER[1]
+    pending = list(names)
+
+    async def create() -> None:
+        while pending:
+            await create_user(client, pending.pop(), password)
+
+    await asyncio.gather(*(create() for _ in range(FIRST_LOGIN_CONCURRENCY)))
+    pending = list(names)
+    latencies: list[float] = []
+
+    async def login() -> None:
+        while pending:
+            name = pending.pop()
+            t0 = time.perf_counter()
+            await anonymous.login(name, password)
+            latencies.append(time.perf_counter() - t0)
+
+    meter = CpuMeter(client.target, own_cpu_seconds)
+    t0 = time.perf_counter()
+    await asyncio.gather(*(login() for _ in range(FIRST_LOGIN_CONCURRENCY)))
+    seconds = time.perf_counter() - t0
+    latencies.sort()
+    row = {
+        "logins": len(latencies),
+        "concurrency": FIRST_LOGIN_CONCURRENCY,
+        "iterations": AUTH_ITERATIONS,
+        "seconds": seconds,
+        "logins_per_s": len(latencies) / seconds,
+        "p50_ms": latencies[len(latencies) // 2] * 1e3,
+        "max_ms": latencies[-1] * 1e3,
+        # One PBKDF2 in this process, on the generator's core: what each login costs at least.
+        "one_pbkdf2_here_ms": pbkdf2_seconds() * 1e3,
+        "ok": len(latencies) == users,
+    } | meter.shares()
+    log(f"{client.target.name}: first logins {row['logins_per_s']:.1f} logins/s (PBKDF2)")
+    return row
+
+
+def pbkdf2_seconds() -> float:
+    t0 = time.perf_counter()
+    hashlib.pbkdf2_hmac("sha256", b"password", os.urandom(16).hex().encode(), AUTH_ITERATIONS)
+    return time.perf_counter() - t0
+
+
+async def measure_auth(
+    target: Target, workload: Workload, options: Options, log: Log
+) -> dict[str, Any]:
+    """The accounts rows, in a fixed order: the generator's ceiling; per concurrency, GETs as
+    each variant; _session logins at each concurrency; first logins (PBKDF2)."""
+    import orjson
+
+    db = db_names(target)["get"]
+    rows: dict[str, Any] = {}
+    profiles = None
+    client, anonymous = Client(target), Anonymous(target)
+    try:
+        async with MemoryLog(target) as memory:
+            ceiling = await ceilings(client, options.seconds, log)
+            paths = await get_db(client, db, workload)
+            await create_user(client, *MEMBER)
+            await make_member(client, db, MEMBER[0])
+            first_path = paths.read_text().split("\n", 1)[0]
+            admin = f"Authorization: {target.authorization}"
+            checks = await auth_checks(
+                anonymous, first_path, await variant_credentials(target, anonymous), admin
+            )
+            for c in CONCURRENCY:
+                got = await auth_get_rows(client, anonymous, paths, c, options, log)
+                for name, row in got.items():
+                    rows[name] = row | {"db_docs": min(GET_DB_DOCS, workload.docs)}
+                memory.mark(f"get_c{c}")
+            body = target.directory / "login.json"
+            body.write_bytes(orjson.dumps({"name": MEMBER[0], "password": MEMBER[1]}))
+            for c in CONCURRENCY:
+                rows[f"session_login_c{c}"] = await login_row(target, c, options.seconds, body, log)
+                memory.mark(f"session_login_c{c}")
+            rows["first_login_pbkdf2"] = await first_logins(client, anonymous, log)
+            memory.mark("first_login_pbkdf2")
+        if options.profile_dir is not None:
+            credentials = await variant_credentials(target, anonymous)
+            loads = {
+                f"get_{v}_c{max(CONCURRENCY)}": Load(["get", str(paths)], credentials[v])
+                for v in AUTH_VARIANTS
+            }
+            loads[f"session_login_c{max(CONCURRENCY)}"] = Load(
+                ["post", "/_session", str(body), "application/json"], [], AUTH_LUA
+            )
+            profiles = await profile_loads(target, loads, options)
+    finally:
+        await client.close()
+        await anonymous.close()
+    annotate(rows, ceiling)
+    ratios = auth_ratios(rows)
+    met, details = auth_goals(ratios, rows)
+    return {
+        "about": target.about,
+        "notes": AUTH_NOTE,
+        "member": {"name": MEMBER[0], "db": db, "security_members": [MEMBER[0]]},
+        "checks": checks,
+        "generator_ceiling": ceiling,
+        "rows": rows,
+        "ratios_to_admin_basic": ratios,
+        "logins_per_s": {
+            name: rows[name].get("req_per_s", rows[name].get("logins_per_s"))
+            for name in rows
+            if "login" in name
+        },
+        "goals": met,
+        "goal_details": details,
+        **memory.report(),
+        "profiles": profiles,
+    }
+
+
+def auth_ratios(rows: dict[str, Any]) -> dict[str, float | None]:
+    """Each member variant's GET req/s over the admin's at the same concurrency."""
+    out: dict[str, float | None] = {}
+    for c in CONCURRENCY:
+        base = rows.get(f"get_admin_basic_c{c}", {}).get("req_per_s")
+        for variant in AUTH_VARIANTS[1:]:
+            value = rows.get(f"get_{variant}_c{c}", {}).get("req_per_s")
+            out[f"{variant}_c{c}"] = value / base if value and base else None
+    return out
+
+
+def auth_goals(
+    ratios: dict[str, float | None], rows: dict[str, Any]
+) -> tuple[dict[str, bool | None], dict[str, Any]]:
+    """Issue 9's goal: every member GET at least AUTH_GOAL of the admin's. Rows during which
+    other processes took more than DISTURBED_SHARE of a core are named: their ratios are
+    skewed either way."""
+    below = sorted(k for k, v in ratios.items() if v is None or v < AUTH_GOAL)
+    measured = any(v is not None for v in ratios.values())
+    met = {"member_gets_at_least_0.9x_admin": (not below) if measured else None}
+    disturbed = sorted(
+        name
+        for name, row in rows.items()
+        if name.startswith("get_") and (row.get("other_processes_cpu_share") or 0) > DISTURBED_SHARE
+    )
+    details = {
+        "member_gets_at_least_0.9x_admin": {
+            "target_ratio": AUTH_GOAL,
+            "rows_below_target": below,
+            "counts": "every ratios_to_admin_basic entry (basic, cookie, JWT at 1 and 32 "
+            "connections)",
+            "disturbed_get_rows": disturbed,
+        }
+    }
+    return met, details
+
+
 # --- profiles --------------------------------------------------------------------------------
 
 
@@ -787,14 +1209,33 @@ async def profile(
     options: Options,
 ) -> dict[str, Any]:  # fmt: skip
     """py-spy under the 32-client GET and PUT loads: extra runs, so no row is perturbed."""
-    assert options.profile_dir is not None and target.pid is not None
-    options.profile_dir.mkdir(parents=True, exist_ok=True)
     c, db = max(CONCURRENCY), names["put_profile"]
     size = min(workload.docs, PUT_POOL_PER_CLIENT * c)
     pool = await put_pool(client, db, workload, size, target.directory / "put-profile.txt")
-    loads = {f"get_c{c}": ["get", str(paths)], f"put_c{c}": ["put", str(pool), db, "1"]}
+    loads = {
+        f"get_c{c}": Load(["get", str(paths)]),
+        f"put_c{c}": Load(["put", str(pool), db, "1"]),
+    }
+    return await profile_loads(target, loads, options)
+
+
+@dataclass(frozen=True, slots=True)
+class Load:
+    """One wrk load to profile: the Lua script's arguments, credentials (None: the target's
+    admin) and the script."""
+
+    args: list[str]
+    headers: list[str] | None = None
+    script: Path = LUA
+
+
+async def profile_loads(target: Target, loads: dict[str, Load], options: Options) -> dict[str, Any]:
+    """py-spy on the server under each of ``loads`` at 32 connections, one after the other."""
+    assert options.profile_dir is not None and target.pid is not None
+    options.profile_dir.mkdir(parents=True, exist_ok=True)
+    c = max(CONCURRENCY)
     out = {}
-    for name, args in loads.items():
+    for name, load_args in loads.items():
         raw = options.profile_dir / f"{target.name}-{name}.txt"
         # --nonblocking: reading the process's memory without pausing it costs the server little.
         command = [py_spy() or "py-spy", "record", "--pid", str(target.pid), "--threads",
@@ -804,7 +1245,10 @@ async def profile(
             *command, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE
         )
         await asyncio.sleep(PROFILE_LEAD_S)
-        load = await wrk(target, c, options.seconds, args)
+        load = await wrk(
+            target, c, options.seconds, load_args.args,
+            headers=load_args.headers, script=load_args.script,
+        )  # fmt: skip
         _, err = await spy.communicate()
         if spy.returncode != 0 or not raw.is_file():
             out[name] = {"error": err.decode()[-300:]}
@@ -820,9 +1264,12 @@ async def profile(
 
 def hot_spots(raw: Path, possible: int, top: int = 12) -> dict[str, Any]:
     """Per thread name (the event loop, the SQLite writer, readers): the share of wall time it
-    was seen running, and the functions it ran in (self time), as shares of its samples."""
+    was seen running, the functions it ran in (self time), and the functions of
+    brainlink_docs/ on its stack (inclusive time: the function and what it called), as shares
+    of its samples."""
     seen: Counter[str] = Counter()
     own: dict[str, Counter[str]] = {}
+    under: dict[str, Counter[str]] = {}
     for line in raw.read_text().splitlines():
         stack, _, count = line.rpartition(" ")
         frames = stack.split(";")
@@ -832,13 +1279,26 @@ def hot_spots(raw: Path, possible: int, top: int = 12) -> dict[str, Any]:
         thread = frames[0].partition("): ")[2] or frames[0]
         seen[thread] += int(count)
         own.setdefault(thread, Counter())[strip_line(frames[-1])] += int(count)
+        # Outermost first, each function once however deep it recurses.
+        ours = dict.fromkeys(package_frame(f) for f in frames[1:] if "brainlink_docs/" in f)
+        under.setdefault(thread, Counter()).update(dict.fromkeys(ours, int(count)))
     return {
         thread: {
             "running_share_of_wall": round(n / possible, 3),
             "top_self": [(f, round(k / n, 3)) for f, k in own[thread].most_common(top)],
+            "top_inclusive_brainlink_docs": [
+                (f, round(k / n, 3)) for f, k in under[thread].most_common(top)
+            ],
         }
         for thread, n in seen.most_common()
     }
+
+
+def package_frame(frame: str) -> str:
+    """``fn (.../brainlink_docs/http/auth.py:123)`` -> ``http/auth.py:fn``."""
+    name, _, where = frame.partition(" (")
+    path = where.rsplit(":", 1)[0].rpartition("brainlink_docs/")[2]
+    return f"{path}:{name}"
 
 
 def strip_line(frame: str) -> str:
@@ -871,14 +1331,18 @@ def run_target(
         elif name == "couchdb":
             assert options.couchdb_url is not None
             target = couchdb_target(options.couchdb_url, directory)
+        elif name == AUTH_TARGET:
+            target = start_ours_auth(directory, cpus)
         else:
             synchronous = "NORMAL" if name == "ours_normal" else "FULL"
             target = start_ours(name, directory, synchronous, cpus)
         log(f"{name}: {target.url}")
-        coroutine = (
-            measure_big(target, workload, log) if big else measure(target, workload, options, log)
-        )
-        result = asyncio.run(coroutine)
+        if big:
+            result = asyncio.run(measure_big(target, workload, log))
+        elif name == AUTH_TARGET:
+            result = asyncio.run(measure_auth(target, workload, options, log))
+        else:
+            result = asyncio.run(measure(target, workload, options, log))
     except Exception as exc:  # one target failing must not lose the others' figures
         log(f"{name} failed: {exc!r}")
         result = {"error": repr(exc)}
@@ -894,21 +1358,22 @@ def run_target(
     return result
 
 
-def wait_for_quiet(name: str, log: Log) -> float:
-    """Wait, up to QUIET_WAIT_S, until other processes leave the CPUs alone; seconds waited.
+def wait_for_quiet(name: str, log: Log, limit: float = QUIET_WAIT_S) -> float:
+    """Wait, up to ``limit`` seconds, until other processes leave the CPUs alone; seconds
+    waited.
 
     On a shared machine another job can take a core for minutes; starting a target then would
     measure that job as much as the server.
     """
     began = time.monotonic()
-    while time.monotonic() - began < QUIET_WAIT_S:
+    while time.monotonic() - began < limit:
         own, busy, t0 = own_cpu_seconds(), machine_busy_seconds(), time.perf_counter()
         time.sleep(QUIET_SAMPLE_S)
         others = machine_busy_seconds() - busy - (own_cpu_seconds() - own)
         if others / (time.perf_counter() - t0) < DISTURBED_SHARE:
             break
         if time.monotonic() - began < QUIET_SAMPLE_S * 1.5:
-            log(f"{name}: waiting up to {QUIET_WAIT_S:.0f} s for other processes to quiet down")
+            log(f"{name}: waiting up to {limit:.0f} s for other processes to quiet down")
     return time.monotonic() - began
 
 
@@ -922,7 +1387,8 @@ def busiest_neighbours(result: dict[str, Any]) -> float | None:
 def run(
     options: Options, workdir: Path, write_workload: Callable[..., Any], log: Log
 ) -> dict[str, Any]:
-    """The whole server benchmark; ``write_workload`` is scripts/bench's generator."""
+    """The whole server benchmark; ``write_workload`` is scripts/bench's generator. With no
+    targets and ``options.auth``, only the accounts rows (and only the GET db's documents)."""
     began = time.perf_counter()
     digest = source_digest()
     server_cpus, generator_cpus = cpu_split()
@@ -931,11 +1397,16 @@ def run(
         # Before any thread starts, so wrk, py-spy and the client's threads inherit it.
         os.sched_setaffinity(0, generator_cpus)
     try:
-        workload = generate(workdir / "server", options.docs, write_workload, log)
+        docs = options.docs if options.targets else min(options.docs, GET_DB_DOCS)
+        workload = generate(workdir / "server", docs, write_workload, log)
         targets = {
             name: run_target(name, options, workload, workdir / "server" / name, server_cpus, log)
             for name in options.targets
         }
+        auth = None
+        if options.auth:
+            directory = workdir / "server" / AUTH_TARGET
+            auth = run_target(AUTH_TARGET, options, workload, directory, server_cpus, log)
         workload.path.unlink()
         big = None
         if options.big:
@@ -956,40 +1427,47 @@ def run(
             big_load.path.unlink()
     finally:
         os.sched_setaffinity(0, original)
-    ratios = compare(targets, big)
-    met, details = goals(targets, ratios, big)
-    return tidy(
-        {
-            "workload": {
-                "docs": workload.docs,
-                "avg_doc_bytes": workload.avg_doc_bytes,
-                "bulk_batch_size": 1_000,
-                "get_db_docs": min(GET_DB_DOCS, workload.docs),
-                "put_pool_per_client": PUT_POOL_PER_CLIENT,
-                "concurrency": list(CONCURRENCY),
-                "seconds_per_wrk_row": options.seconds,
-                "get_warmup_seconds": warmup_seconds(options.seconds),
-                "pinning": {
-                    "server_cpus": sorted(server_cpus) if server_cpus else None,
-                    "generator_cpus": sorted(generator_cpus) if generator_cpus else None,
-                },
-                "wrk": wrk_version(),
-                "notes": CEILING_NOTE,
+    report: dict[str, Any] = {
+        "workload": {
+            "docs": workload.docs,
+            "avg_doc_bytes": workload.avg_doc_bytes,
+            "bulk_batch_size": 1_000,
+            "get_db_docs": min(GET_DB_DOCS, workload.docs),
+            "put_pool_per_client": PUT_POOL_PER_CLIENT,
+            "concurrency": list(CONCURRENCY),
+            "seconds_per_wrk_row": options.seconds,
+            "get_warmup_seconds": warmup_seconds(options.seconds),
+            "pinning": {
+                "server_cpus": sorted(server_cpus) if server_cpus else None,
+                "generator_cpus": sorted(generator_cpus) if generator_cpus else None,
             },
+            "wrk": wrk_version(),
+            "notes": CEILING_NOTE,
+        }
+    }
+    if options.targets:
+        ratios = compare(targets, big)
+        met, details = goals(targets, ratios, big)
+        report |= {
             "targets": targets,
             "targets_1m": big,
             "ratio_conventions": RATIO_CONVENTIONS,
             "ratios": ratios,
             "goals": met,
             "goal_details": details,
-            "disturbed_targets": [
-                name
-                for name, result in [
-                    *targets.items(),
-                    *((f"1m_{k}", v) for k, v in (big or {}).items()),
-                ]
-                if (result.get("max_other_processes_cpu_share") or 0) > DISTURBED_SHARE
-            ],
+        }
+    if auth is not None:
+        report["auth"] = auth
+    runs = [*targets.items(), *((f"1m_{k}", v) for k, v in (big or {}).items())]
+    runs += [(AUTH_TARGET, auth)] if auth is not None else []
+    report["disturbed_targets"] = [
+        name
+        for name, result in runs
+        if (result.get("max_other_processes_cpu_share") or 0) > DISTURBED_SHARE
+    ]
+    return tidy(
+        report
+        | {
             "server_source_sha256": digest,
             "server_source_changed_during_run": source_digest() != digest,
             "elapsed_seconds": time.perf_counter() - began,

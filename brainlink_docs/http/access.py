@@ -10,6 +10,7 @@ are enforced by the store view handed to the handler (``security.guarded``).
 from __future__ import annotations
 
 import enum
+import weakref
 from typing import Any
 
 from brainlink_docs.errors import Unauthorized
@@ -60,6 +61,22 @@ def check_db_access(access: Access, user: UserCtx, security: Security) -> None:
         raise Unauthorized("You are not a server or db admin.")
 
 
+# The parsed _security of each open store, reused while the object is unchanged: building
+# the name and role sets showed in the member GET profile.
+_PARSED: weakref.WeakKeyDictionary[Any, tuple[dict[str, Any], Security]] = (
+    weakref.WeakKeyDictionary()
+)
+
+
+def _security_of(store: DocumentStore, raw: dict[str, Any]) -> Security:
+    cached = _PARSED.get(store)
+    if cached is not None and cached[0] == raw:
+        return cached[1]
+    security = Security.from_json(raw)
+    _PARSED[store] = (raw, security)
+    return security
+
+
 class GuardedLease:
     """``async with use_store(request, db)``: the database, opened, checked and guarded."""
 
@@ -84,7 +101,7 @@ class GuardedLease:
         if self._user.is_admin and self._db != USERS_DB:
             return store  # server admins bypass every check: no security read on their path
         try:
-            security = Security.from_json(await store.get_security())
+            security = _security_of(store, await store.get_security())
             check_db_access(self._access, self._user, security)
             options = self._users_options if self._db == USERS_DB else None
             return guard(store, self._user, security, options)

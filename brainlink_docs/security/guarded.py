@@ -38,11 +38,42 @@ def security_error(user: UserCtx, reason: str) -> CouchError:
     return Unauthorized(reason) if user.name is None else Forbidden(reason)
 
 
+# The DocumentStore methods a view hands straight to the wrapped store unless it overrides them.
+_DELEGATED = (
+    "info",
+    "get",
+    "open_revs",
+    "put",
+    "delete",
+    "bulk_docs",
+    "all_docs",
+    "changes",
+    "wait_for_change",
+    "revs_diff",
+    "bulk_get",
+    "get_attachment",
+    "put_attachment",
+    "delete_attachment",
+    "get_revs_limit",
+    "purge",
+    "get_security",
+    "set_security",
+    "local_docs",
+    "set_revs_limit",
+    "compact",
+    "close",
+)
+
+
 class _View:
     """Delegates everything it does not override to the wrapped store."""
 
     def __init__(self, inner: DocumentStore) -> None:
         self._inner = inner
+        # Bound once: a member's every read would otherwise go through __getattr__.
+        for attr in _DELEGATED:
+            if not hasattr(type(self), attr):
+                setattr(self, attr, getattr(inner, attr))
 
     def __getattr__(self, attr: str) -> Any:
         return getattr(self._inner, attr)

@@ -78,6 +78,7 @@ def test_help_documents_every_option_and_the_shell_shim_works() -> None:
     ).stdout
     options = ("--docs", "--skip-1m", "--only", "--out", "--reads", "--ranges", "--workdir")
     options += ("--server", "--skip-server", "--server-1m", "--server-seconds", "--server-profile")
+    options += ("--auth", "--auth-only")
     for option in options:
         assert option in out
     assert "wrk" in out
@@ -256,3 +257,137 @@ def test_ratios_read_so_that_above_one_favours_ours() -> None:
         "get_c1_p99_latency": 5.0,
         "peak_rss": 0.25,
     }
+
+
+def test_auth_needs_the_server_benchmark() -> None:
+    bench = load_bench()
+    with pytest.raises(SystemExit):
+        bench.parse_args(["--skip-server", "--auth"])
+    with pytest.raises(SystemExit):
+        bench.parse_args(["--auth-only", "--server"])
+
+
+def test_auth_ratios_divide_each_member_row_by_the_admins() -> None:
+    server = load_server_bench()
+    rows = {
+        f"get_{variant}_c{c}": {"req_per_s": rate * c, "other_processes_cpu_share": 0.0}
+        for c in (1, 32)
+        for variant, rate in (
+            ("admin_basic", 1000.0),
+            ("member_basic", 950.0),
+            ("member_cookie", 900.0),
+            ("member_jwt", 800.0),
+        )
+    }
+    rows["get_member_jwt_c32"]["other_processes_cpu_share"] = 0.5
+    ratios = server.auth_ratios(rows)
+    assert ratios == {
+        "member_basic_c1": 0.95,
+        "member_cookie_c1": 0.9,
+        "member_jwt_c1": 0.8,
+        "member_basic_c32": 0.95,
+        "member_cookie_c32": 0.9,
+        "member_jwt_c32": 0.8,
+    }
+    met, details = server.auth_goals(ratios, rows)
+    assert met == {"member_gets_at_least_0.9x_admin": False}
+    goal = details["member_gets_at_least_0.9x_admin"]
+    assert goal["rows_below_target"] == ["member_jwt_c1", "member_jwt_c32"]
+    assert goal["disturbed_get_rows"] == ["get_member_jwt_c32"]
+    # Nothing measured is not a failure: the goal is unknown.
+    assert server.auth_goals(server.auth_ratios({}), {})[0] == {
+        "member_gets_at_least_0.9x_admin": None
+    }
+
+
+AUTH_VARIANTS = ("admin_basic", "member_basic", "member_cookie", "member_jwt")
+
+
+@pytest.mark.slow
+@pytest.mark.skipif(not wrk_available(), reason="needs wrk (apt-get install -y wrk)")
+def test_tiny_auth_run_reports_every_row(tmp_path: Path) -> None:
+    proc = subprocess.run(
+        [
+            sys.executable,
+            str(BENCH),
+            *("--auth-only", "--docs", "500", "--server-seconds", "1"),
+            *("--workdir", str(tmp_path / "work")),
+        ],
+        capture_output=True,
+        text=True,
+        timeout=300,
+        check=False,
+    )
+    assert proc.returncode == 0, proc.stderr
+    report = json.loads(proc.stdout)
+    # --auth-only: no embedded benchmark and no other server.
+    assert "sizes" not in report
+    server = report["server"]
+    assert "targets" not in server
+    assert server["workload"]["docs"] == 500
+    auth = server["auth"]
+    assert "error" not in auth, auth
+    # Each variant is who its row needs, and the db is closed to anonymous requests.
+    assert auth["checks"]["member_cookie"]["authenticated"] == "cookie"
+    assert auth["checks"]["member_jwt"]["authenticated"] == "jwt"
+    assert auth["checks"]["anonymous"]["get_status"] == 401
+    rows = auth["rows"]
+    for c in ("c1", "c32"):
+        for variant in AUTH_VARIANTS:
+            row = rows[f"get_{variant}_{c}"]
+            assert row["ok"], (variant, c, row)
+            assert row["requests"] > 0
+        assert rows[f"session_login_{c}"]["ok"]
+        assert auth["logins_per_s"][f"session_login_{c}"] > 0
+    first = rows["first_login_pbkdf2"]
+    assert first["ok"] and first["iterations"] == 600_000
+    assert auth["logins_per_s"]["first_login_pbkdf2"] > 0
+    assert len(auth["ratios_to_admin_basic"]) == 6
+    assert all(v > 0 for v in auth["ratios_to_admin_basic"].values())
+    assert isinstance(auth["goals"]["member_gets_at_least_0.9x_admin"], bool)
+    assert not any((tmp_path / "work").iterdir())
+
+
+def test_hot_spots_count_our_functions_once_per_stack(tmp_path: Path) -> None:
+    raw = tmp_path / "stacks.txt"
+    pkg = "/x/brainlink_docs"
+    raw.write_text(
+        f"thread (1): MainThread;run (runners.py:1);authenticate ({pkg}/http/auth.py:9)"
+        f";user ({pkg}/http/auth.py:20);user ({pkg}/http/auth.py:21) 3\n"
+        "thread (1): MainThread;run (runners.py:1);select (selectors.py:5) 1\n"
+    )
+    spots = load_server_bench().hot_spots(raw, possible=4)["MainThread"]
+    assert spots["top_inclusive_brainlink_docs"] == [
+        ("http/auth.py:authenticate", 0.75),
+        ("http/auth.py:user", 0.75),
+    ]
+
+
+def test_interleaved_runs_combine_into_one_row_of_their_mean() -> None:
+    def run(round_: int, rate: float, others: float, errors: dict[str, int]) -> dict[str, Any]:
+        return {
+            "connections": 32,
+            "requests": int(rate * 10),
+            "seconds": 10.0,
+            "req_per_s": rate,
+            **{f"{p}_ms": 1.0 + round_ for p in ("p50", "p90", "p99", "p999", "mean")},
+            "max_ms": 5.0 * (round_ + 1),
+            "errors": errors,
+            "ok": not errors,
+            "server_cpu_share": 1.0,
+            "generator_cpu_share": 0.2,
+            "other_processes_cpu_share": others,
+            "round": round_,
+            "waited_for_quiet_s": 0.5,
+        }
+
+    row = load_server_bench().combine_runs(
+        [run(0, 3000.0, 0.0, {}), run(1, 2000.0, 0.4, {"status": 2})]
+    )
+    assert row["req_per_s"] == 2500.0 and row["requests"] == 50_000 and row["seconds"] == 20.0
+    assert row["p99_ms"] == 1.5 and row["max_ms"] == 10.0
+    # One disturbed or failed run marks the whole row.
+    assert row["other_processes_cpu_share"] == 0.4
+    assert row["errors"] == {"status": 2} and row["ok"] is False
+    assert [r["req_per_s"] for r in row["rounds"]] == [3000.0, 2000.0]
+    assert row["runs"] == 2 and "round" not in row
