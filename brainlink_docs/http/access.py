@@ -15,7 +15,7 @@ from typing import Any
 
 from brainlink_docs.errors import Unauthorized
 from brainlink_docs.security.acl import Security, UserCtx
-from brainlink_docs.security.guarded import NOT_DB_ADMIN, guard, security_error
+from brainlink_docs.security.guarded import NOT_DB_ADMIN, MemberView, security_error, users_view
 from brainlink_docs.security.users import USERS_DB
 from brainlink_docs.store.api import DocumentStore
 
@@ -62,7 +62,8 @@ def check_db_access(access: Access, user: UserCtx, security: Security) -> None:
 
 
 # The parsed _security of each open store, reused while the object is unchanged: building
-# the name and role sets showed in the member GET profile.
+# the name and role sets showed in the member GET profile. Values hold no reference to the
+# store, so a closed store's entry goes with it.
 _PARSED: weakref.WeakKeyDictionary[Any, tuple[dict[str, Any], Security]] = (
     weakref.WeakKeyDictionary()
 )
@@ -80,7 +81,7 @@ def _security_of(store: DocumentStore, raw: dict[str, Any]) -> Security:
 class GuardedLease:
     """``async with use_store(request, db)``: the database, opened, checked and guarded."""
 
-    __slots__ = ("_access", "_db", "_lease", "_user", "_users_options")
+    __slots__ = ("_access", "_db", "_lease", "_read_only", "_user", "_users_options")
 
     def __init__(
         self,
@@ -89,12 +90,15 @@ class GuardedLease:
         user: UserCtx,
         access: Access,
         users_options: dict[str, Any] | None,
+        *,
+        read_only: bool,
     ) -> None:
         self._lease = lease
         self._db = db
         self._user = user
         self._access = access
         self._users_options = users_options
+        self._read_only = read_only
 
     async def __aenter__(self) -> DocumentStore:
         store: DocumentStore = await self._lease.__aenter__()
@@ -103,8 +107,13 @@ class GuardedLease:
         try:
             security = _security_of(store, await store.get_security())
             check_db_access(self._access, self._user, security)
-            options = self._users_options if self._db == USERS_DB else None
-            return guard(store, self._user, security, options)
+            if self._db == USERS_DB:
+                assert self._users_options is not None
+                return users_view(store, self._user, security, self._users_options)
+            if self._read_only or security.is_admin(self._user):
+                # The member view guards writes only; GET and HEAD never write.
+                return store
+            return MemberView(store, anonymous=self._user.name is None)  # type: ignore[return-value]
         except BaseException:
             await self._lease.__aexit__(None, None, None)
             raise

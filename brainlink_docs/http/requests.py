@@ -30,7 +30,14 @@ def use_store(request: web.Request, db: str) -> AbstractAsyncContextManager[Docu
     see it: 404 if it does not exist, 401/403 if its ``_security`` keeps them out."""
     app = request.app
     lease = app[DATABASES].use(db)
-    return GuardedLease(lease, db, request[USER_CTX], request[ACCESS], app[USERS_OPTIONS])
+    return GuardedLease(
+        lease,
+        db,
+        request[USER_CTX],
+        request[ACCESS],
+        app[USERS_OPTIONS],
+        read_only=request.method in ("GET", "HEAD"),
+    )
 
 
 def require_json_type(request: web.Request) -> None:

@@ -102,15 +102,19 @@ async def _guarded_bulk(
 
 
 class MemberView(_View):
-    """A database member who is not one of its admins: everything but design documents."""
+    """A database member who is not one of its admins: everything but design documents.
 
-    def __init__(self, inner: DocumentStore, user: UserCtx) -> None:
+    It depends only on whether the member is anonymous (a 401 rather than a 403), so one view
+    per store and kind serves every member's requests.
+    """
+
+    def __init__(self, inner: DocumentStore, *, anonymous: bool) -> None:
         super().__init__(inner)
-        self._user = user
+        self._anonymous = anonymous
 
     def _check_id(self, doc_id: str) -> None:
         if doc_id.startswith(DESIGN_PREFIX):
-            raise security_error(self._user, NOT_DB_ADMIN)
+            raise Unauthorized(NOT_DB_ADMIN) if self._anonymous else Forbidden(NOT_DB_ADMIN)
 
     async def _check(self, doc: Doc) -> Doc:
         self._check_id(str(doc.get("_id", "")))
@@ -291,15 +295,8 @@ class UsersView(_View):
         return await self._inner.delete_attachment(doc_id, name, rev)
 
 
-def guard(
-    store: DocumentStore,
-    user: UserCtx,
-    security: Security,
-    users_options: Mapping[str, Any] | None,
+def users_view(
+    store: DocumentStore, user: UserCtx, security: Security, options: Mapping[str, Any]
 ) -> DocumentStore:
-    """The view of ``store`` that ``user`` gets; ``users_options`` marks the ``_users`` db."""
-    if users_options is not None:
-        return UsersView(store, user, security, **users_options)  # type: ignore[return-value]
-    if security.is_admin(user):
-        return store
-    return MemberView(store, user)  # type: ignore[return-value]
+    """The ``_users`` database as ``user`` may see it (admins included: passwords get hashed)."""
+    return UsersView(store, user, security, **options)  # type: ignore[return-value]
