@@ -18,7 +18,7 @@
 // request to another origin than the page's with its status (or failure), which is what shows a
 // missing CORS header or cookie when a test fails.
 
-const readline = require('node:readline');
+const { serveCommands } = require('../json_lines.js');
 const { chromium } = require('playwright-core');
 
 const [executablePath] = process.argv.slice(2);
@@ -121,31 +121,8 @@ async function run(cmd) {
   }
 }
 
-function reply(obj) {
-  process.stdout.write(JSON.stringify(obj) + '\n');
-}
-
-async function main() {
-  const lines = readline.createInterface({ input: process.stdin, crlfDelay: Infinity });
-  for await (const line of lines) {
-    if (!line.trim()) {
-      continue;
-    }
-    let cmd;
-    try {
-      cmd = JSON.parse(line);
-      reply({ ok: true, result: await run(cmd) });
-    } catch (err) {
-      reply({ ok: false, error: `${err.name || 'Error'}: ${err.message}`, stack: err.stack });
-    }
-    if (cmd && cmd.op === 'close') {
-      break;
-    }
-  }
+serveCommands(run, async () => {
   if (browser) {
     await browser.close();
   }
-  process.exit(0);
-}
-
-main();
+});

@@ -30,7 +30,7 @@
 
 const crypto = require('node:crypto');
 const path = require('node:path');
-const readline = require('node:readline');
+const { serveCommands } = require('../json_lines.js');
 
 for (const name of ['log', 'info', 'warn', 'error', 'debug']) {
   console[name] = (...args) => process.stderr.write(args.map(String).join(' ') + '\n');
@@ -262,28 +262,4 @@ async function run(cmd) {
   }
 }
 
-function reply(obj) {
-  process.stdout.write(JSON.stringify(obj) + '\n');
-}
-
-async function main() {
-  const lines = readline.createInterface({ input: process.stdin, crlfDelay: Infinity });
-  for await (const line of lines) {
-    if (!line.trim()) {
-      continue;
-    }
-    let cmd;
-    try {
-      cmd = JSON.parse(line);
-      reply({ ok: true, result: await run(cmd) });
-    } catch (err) {
-      reply({ ok: false, error: `${err.name || 'Error'}: ${err.message}`, stack: err.stack });
-    }
-    if (cmd && cmd.op === 'close') {
-      break;
-    }
-  }
-  process.exit(0);
-}
-
-main();
+serveCommands(run);
