@@ -145,6 +145,10 @@ class MemberView(_View):
         return await self._inner.delete_attachment(doc_id, name, rev)
 
 
+# What would list other users' documents (or tell which exist): server admins only.
+_USERS_LISTINGS = ("all_docs", "local_docs", "changes", "bulk_get", "revs_diff")
+
+
 class UsersView(_View):
     """The ``_users`` database as ``user`` may see and change it."""
 
@@ -167,12 +171,14 @@ class UsersView(_View):
         self._signup = public_signup
         self._public = public_fields
         self._on_written = on_written
+        if not self._admin:
+            for attr in _USERS_LISTINGS:
+                setattr(self, attr, self._refuse_listing)
 
     # -- reads ---------------------------------------------------------------------------
-    def _listing(self) -> None:
+    async def _refuse_listing(self, *args: Any, **kwargs: Any) -> Any:
         # CouchDB's chttpd_auth_request: listings of _users are for server admins only.
-        if not self._admin:
-            raise Unauthorized("You are not a server admin.")
+        raise Unauthorized("You are not a server admin.")
 
     def _readable(self, doc: Doc) -> Doc:
         if self._admin:
@@ -196,26 +202,6 @@ class UsersView(_View):
         if doc_user_name(doc_id) != self._user.name or self._user.name is None:
             raise NotFound("missing")
         return [{"ok": self._readable(r["ok"])} if "ok" in r else r for r in rows]
-
-    async def all_docs(self, *args: Any, **kwargs: Any) -> Any:
-        self._listing()
-        return await self._inner.all_docs(*args, **kwargs)
-
-    async def local_docs(self, *args: Any, **kwargs: Any) -> Any:
-        self._listing()
-        return await self._inner.local_docs(*args, **kwargs)
-
-    async def changes(self, *args: Any, **kwargs: Any) -> Any:
-        self._listing()
-        return await self._inner.changes(*args, **kwargs)
-
-    async def bulk_get(self, *args: Any, **kwargs: Any) -> Any:
-        self._listing()
-        return await self._inner.bulk_get(*args, **kwargs)
-
-    async def revs_diff(self, *args: Any, **kwargs: Any) -> Any:
-        self._listing()
-        return await self._inner.revs_diff(*args, **kwargs)
 
     async def get_attachment(self, doc_id: str, name: str, rev: str | None = None) -> Any:
         await self.get(doc_id, rev)

@@ -131,3 +131,37 @@ async def test_a_user_updating_their_doc_keeps_their_database_and_data(tmp_path:
                 assert r.status == 201, await r.text()
         assert await status_of(server, "GET", f"/{db}/keep", basic("ana", "two")) == 200
         assert await status_of(server, "GET", f"/{db}/keep", basic("ana", "one")) == 401
+
+
+@pytest.mark.parametrize(
+    ("method", "path", "body"),
+    [
+        ("GET", "/_users/_all_docs?include_docs=true", None),
+        ("GET", "/_users/_changes?include_docs=true", None),
+        ("GET", "/_users/_local_docs", None),
+        ("POST", "/_users/_bulk_get", {"docs": [{"id": "org.couchdb.user:ana"}]}),
+        ("POST", "/_users/_revs_diff", {"org.couchdb.user:ana": ["1-x"]}),
+        ("GET", "/_users/_changes?feed=longpoll&timeout=100", None),
+    ],
+)
+async def test_no_user_lists_or_probes_the_users_database(
+    server: Server, method: str, path: str, body: Any
+) -> None:
+    """Other users' documents and which names exist are the server admin's to know."""
+    await signup(server, "ana", "pw-ana")
+    await signup(server, "bob", "pw-bob")
+    for headers in ({}, basic("bob", "pw-bob")):
+        async with (
+            aiohttp.ClientSession(server.url) as session,
+            session.request(method, path, headers=headers, json=body) as r,
+        ):
+            assert r.status == 401
+            assert await json_of(r) == {
+                "error": "unauthorized",
+                "reason": "You are not a server admin.",
+            }
+    async with (
+        aiohttp.ClientSession(server.url, headers=server.auth_headers) as admin,
+        admin.request(method, path, json=body) as r,
+    ):
+        assert r.status == 200
