@@ -21,6 +21,7 @@ from brainlink_docs.security.acl import Security, UserCtx
 from brainlink_docs.security.users import (
     check_write_allowed,
     doc_user_name,
+    hash_into,
     prepare_user_doc,
     redact_for,
 )
@@ -252,7 +253,12 @@ class UsersView(_View):
             raise security_error(self._user, NOT_DB_ADMIN)
 
         async def check(doc: Doc) -> Doc:
-            return await self._prepare(doc) if new_edits else doc
+            if new_edits:
+                return await self._prepare(doc)
+            # Replicated in: CouchDB's before_doc_update still hashes a clear-text password.
+            if isinstance(doc.get("password"), str):
+                return await asyncio.to_thread(hash_into, doc, doc["password"], self._iterations)
+            return doc
 
         async def write(accepted: list[Doc]) -> list[BulkResult]:
             return await self._inner.bulk_docs(accepted, new_edits=new_edits)

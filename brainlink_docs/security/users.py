@@ -107,7 +107,7 @@ def prepare_user_doc(
         _validate_roles_unchanged(doc, old, user)
     _validate_names(doc)
     if isinstance(doc.get("password"), str):
-        return _hash_into(doc, doc["password"], iterations)
+        return hash_into(doc, doc["password"], iterations)
     return doc
 
 
@@ -167,7 +167,8 @@ def _validate_names(doc: Mapping[str, Any]) -> None:
         raise Forbidden("Character `:` is not allowed in usernames.")
 
 
-def _hash_into(doc: dict[str, Any], password: str, iterations: int) -> dict[str, Any]:
+def hash_into(doc: dict[str, Any], password: str, iterations: int) -> dict[str, Any]:
+    """``doc`` with its clear-text ``password`` replaced by the PBKDF2 fields."""
     stored = hash_password(password, iterations=iterations, prf=DEFAULT_PRF)
     out = {k: v for k, v in doc.items() if k not in ("password", "password_sha")}
     out.update(

@@ -165,3 +165,32 @@ async def test_no_user_lists_or_probes_the_users_database(
         admin.request(method, path, json=body) as r,
     ):
         assert r.status == 200
+
+
+async def test_a_user_replicated_in_with_a_clear_password_is_stored_hashed(server: Server) -> None:
+    """``new_edits=false`` writes (the replicator's) go through CouchDB's before_doc_update
+    too: the password is hashed, the revision kept, and the user can log in."""
+    doc = {
+        "_id": "org.couchdb.user:rita",
+        "_rev": "1-abc",
+        "name": "rita",
+        "password": "from-elsewhere",
+        "roles": [],
+        "type": "user",
+    }
+    async with aiohttp.ClientSession(server.url, headers=server.auth_headers) as admin:
+        async with admin.post("/_users/_bulk_docs", json={"docs": [doc], "new_edits": False}) as r:
+            assert r.status == 201, await r.text()
+        async with admin.get("/_users/org.couchdb.user:rita") as r:
+            stored = await json_of(r)
+    assert stored["_rev"] == "1-abc"
+    assert "password" not in stored
+    assert stored["password_scheme"] == "pbkdf2" and stored["derived_key"]
+    rita = basic("rita", "from-elsewhere")
+    assert await status_of(server, "GET", "/_session", rita) == 200
+    async with aiohttp.ClientSession(server.url) as anon:
+        replicated = {**doc, "_rev": "1-def"}
+        async with anon.post(
+            "/_users/_bulk_docs", json={"docs": [replicated], "new_edits": False}
+        ) as r:
+            assert r.status == 401  # only admins replicate into _users
