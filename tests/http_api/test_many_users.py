@@ -29,6 +29,9 @@ MAX_OPEN = 64
 # files for each): a generous bound per store, and room for the process's other descriptors.
 FDS_PER_STORE = 12
 FD_SLACK = 200
+# Memory may grow with the open stores (each up to four SQLite page caches) and the cached user
+# records, not with the number of users: 10,000 open stores would take gigabytes.
+RSS_GROWTH_MB = 600
 
 
 def name_of(i: int) -> str:
@@ -43,10 +46,19 @@ def open_fds() -> int:
     return len(os.listdir("/proc/self/fd"))
 
 
+def rss_mb() -> float:
+    with open("/proc/self/status") as status:
+        for line in status:
+            if line.startswith("VmRSS:"):
+                return int(line.split()[1]) / 1024
+    raise AssertionError("no VmRSS in /proc/self/status")
+
+
 async def test_ten_thousand_users_with_their_databases(tmp_path: Path) -> None:
     peruser = PeruserSettings(enable=True)
     async with serving(tmp_path / "data", peruser=peruser, max_dbs_open=MAX_OPEN) as server:
         fds_before = open_fds()
+        rss_before = rss_mb()
         async with aiohttp.ClientSession(server.url, headers=server.auth_headers) as admin:
             for start in range(0, USERS, BATCH):
                 docs = [
@@ -79,6 +91,7 @@ async def test_ten_thousand_users_with_their_databases(tmp_path: Path) -> None:
                 async with admin.get(f"/{userdb(other)}/_all_docs", headers=auth) as r:
                     assert r.status == 403
             assert open_fds() <= fds_before + MAX_OPEN * FDS_PER_STORE + FD_SLACK
+            assert rss_mb() - rss_before < RSS_GROWTH_MB
 
             newcomer = {"name": "newcomer", "password": "pw", "roles": [], "type": "user"}
             async with (
