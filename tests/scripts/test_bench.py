@@ -78,7 +78,7 @@ def test_help_documents_every_option_and_the_shell_shim_works() -> None:
     ).stdout
     options = ("--docs", "--skip-1m", "--only", "--out", "--reads", "--ranges", "--workdir")
     options += ("--server", "--skip-server", "--server-1m", "--server-seconds", "--server-profile")
-    options += ("--auth", "--auth-only")
+    options += ("--auth", "--auth-only", "--users")
     for option in options:
         assert option in out
     assert "wrk" in out
@@ -391,3 +391,28 @@ def test_interleaved_runs_combine_into_one_row_of_their_mean() -> None:
     assert row["errors"] == {"status": 2} and row["ok"] is False
     assert [r["req_per_s"] for r in row["rounds"]] == [3000.0, 2000.0]
     assert row["runs"] == 2 and "round" not in row
+
+
+@pytest.mark.node
+@pytest.mark.skipif(not node_available(), reason="needs node and node_modules/pouchdb")
+def test_tiny_users_run_reports_both_servers_and_ratios(tmp_path: Path) -> None:
+    out_file = tmp_path / "users.json"
+    proc = subprocess.run(
+        [sys.executable, str(BENCH), "--users", "30", "--out", str(out_file)],
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    report = json.loads(out_file.read_text())["per_user_databases"]
+    assert report["users"] == 30
+    for name in ("ours", "pouchdb_server"):
+        side = report[name]
+        assert "error" not in side, side
+        assert side["databases"] == 30
+        assert side["databases_per_s"] > 0
+        for key in ("all_dbs_ms", "create_db_ms", "first_request_to_unused_db_ms"):
+            assert side[key] > 0
+        assert side["memory"]["rss_mb"] > 0 and side["open_fds"] > 0
+    assert all(isinstance(v, float) and v > 0 for v in report["ratios"].values()), report["ratios"]
+    assert "server" not in json.loads(out_file.read_text())  # --users runs nothing else
