@@ -36,12 +36,14 @@ OPEN_WITH_VALID_USER = frozenset(
 )
 
 
-def check_server_access(
-    access: Access, user: UserCtx, require_valid_user: bool, method: str, path: str
-) -> None:
-    """The checks that need no database: server admins only, or any authenticated user."""
-    if require_valid_user and user.name is None and (method, path) not in OPEN_WITH_VALID_USER:
+def require_valid_user(user: UserCtx, method: str, path: str) -> None:
+    """``[chttpd] require_valid_user``: nothing but the login is open to anonymous clients."""
+    if user.name is None and (method, path.rstrip("/") or "/") not in OPEN_WITH_VALID_USER:
         raise Unauthorized("Authentication required.")
+
+
+def check_server_access(access: Access, user: UserCtx) -> None:
+    """The check that needs no database: server-admin endpoints."""
     if access is Access.SERVER_ADMIN and not user.is_admin:
         raise Unauthorized("You are not a server admin.")
 

@@ -20,7 +20,7 @@ from aiohttp import web
 
 from brainlink_docs.config import Settings
 from brainlink_docs.errors import CouchError, FileExists, MethodNotAllowed
-from brainlink_docs.http.access import check_server_access
+from brainlink_docs.http.access import check_server_access, require_valid_user
 from brainlink_docs.http.auth import Authenticator
 from brainlink_docs.http.cors import Cors
 from brainlink_docs.http.keys import (
@@ -109,14 +109,10 @@ async def access_middleware(request: web.Request, handler: Handler) -> web.Strea
 
 async def dispatch(request: web.Request) -> web.StreamResponse:
     route: Route = resolve(request.method, request.rel_url.raw_path)
-    settings = request.app[SETTINGS]
-    check_server_access(
-        route.access,
-        request[USER_CTX],
-        settings.auth.require_valid_user,
-        request.method,
-        request.path.rstrip("/") or "/",
-    )
+    user = request[USER_CTX]
+    if request.app[SETTINGS].auth.require_valid_user:
+        require_valid_user(user, request.method, request.path)
+    check_server_access(route.access, user)
     request[ACCESS] = route.access
     return await route.handler(request, *route.args)
 

@@ -226,16 +226,16 @@ class Authenticator:
         return Authenticated(user, "cookie")
 
     def _cookie_ok(self, cookie: SessionCookie, record: UserRecord, now: float) -> bool:
-        salt = record.password.salt if record.password is not None else ""
-        secret = self.settings.auth.secret
-        return bool(secret) and cookie_valid(cookie, secret, salt, now, self.settings.auth.timeout)
+        auth = self.settings.auth
+        if not auth.secret:
+            return False
+        return cookie_valid(cookie, auth.secret, record.salt, now, auth.timeout)
 
     # -- sessions ------------------------------------------------------------------------
     def new_cookie(self, record: UserRecord) -> str:
-        salt = record.password.salt if record.password is not None else ""
         issued = int(time.time())
         while True:
-            value = make_cookie(self.settings.auth.secret, salt, record.name, issued)
+            value = make_cookie(self.settings.auth.secret, record.salt, record.name, issued)
             # A login in the same second as a logout would get the logged-out cookie back.
             if not self._is_revoked(parse_cookie(value), issued):
                 return value
@@ -312,9 +312,3 @@ class Authenticator:
         for name in names:
             self._users.pop(name, None)
             self._passwords.verified.pop(name, None)
-
-
-def require_server_admin(user: UserCtx) -> None:
-    """CouchDB's ``chttpd_auth_request``/``verify_is_server_admin``: 401 for everyone else."""
-    if not user.is_admin:
-        raise Unauthorized("You are not a server admin.")

@@ -245,8 +245,7 @@ class UsersView(_View):
         return result
 
     async def delete(self, doc_id: str, rev: str) -> BulkResult:
-        result = await self.put({"_id": doc_id, "_rev": rev, "_deleted": True})
-        return result
+        return await self.put({"_id": doc_id, "_rev": rev, "_deleted": True})
 
     async def bulk_docs(self, docs: Sequence[Doc], *, new_edits: bool = True) -> list[BulkResult]:
         if not new_edits and not self._admin:
@@ -267,6 +266,12 @@ class UsersView(_View):
         await self._written([r.id for r in rows if r.ok])
         return rows
 
+    def _check_attachment_write(self, doc_id: str) -> None:
+        """Users attach to their own document; signing up is no licence to attach."""
+        check_write_allowed(doc_id, self._user, self._security, self._signup)
+        if not self._admin and self._user.name is None:
+            raise security_error(self._user, NOT_DB_ADMIN)
+
     async def purge(self, revs: Mapping[str, Sequence[str]]) -> dict[str, list[str]]:
         purged = await self._inner.purge(revs)
         await self._written(list(revs))  # a purged user must not stay logged in from a cache
@@ -275,15 +280,11 @@ class UsersView(_View):
     async def put_attachment(
         self, doc_id: str, name: str, data: bytes, content_type: str, rev: str | None
     ) -> BulkResult:
-        check_write_allowed(doc_id, self._user, self._security, self._signup)
-        if not self._admin and self._user.name is None:
-            raise security_error(self._user, NOT_DB_ADMIN)
+        self._check_attachment_write(doc_id)
         return await self._inner.put_attachment(doc_id, name, data, content_type, rev)
 
     async def delete_attachment(self, doc_id: str, name: str, rev: str) -> BulkResult:
-        check_write_allowed(doc_id, self._user, self._security, self._signup)
-        if not self._admin and self._user.name is None:
-            raise security_error(self._user, NOT_DB_ADMIN)
+        self._check_attachment_write(doc_id)
         return await self._inner.delete_attachment(doc_id, name, rev)
 
 

@@ -33,6 +33,12 @@ class UserRecord:
     roles: tuple[str, ...]
     password: PasswordHash | None
 
+    @property
+    def salt(self) -> str:
+        """What session cookies are keyed with besides the server secret: a new password
+        brings a new salt, which ends every cookie made before."""
+        return self.password.salt if self.password is not None else ""
+
     @classmethod
     def from_doc(cls, doc: Mapping[str, Any]) -> UserRecord | None:
         name = doc.get("name")
