@@ -16,6 +16,7 @@ from collections.abc import AsyncIterator, Awaitable, Callable
 from pathlib import Path
 
 import pytest
+from couch import couchdb  # noqa: F401  (session fixture)
 from hypothesis import settings
 from peers import fresh_database, pouchdb_server  # noqa: F401  (session fixture)
 from store_http.pouchdb_deviations import mark_known_deviation
@@ -90,3 +91,10 @@ async def _factory(
 @pytest.fixture
 async def store(store_factory: StoreFactory) -> DocumentStore:
     return await store_factory("testdb")
+
+
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    """Every test that uses the real CouchDB carries the ``couchdb`` marker (``-m couchdb``)."""
+    for item in items:
+        if "couchdb" in getattr(item, "fixturenames", ()):
+            item.add_marker(pytest.mark.couchdb)
