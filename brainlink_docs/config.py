@@ -23,13 +23,13 @@ from brainlink_docs.security.passwords import (
     hash_password,
     parse_config_hash,
 )
+from brainlink_docs.store.encoding import DEFAULT_COMPRESSIBLE_TYPES, DEFAULT_COMPRESSION_LEVEL
 
 # CouchDB 3's defaults, each where CouchDB's default.ini puts it.
 DEFAULT_PORT = 5984
 DEFAULT_MAX_DOCUMENT_SIZE = 8_000_000  # [couchdb] max_document_size
 DEFAULT_MAX_ATTACHMENT_SIZE = 1_073_741_824  # [couchdb] max_attachment_size
 DEFAULT_MAX_REQUEST_SIZE = 4_294_967_296  # [chttpd] max_http_request_size
-DEFAULT_COMPRESSIBLE = "text/*, application/javascript, application/json, application/xml"
 CONFIG_NAME = "local.ini"
 _T = TypeVar("_T")
 
@@ -55,6 +55,13 @@ _KEYS: list[tuple[str, str, str, str, Any]] = [
         "compressible_types",
         "compressible_types",
         str,
+    ),
+    (
+        "BRAINLINK_COMPRESSION_LEVEL",
+        "attachments",
+        "compression_level",
+        "compression_level",
+        int,
     ),
     ("BRAINLINK_ACCESS_LOG", "log", "access_log", "access_log", lambda v: v.lower() == "true"),
 ]
@@ -172,7 +179,9 @@ class Settings:
     max_request_size: int = DEFAULT_MAX_REQUEST_SIZE
     # The server fsyncs every commit, as CouchDB does before it answers a write.
     synchronous: str = "FULL"
-    compressible_types: str = DEFAULT_COMPRESSIBLE
+    compressible_types: str = DEFAULT_COMPRESSIBLE_TYPES
+    # [attachments] compression_level: gzip level for compressible types (0 stores them in clear).
+    compression_level: int = DEFAULT_COMPRESSION_LEVEL
     access_log: bool = True
     server_uuid: str = ""
     admins: Mapping[str, PasswordHash] = field(default_factory=dict)

@@ -1,16 +1,16 @@
-"""MIME multipart in both directions, as CouchDB's replicator speaks it.
+"""Multipart on the wire of the server: answers built from ``brainlink_docs.multipart``, and
+``multipart/related`` uploads read.
 
-- ``multipart/mixed`` answers (``open_revs``, ``_bulk_get``): one ``application/json`` part per
-  document; attachments travel inline as base64 inside the JSON, which CouchDB's and PouchDB's
-  parsers both accept.
+- ``multipart/mixed`` answers (``open_revs``, ``_bulk_get``): one part per document (see
+  ``brainlink_docs.multipart``); ``GET /db/doc?attachments=true`` answers one
+  ``multipart/related`` document alone.
 - ``multipart/related`` uploads (``PUT /db/doc``): the first part is the JSON document whose
   ``_attachments`` entries say ``"follows": true``; the next parts are those attachments' bytes,
-  in the order the entries appear.
+  in the order the entries appear, kept as sent (gzip ones stay gzip, with their digest).
 """
 
 from __future__ import annotations
 
-import uuid
 import zlib
 from collections.abc import Sequence
 from typing import Any
@@ -20,38 +20,26 @@ from aiohttp import BodyPartReader, web
 from aiohttp.http_exceptions import HttpProcessingError
 
 from brainlink_docs.errors import BadRequest, TooLarge, UnsupportedMediaType
-from brainlink_docs.http.requests import check_content_encoding, gunzip
+from brainlink_docs.http.requests import check_content_encoding
 from brainlink_docs.http.responses import BASE_HEADERS
+from brainlink_docs.multipart import Part, doc_part, error_part, mixed_body
 
 
-def mixed_body(parts: Sequence[tuple[dict[str, str], bytes]]) -> tuple[bytes, str]:
-    """Encode parts (headers, body) as one multipart/mixed body; returns (body, boundary)."""
-    boundary = uuid.uuid4().hex
-    chunks: list[bytes] = []
-    for headers, body in parts:
-        chunks.append(f"--{boundary}\r\n".encode())
-        for name, value in headers.items():
-            chunks.append(f"{name}: {value}\r\n".encode())
-        chunks.append(b"\r\n")
-        chunks.append(body)
-        chunks.append(b"\r\n")
-    chunks.append(f"--{boundary}--".encode())
-    return b"".join(chunks), boundary
+def result_part(result: dict[str, Any]) -> Part:
+    """One ``open_revs`` answer as a part."""
+    return doc_part(result["ok"]) if "ok" in result else error_part(result)
 
 
-def result_part(result: dict[str, Any]) -> tuple[dict[str, str], bytes]:
-    """One ``open_revs`` answer as a part; a missing revision is flagged ``error="true"``."""
-    if "ok" in result:
-        return {"Content-Type": "application/json"}, orjson.dumps(result["ok"])
-    return {"Content-Type": 'application/json; error="true"'}, orjson.dumps(result)
-
-
-def mixed_response(results: Sequence[dict[str, Any]]) -> web.Response:
-    body, boundary = mixed_body([result_part(r) for r in results])
+def multipart_response(body: bytes, content_type: str) -> web.Response:
     response = web.Response(body=body, status=200)
     response.headers.update(BASE_HEADERS)
-    response.headers["Content-Type"] = f'multipart/mixed; boundary="{boundary}"'
+    response.headers["Content-Type"] = content_type
     return response
+
+
+def mixed_response(parts: Sequence[Part]) -> web.Response:
+    body, boundary = mixed_body(parts)
+    return multipart_response(body, f'multipart/mixed; boundary="{boundary}"')
 
 
 async def read_related(request: web.Request, max_attachment_size: int) -> dict[str, Any]:
@@ -87,16 +75,16 @@ async def _read_related(request: web.Request, max_attachment_size: int) -> dict[
         if not isinstance(part, BodyPartReader):
             raise BadRequest(f"Missing attachment body for {name}")
         data = bytes(await part.read(decode=False))
-        if "gzip" in (part.headers.get("Content-Encoding", ""), spec.get("encoding")):
-            # CouchDB's replicator sends compressible attachments as stored: gzip-encoded.
-            data = gunzip(data, max_attachment_size)
-            spec.pop("encoding", None)
-            spec.pop("encoded_length", None)
-            spec.pop("digest", None)
         if len(data) > max_attachment_size:
             raise TooLarge(name, error="attachment_too_large")
-        spec.pop("follows", None)
-        spec.pop("length", None)
+        # CouchDB's replicator sends compressible attachments as stored: gzip, and their
+        # digest is that of the gzip bytes. The store keeps both as they are.
+        encoding = spec.get("encoding") or part.headers.get("Content-Encoding") or "identity"
+        if encoding.strip().lower() not in ("gzip", "identity"):
+            raise BadRequest(f"Unsupported encoding {encoding!r} for attachment {name}")
+        spec["encoding"] = encoding.strip().lower()
+        for member in ("follows", "length", "encoded_length"):
+            spec.pop(member, None)
         spec["data"] = data
         if "content_type" not in spec and part.headers.get("Content-Type"):
             spec["content_type"] = part.headers["Content-Type"]

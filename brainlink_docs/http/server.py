@@ -16,6 +16,7 @@ from aiohttp import web
 
 from brainlink_docs.config import Settings
 from brainlink_docs.http.app import make_app
+from brainlink_docs.store.encoding import AttachmentEncoding
 from brainlink_docs.store.sqlite.databases import SqliteDatabases
 
 log = logging.getLogger("brainlink_docs.server")
@@ -27,7 +28,10 @@ SHUTDOWN_GRACE = 10.0
 async def start(settings: Settings) -> tuple[web.AppRunner, int]:
     """Start serving; returns the runner (for cleanup) and the bound port."""
     databases = SqliteDatabases(
-        settings.data_dir, max_open=settings.max_dbs_open, synchronous=settings.synchronous
+        settings.data_dir,
+        max_open=settings.max_dbs_open,
+        synchronous=settings.synchronous,
+        encoding=AttachmentEncoding(settings.compressible_types, settings.compression_level),
     )
     app = make_app(databases, settings)
     runner = web.AppRunner(

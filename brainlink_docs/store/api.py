@@ -18,6 +18,7 @@ from dataclasses import dataclass, field, replace
 from typing import Any, Literal, Protocol
 
 from brainlink_docs.errors import BadRequest
+from brainlink_docs.store.encoding import gunzip_bytes
 
 Doc = dict[str, Any]
 
@@ -56,6 +57,14 @@ class ReadOptions:
     # whose ``revpos`` is newer than every listed revision the reader already has.
     attachments: bool = False
     atts_since: tuple[str, ...] | None = None
+    # Stubs and inline attachments also say how they are stored (``encoding``,
+    # ``encoded_length``), as CouchDB's ``att_encoding_info=true``.
+    att_encoding_info: bool = False
+    # With ``attachments``: each attachment's ``data`` is its stored bytes (``bytes``, gzipped
+    # when ``encoding`` says so) with ``follows: true`` and its encoding, instead of base64 of
+    # the clear bytes: what a multipart answer sends, and what a replicator hands to a target's
+    # ``bulk_docs`` so the target keeps the bytes and digest as given (CouchDB's ``follows``).
+    follows: bool = False
     # For ``open_revs``: answer a non-leaf revision with its newest descendant leaves.
     latest: bool = False
 
@@ -201,14 +210,22 @@ class DbInfo:
 
 @dataclass(frozen=True, slots=True)
 class Attachment:
-    """One attachment's bytes as stored (``encoding`` set when stored compressed, e.g. gzip)."""
+    """One attachment as stored: ``stored`` is gzip when ``encoding`` is ``"gzip"`` (CouchDB
+    stores compressible types so, and its digest is then the MD5 of the gzip bytes)."""
 
     name: str
     content_type: str
-    data: bytes
+    stored: bytes
     digest: str
     revpos: int
     encoding: str | None = None
+
+    @property
+    def data(self) -> bytes:
+        """The attachment's clear bytes."""
+        if self.encoding == "gzip":
+            return gunzip_bytes(self.stored)
+        return self.stored
 
 
 class DocumentStore(Protocol):

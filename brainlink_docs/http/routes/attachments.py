@@ -1,60 +1,72 @@
 """Attachment endpoints: GET/HEAD/PUT/DELETE ``/{db}/{docid}/{attname}`` (names may hold ``/``).
 
-Reads honour a single ``Range`` (206 with ``Content-Range``, 416 when unsatisfiable) and
-``If-None-Match`` on the digest. Compressible types (CouchDB's ``[attachments]
-compressible_types``) are sent gzip-encoded to clients that accept it.
+Reads honour ``Range`` (206 with ``Content-Range``, 416 when unsatisfiable) and
+``If-None-Match`` on the digest. Attachments stored gzipped (compressible types, CouchDB's
+``[attachments] compressible_types``) go as stored to clients that accept gzip and in clear to
+the others, and, as in CouchDB, without ranges.
 """
 
 from __future__ import annotations
 
-import fnmatch
-import gzip
 import re
 
 from aiohttp import web
 
 from brainlink_docs.errors import Conflict, TooLarge
-from brainlink_docs.http.multipart import mixed_body
 from brainlink_docs.http.requests import read_body, settings_of, use_store
 from brainlink_docs.http.responses import BASE_HEADERS, etag, etag_matches, json_response
+from brainlink_docs.multipart import mixed_body
 
 _RANGE_ITEM = re.compile(r"^(\d*)-(\d*)$")
 # chttpd_db:send_ranges_multipart serves at most this many ranges; more get the whole body.
 MAX_RANGES = 10
-# Below this size gzip costs more than it saves (CouchDB's compression_level applies above it).
-MIN_GZIP_BYTES = 1024
-
-
-def _compressible(content_type: str, patterns: str) -> bool:
-    base = content_type.split(";")[0].strip().lower()
-    return any(fnmatch.fnmatch(base, p.strip()) for p in patterns.split(",") if p.strip())
 
 
 async def get_att(request: web.Request, db: str, doc_id: str, name: str) -> web.StreamResponse:
     async with use_store(request, db) as store:
         att = await store.get_attachment(doc_id, name, request.query.get("rev"))
     tag = etag(att.digest.removeprefix("md5-"))
-    headers = {
-        **BASE_HEADERS,
-        "ETag": tag,
-        "Accept-Ranges": "bytes",
-        "Content-MD5": att.digest.removeprefix("md5-"),
-    }
+    headers = {**BASE_HEADERS, "ETag": tag}
+    if att.encoding is None:
+        headers["Accept-Ranges"] = "bytes"
+        headers["Content-MD5"] = att.digest.removeprefix("md5-")
+        body = att.stored
+    else:
+        # Stored gzipped (couch_att): the stored bytes to clients that take gzip, clear bytes
+        # to the others, and no ranges of either (chttpd_db serves ranges of identity only).
+        headers["Accept-Ranges"] = "none"
+        if att.encoding in _accepted_encodings(request.headers.get("Accept-Encoding", "")):
+            headers["Content-Encoding"] = att.encoding
+            body = att.stored
+        else:
+            body = att.data
     if etag_matches(request.headers.get("If-None-Match"), tag):
         return web.Response(status=304, headers=headers)
-    data = att.data
     range_header = request.headers.get("Range")
     if range_header:
-        return _ranged(data, range_header, att.content_type, headers)
-    settings = settings_of(request)
-    if (
-        len(data) >= MIN_GZIP_BYTES
-        and "gzip" in request.headers.get("Accept-Encoding", "")
-        and _compressible(att.content_type, settings.compressible_types)
-    ):
-        headers["Content-Encoding"] = "gzip"
-        data = gzip.compress(data, compresslevel=6)
-    return _raw(data, att.content_type, headers, 200)
+        return _ranged(body, range_header, att.content_type, headers, serve=att.encoding is None)
+    return _raw(body, att.content_type, headers, 200)
+
+
+def _accepted_encodings(header: str) -> set[str]:
+    """The codings an ``Accept-Encoding`` header takes (``q=0`` refuses one; ``*`` takes any
+    coding not named), as mochiweb's ``accepted_encodings``."""
+    accepted: set[str] = set()
+    refused: set[str] = set()
+    for item in header.split(","):
+        coding, _, params = item.strip().partition(";")
+        coding = coding.strip().lower()
+        if not coding:
+            continue
+        quality = params.strip().removeprefix("q=").strip() if "q=" in params else "1"
+        try:
+            taken = float(quality) > 0
+        except ValueError:
+            taken = False
+        (accepted if taken else refused).add(coding)
+    if "*" in accepted:
+        accepted.add("gzip")
+    return accepted - refused
 
 
 def _raw(data: bytes, content_type: str, headers: dict[str, str], status: int) -> web.Response:
@@ -82,7 +94,12 @@ def _parse_ranges(header: str, size: int) -> list[tuple[int, int]] | None:
     return ranges
 
 
-def _ranged(data: bytes, header: str, content_type: str, headers: dict[str, str]) -> web.Response:
+def _ranged(
+    data: bytes, header: str, content_type: str, headers: dict[str, str], *, serve: bool
+) -> web.Response:
+    """The ranges asked for, or 416 when one cannot be satisfied. Unless ``serve``, ranges
+    that can be satisfied still get the whole body (CouchDB checks the ranges of a gzipped
+    attachment against what it sends, then sends it all)."""
     size = len(data)
     ranges = _parse_ranges(header, size)
     if ranges is None or len(ranges) > MAX_RANGES:
@@ -95,8 +112,9 @@ def _ranged(data: bytes, header: str, content_type: str, headers: dict[str, str]
             },
             status=416,
         )
-        response.headers["Content-Range"] = f"bytes */{size}"
-        return response
+        return response  # CouchDB's 416 names no Content-Range
+    if not serve:
+        return _raw(data, content_type, headers, 200)
     if len(ranges) == 1:
         start, end = ranges[0]
         headers["Content-Range"] = f"bytes {start}-{end}/{size}"

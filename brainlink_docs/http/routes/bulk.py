@@ -15,7 +15,7 @@ from aiohttp import web
 
 from brainlink_docs.errors import BadRequest
 from brainlink_docs.http import params
-from brainlink_docs.http.multipart import mixed_body
+from brainlink_docs.http.multipart import mixed_response
 from brainlink_docs.http.requests import (
     check_doc_size,
     json_object,
@@ -24,6 +24,7 @@ from brainlink_docs.http.requests import (
     use_store,
 )
 from brainlink_docs.http.responses import BASE_HEADERS, json_response
+from brainlink_docs.multipart import Part, doc_part, error_part
 from brainlink_docs.store.api import AllDocsQuery, DocumentStore, ReadOptions
 
 # Rows per store call while streaming a large _all_docs answer.
@@ -176,38 +177,41 @@ async def bulk_get(request: web.Request, db: str) -> web.StreamResponse:
     if not isinstance(requests, list):
         raise BadRequest("Missing JSON list of 'docs'.")
     q = request.query
+    multipart = "multipart/mixed" in request.headers.get("Accept", "")
     options = ReadOptions(
         revs=params.boolean(q, "revs"),
         attachments=params.boolean(q, "attachments"),
+        att_encoding_info=params.boolean(q, "att_encoding_info"),
+        follows=multipart,
         latest=params.boolean(q, "latest"),
     )
     async with use_store(request, db) as store:
         results = await store.bulk_get(requests, options)
-    if "multipart/mixed" in request.headers.get("Accept", ""):
-        return _bulk_get_multipart(results)
+    if multipart:
+        return mixed_response(_bulk_get_parts(results))
     return json_response({"results": results})
 
 
-def _bulk_get_multipart(results: list[dict[str, Any]]) -> web.Response:
+def _bulk_get_parts(results: list[dict[str, Any]]) -> list[Part]:
+    """``chttpd_db:send_docs_multipart_bulk_get``: each revision a part naming its id and
+    rev, attachments as parts of a nested ``multipart/related``."""
     parts = []
     for entry in results:
         for item in entry["docs"]:
             if "ok" in item:
                 doc = item["ok"]
-                headers = {
-                    "Content-Type": "application/json",
-                    "X-Doc-Id": doc["_id"],
-                    "X-Rev-Id": doc["_rev"],
-                }
-                parts.append((headers, orjson.dumps(doc)))
+                parts.append(doc_part(doc, {"X-Doc-Id": doc["_id"], "X-Rev-Id": doc["_rev"]}))
             else:
-                headers = {"Content-Type": 'application/json; error="true"'}
-                parts.append((headers, orjson.dumps(item["error"])))
-    body, boundary = mixed_body(parts)
-    response = web.Response(body=body)
-    response.headers.update(BASE_HEADERS)
-    response.headers["Content-Type"] = f'multipart/mixed; boundary="{boundary}"'
-    return response
+                parts.append(error_part(_multipart_error(item["error"])))
+    return parts
+
+
+def _multipart_error(error: dict[str, Any]) -> dict[str, Any]:
+    """A missing revision's part names the rev alone (``{"rev", "error", "reason"}``); a
+    document with no revision to send keeps the whole error, id and all."""
+    if error.get("rev") == "undefined":
+        return error
+    return {k: error[k] for k in ("rev", "error", "reason") if k in error}
 
 
 async def revs_diff(request: web.Request, db: str) -> web.StreamResponse:

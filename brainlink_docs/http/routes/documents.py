@@ -8,13 +8,19 @@ gets 304. ``open_revs`` is answered as JSON when the client accepts JSON and as
 
 from __future__ import annotations
 
+from dataclasses import replace
 from typing import Any
 
 from aiohttp import web
 
 from brainlink_docs.errors import BadRequest, Conflict, NotFound
 from brainlink_docs.http import params
-from brainlink_docs.http.multipart import mixed_response, read_related
+from brainlink_docs.http.multipart import (
+    mixed_response,
+    multipart_response,
+    read_related,
+    result_part,
+)
 from brainlink_docs.http.requests import (
     check_doc_size,
     json_object,
@@ -23,6 +29,7 @@ from brainlink_docs.http.requests import (
     use_store,
 )
 from brainlink_docs.http.responses import etag, etag_matches, json_response
+from brainlink_docs.multipart import related_body
 from brainlink_docs.store.api import LOCAL_PREFIX, BulkResult, Doc, DocumentStore, ReadOptions
 
 _NO_OPTIONS = ReadOptions()
@@ -45,16 +52,24 @@ def read_options(query: Any) -> ReadOptions:
         local_seq=on("local_seq"),
         attachments=on("attachments") or atts_since is not None,
         atts_since=tuple(atts_since) if atts_since is not None else None,
+        att_encoding_info=on("att_encoding_info"),
         latest=on("latest"),
     )
 
 
-def accepts_multipart(request: web.Request) -> bool:
-    """Mochiweb's ``accepts_content_type("multipart/mixed")``: no Accept header accepts all."""
+def accepts_multipart(request: web.Request, subtype: str = "mixed") -> bool:
+    """Mochiweb's ``accepts_content_type("multipart/<subtype>")``: no Accept header accepts
+    all."""
     accept = request.headers.get("Accept")
     if accept is None:
         return True
-    return any(t in accept for t in ("multipart/mixed", "multipart/*", "*/*"))
+    return any(t in accept for t in (f"multipart/{subtype}", "multipart/*", "*/*"))
+
+
+def _follows(options: ReadOptions) -> ReadOptions:
+    """A multipart answer carries attachments as parts, stored bytes and all
+    (``chttpd_db``: ``[attachments, follows, att_encoding_info | Options]``)."""
+    return replace(options, attachments=True, follows=True, att_encoding_info=True)
 
 
 async def get_doc(request: web.Request, db: str, doc_id: str) -> web.StreamResponse:
@@ -63,11 +78,20 @@ async def get_doc(request: web.Request, db: str, doc_id: str) -> web.StreamRespo
     async with use_store(request, db) as store:
         if "open_revs" in query:
             return await _open_revs(request, store, doc_id, options)
+        related = options.attachments and accepts_multipart(request, "related")
+        if related:
+            options = _follows(options)
         doc = await _read(store, doc_id, query.get("rev"), options)
     tag = etag(doc["_rev"])
     if etag_matches(request.headers.get("If-None-Match"), tag):
         return web.Response(status=304, headers={"ETag": tag})
-    return json_response(doc, headers={"ETag": tag})
+    # Without an attachment to send (all stubs), CouchDB answers the JSON alone.
+    body = related_body(doc) if related else None
+    if body is None:
+        return json_response(doc, headers={"ETag": tag})
+    response = multipart_response(*body)
+    response.headers["ETag"] = tag
+    return response
 
 
 async def _read(store: DocumentStore, doc_id: str, rev: str | None, options: ReadOptions) -> Doc:
@@ -85,11 +109,12 @@ async def _open_revs(
 ) -> web.StreamResponse:
     raw = request.query["open_revs"]
     revs = None if raw == "all" else params.rev_list(request.query, "open_revs")
-    results = await store.open_revs(doc_id, revs, options)
+    multipart = accepts_multipart(request)
+    results = await store.open_revs(doc_id, revs, _follows(options) if multipart else options)
     if revs is None and not results:
         raise NotFound("missing")
-    if accepts_multipart(request):
-        return mixed_response(results)
+    if multipart:
+        return mixed_response([result_part(r) for r in results])
     return json_response(results)
 
 

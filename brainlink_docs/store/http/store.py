@@ -18,7 +18,8 @@ from urllib.parse import unquote
 import aiohttp
 from yarl import URL
 
-from brainlink_docs.errors import BadRequest, NotFound, Unavailable
+from brainlink_docs import multipart
+from brainlink_docs.errors import BadRequest, CouchError, NotFound, Unavailable
 from brainlink_docs.store.api import (
     AllDocsPage,
     AllDocsQuery,
@@ -35,6 +36,7 @@ from brainlink_docs.store.http.transport import (
     DEFAULT_TIMEOUT,
     JSON,
     Credentials,
+    Reply,
     Transport,
     attachment_path,
     doc_path,
@@ -54,6 +56,10 @@ LONGPOLL_GRACE_S = 10.0
 COMPACT_WAIT_S = 300.0
 COMPACT_POLL_MAX_S = 1.0
 # An ETag that is a quoted base64 MD5 (CouchDB's attachment ETag) doubles as the digest.
+MIXED = "multipart/mixed"
+# couch_util:check_md5's refusal, as CouchDB names it.
+_MD5_MISMATCH = ("content_md5_mismatch", "Possible message corruption.")
+RELATED = "multipart/related"
 _MD5_ETAG = re.compile(r'^(?:W/)?"([A-Za-z0-9+/]{22}==)"$')
 
 
@@ -102,6 +108,11 @@ class HttpStore:
         params = wire.read_params(options)
         if rev is not None:
             params["rev"] = rev
+        if options.follows and options.attachments:
+            reply = await self._t.send(
+                "GET", doc_path(doc_id), params=params, headers={"Accept": RELATED}
+            )
+            return _related_or_json(reply)
         doc: Doc = await self._t.call("GET", doc_path(doc_id), params=params)
         return doc
 
@@ -112,6 +123,11 @@ class HttpStore:
         multipart/mixed."""
         params = wire.read_params(options)
         params["open_revs"] = "all" if revs is None else wire.json_param(list(revs))
+        if options.follows and options.attachments:
+            reply = await self._t.send(
+                "GET", doc_path(doc_id), params=params, headers={"Accept": MIXED}
+            )
+            return [_open_revs_entry(entry) for entry in _mixed_or_json(reply)]
         found: list[dict[str, Any]] = await self._t.call("GET", doc_path(doc_id), params=params)
         return found
 
@@ -132,12 +148,50 @@ class HttpStore:
         return wire.write_result(answer)
 
     async def bulk_docs(self, docs: Sequence[Doc], *, new_edits: bool = True) -> list[BulkResult]:
+        """``_bulk_docs`` for JSON documents (raw clear attachment bytes sent as base64); a
+        document with raw gzip attachment bytes (read with ``follows``) goes by itself as a
+        ``multipart/related`` PUT, the way CouchDB's replicator writes one, so the bytes and
+        their digests arrive as they are."""
         batch = list(docs)
+        results: dict[int, BulkResult] = {}
+        json_docs: list[tuple[int, Doc]] = []
+        for i, doc in enumerate(batch):
+            if multipart.mismatched_digest(doc) is not None:
+                results[i] = BulkResult(str(doc.get("_id", "")), None, *_MD5_MISMATCH)
+            elif multipart.has_gzip_attachments(doc):
+                results[i] = await self._put_related(doc, new_edits)
+            else:
+                json_docs.append((i, multipart.inline_clear(doc)))
+        if json_docs:
+            rows = await self._bulk_docs_json([doc for _, doc in json_docs], new_edits)
+            results.update(zip((i for i, _ in json_docs), rows, strict=True))
+        return [results[i] for i in range(len(batch))]
+
+    async def _bulk_docs_json(self, batch: list[Doc], new_edits: bool) -> list[BulkResult]:
         payload = {"docs": batch, "new_edits": new_edits}
         rows = await self._t.call("POST", "_bulk_docs", payload=payload)
         if not isinstance(rows, list):
             raise Unavailable("_bulk_docs answered something other than a list of rows")
         return wire.bulk_results(batch, rows, new_edits=new_edits)
+
+    async def _put_related(self, doc: Doc, new_edits: bool) -> BulkResult:
+        """One document as ``multipart/related``; a refusal is its result row, as in
+        ``_bulk_docs``."""
+        doc_id = str(doc.get("_id", ""))
+        body, content_type = multipart.related_upload(doc)
+        try:
+            reply = await self._t.send(
+                "PUT",
+                doc_path(doc_id),
+                params={} if new_edits else {"new_edits": "false"},
+                body=body,
+                headers={"Content-Type": content_type, "Accept": JSON},
+            )
+        except CouchError as exc:
+            if isinstance(exc, Unavailable):
+                raise
+            return BulkResult(doc_id, None, exc.error, exc.reason)
+        return wire.write_result(reply.json())
 
     # -- feeds -----------------------------------------------------------------------------------
 
@@ -196,9 +250,39 @@ class HttpStore:
     ) -> list[dict[str, Any]]:
         payload = {"docs": [dict(request) for request in requests]}
         params = wire.read_params(options)
+        if options.follows and options.attachments:
+            return await self._bulk_get_following(payload, params)
         answer = await self._t.call("POST", "_bulk_get", params=params, payload=payload)
         results: list[dict[str, Any]] = answer["results"]
         return results
+
+    async def _bulk_get_following(
+        self, payload: dict[str, Any], params: dict[str, str]
+    ) -> list[dict[str, Any]]:
+        """``_bulk_get`` as ``multipart/mixed`` (each revision's attachments as stored), grouped
+        back into CouchDB's JSON shape: one result per requested id, in request order."""
+        reply = await self._t.send(
+            "POST",
+            "_bulk_get",
+            params=params,
+            body=dumps(payload),
+            headers={"Accept": MIXED, "Content-Type": JSON},
+        )
+        if not reply.headers.get("Content-Type", "").startswith("multipart/"):
+            results: list[dict[str, Any]] = reply.json()["results"]
+            for result in results:
+                for item in result["docs"]:
+                    if "ok" in item:
+                        multipart.following(item["ok"])
+            return results
+        grouped: dict[str, list[dict[str, Any]]] = {}
+        for entry in _mixed_or_json(reply):
+            found = entry.get("ok") or entry.get("error") or {}
+            grouped.setdefault(str(found.get("_id", found.get("id"))), []).append(entry)
+        return [
+            {"id": request["id"], "docs": grouped.pop(str(request["id"]), [])}
+            for request in payload["docs"]
+        ]
 
     # -- attachments -----------------------------------------------------------------------------
 
@@ -223,7 +307,7 @@ class HttpStore:
         return Attachment(
             name=name,
             content_type=str(meta.get("content_type") or reply.headers.get("Content-Type", "")),
-            data=reply.body,
+            stored=reply.body,
             digest=str(meta.get("digest") or _header_digest(reply.headers, reply.body)),
             revpos=int(meta.get("revpos") or 0),
         )
@@ -287,6 +371,34 @@ def name_of(url: str) -> str:
     if len(parts) < 2:
         raise ValueError(f"{url} names no database")
     return unquote(parts[-1])
+
+
+def _related_or_json(reply: Reply) -> Doc:
+    content_type = reply.headers.get("Content-Type", "")
+    if content_type.startswith("multipart/related"):
+        return multipart.related_doc(reply.body, content_type)
+    return multipart.following(reply.json())
+
+
+def _mixed_or_json(reply: Reply) -> list[dict[str, Any]]:
+    """The parts of a ``multipart/mixed`` answer, or a JSON answer's entries (servers such as
+    pouchdb-server answer JSON whatever is asked)."""
+    content_type = reply.headers.get("Content-Type", "")
+    boundary = multipart.boundary_of(content_type)
+    if not content_type.startswith("multipart/mixed") or boundary is None:
+        entries: list[dict[str, Any]] = reply.json()
+        for entry in entries:
+            if "ok" in entry:
+                multipart.following(entry["ok"])
+        return entries
+    return [multipart.part_doc(h, p) for h, p in multipart.split_parts(reply.body, boundary)]
+
+
+def _open_revs_entry(entry: dict[str, Any]) -> dict[str, Any]:
+    """A missing revision comes as an error part ``{"missing": rev}``; open_revs says it so."""
+    if "error" in entry and isinstance(entry["error"], dict) and "missing" in entry["error"]:
+        return {"missing": entry["error"]["missing"]}
+    return entry
 
 
 def _header_digest(headers: Mapping[str, str], data: bytes) -> str:

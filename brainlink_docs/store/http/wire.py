@@ -38,6 +38,7 @@ _READ_FLAGS = (
     "deleted_conflicts",
     "local_seq",
     "attachments",
+    "att_encoding_info",
     "latest",
 )
 # DbInfo members read into typed fields; everything else a server reports goes to ``extra``.

@@ -12,6 +12,7 @@ from typing import Any
 
 from brainlink_docs.errors import Conflict, NotFound
 from brainlink_docs.store.api import Doc, ReadOptions
+from brainlink_docs.store.encoding import AttachmentEncoding
 from brainlink_docs.store.sqlite.reads import get_doc, load_row
 from brainlink_docs.store.sqlite.writes import BatchOutcome, apply_batch
 
@@ -40,20 +41,28 @@ def put_attachment(
     content_type: str,
     rev: str | None,
     token: str,
+    encoding: AttachmentEncoding,
 ) -> BatchOutcome:
     doc = _base_doc(conn, doc_id, rev, token)
-    atts: dict[str, Any] = {n: {"stub": True} for n in doc.get("_attachments", {})}
-    atts[name] = {"content_type": content_type, "data": data}
+    # chttpd_db puts the new attachment first, ahead of the others (multipart answers list
+    # attachments in this order).
+    atts: dict[str, Any] = {name: {"content_type": content_type, "data": data}}
+    atts.update((n, {"stub": True}) for n in doc.get("_attachments", {}) if n != name)
     doc["_attachments"] = atts
-    return apply_batch(conn, [doc], new_edits=True)
+    return apply_batch(conn, [doc], True, encoding)
 
 
 def delete_attachment(
-    conn: sqlite3.Connection, doc_id: str, name: str, rev: str, token: str
+    conn: sqlite3.Connection,
+    doc_id: str,
+    name: str,
+    rev: str,
+    token: str,
+    encoding: AttachmentEncoding,
 ) -> BatchOutcome:
     doc = _base_doc(conn, doc_id, rev, token)
     existing = doc.get("_attachments", {})
     if name not in existing:
         raise NotFound("Document is missing attachment")
     doc["_attachments"] = {n: {"stub": True} for n in existing if n != name}
-    return apply_batch(conn, [doc], new_edits=True)
+    return apply_batch(conn, [doc], True, encoding)

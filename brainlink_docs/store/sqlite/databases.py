@@ -18,6 +18,7 @@ from urllib.parse import quote, unquote
 
 from brainlink_docs.errors import FileExists, NotFound
 from brainlink_docs.store.api import validate_db_name
+from brainlink_docs.store.encoding import DEFAULT_ENCODING, AttachmentEncoding
 from brainlink_docs.store.sqlite.schema import DEFAULT_SYNCHRONOUS
 from brainlink_docs.store.sqlite.store import SqliteStore
 
@@ -34,11 +35,13 @@ class SqliteDatabases:
         *,
         max_open: int = DEFAULT_MAX_OPEN,
         synchronous: str = DEFAULT_SYNCHRONOUS,
+        encoding: AttachmentEncoding = DEFAULT_ENCODING,
     ) -> None:
         self.root = Path(root)
         self.root.mkdir(parents=True, exist_ok=True)
         self._max_open = max_open
         self._synchronous = synchronous
+        self._encoding = encoding
         self._open: OrderedDict[str, SqliteStore] = OrderedDict()
         self._in_use: dict[str, int] = {}
         self._lock = asyncio.Lock()
@@ -82,7 +85,7 @@ class SqliteDatabases:
             path = self._path(name)
             if name in self._open or path.exists():
                 raise FileExists()
-            store = await SqliteStore.open(path, name=name, synchronous=self._synchronous)
+            store = await self._open_file(path, name)
             self._listed(name)
             await self._remember(name, store)
             return store
@@ -96,9 +99,14 @@ class SqliteDatabases:
             path = self._path(name)
             if not path.exists():
                 raise NotFound(_MISSING_DB)
-            store = await SqliteStore.open(path, name=name, synchronous=self._synchronous)
+            store = await self._open_file(path, name)
             await self._remember(name, store)
             return store
+
+    async def _open_file(self, path: Path, name: str) -> SqliteStore:
+        return await SqliteStore.open(
+            path, name=name, synchronous=self._synchronous, encoding=self._encoding
+        )
 
     def use(self, name: str) -> _Lease:
         """Open ``name`` and keep it open (not evictable) while the block runs."""

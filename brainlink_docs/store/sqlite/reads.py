@@ -29,6 +29,7 @@ from brainlink_docs.revs import (
     sorted_leaves,
 )
 from brainlink_docs.store.api import LOCAL_PREFIX, Attachment, Doc, ReadOptions
+from brainlink_docs.store.encoding import gunzip_bytes
 from brainlink_docs.store.sqlite.codec import decode_atts, decode_tree
 from brainlink_docs.store.sqlite.sequences import format_seq
 
@@ -157,21 +158,34 @@ def _revs_info(conn: sqlite3.Connection, row: DocRow, rev: str) -> list[dict[str
 def render_attachments(
     conn: sqlite3.Connection, row: DocRow, rev: str, atts: AttMeta, opts: ReadOptions
 ) -> dict[str, dict[str, Any]]:
-    """Stubs, or inline base64 data for attachments newer than ``atts_since`` (or all)."""
+    """Stubs, or data for attachments newer than ``atts_since`` (or all), in
+    ``couch_att:to_json``'s member order: base64 of the clear bytes, or with ``follows`` the
+    stored bytes themselves; ``encoding``/``encoded_length`` last, when asked for."""
     inline_after = _atts_since_pos(row, rev, opts.atts_since) if opts.attachments else None
     out: dict[str, dict[str, Any]] = {}
     for name, meta in atts.items():
-        base = {
+        entry = {
             "content_type": meta["content_type"],
             "revpos": meta["revpos"],
             "digest": meta["digest"],
         }
-        if inline_after is not None and meta["revpos"] > inline_after:
-            base["data"] = base64.b64encode(_att_bytes(conn, meta["digest"])).decode("ascii")
+        encoded = "encoding" in meta
+        if inline_after is None or meta["revpos"] <= inline_after:
+            entry["length"] = meta["length"]
+            entry["stub"] = True
+        elif opts.follows:
+            entry["length"] = meta["length"]
+            entry["follows"] = True
         else:
-            base["length"] = meta["length"]
-            base["stub"] = True
-        out[name] = base
+            stored = _att_bytes(conn, meta["digest"])
+            clear = gunzip_bytes(stored) if encoded else stored
+            entry["data"] = base64.b64encode(clear).decode("ascii")
+        if encoded and (opts.att_encoding_info or opts.follows):
+            entry["encoding"] = meta["encoding"]
+            entry["encoded_length"] = meta["encoded_length"]
+        if entry.get("follows"):
+            entry["data"] = _att_bytes(conn, meta["digest"])
+        out[name] = entry
     return out
 
 
@@ -326,7 +340,8 @@ def get_attachment(conn: sqlite3.Connection, doc_id: str, name: str, rev: str | 
     return Attachment(
         name=name,
         content_type=meta["content_type"],
-        data=_att_bytes(conn, meta["digest"]),
+        stored=_att_bytes(conn, meta["digest"]),
         digest=meta["digest"],
         revpos=meta["revpos"],
+        encoding=meta.get("encoding"),
     )

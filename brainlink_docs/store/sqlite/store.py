@@ -28,6 +28,7 @@ from brainlink_docs.store.api import (
     ReadOptions,
     Sizes,
 )
+from brainlink_docs.store.encoding import DEFAULT_ENCODING, AttachmentEncoding
 from brainlink_docs.store.sqlite import attachments, compaction, feeds, reads
 from brainlink_docs.store.sqlite.engine import DEFAULT_READERS, Engine
 from brainlink_docs.store.sqlite.purge import purge as purge_revs
@@ -50,8 +51,15 @@ MAX_REVS_LIMIT = 1_000_000
 class SqliteStore:
     """One database in one SQLite file (or ``:memory:``)."""
 
-    def __init__(self, engine: Engine, name: str, meta: dict[str, Any]) -> None:
+    def __init__(
+        self,
+        engine: Engine,
+        name: str,
+        meta: dict[str, Any],
+        encoding: AttachmentEncoding = DEFAULT_ENCODING,
+    ) -> None:
         self._engine = engine
+        self._encoding = encoding
         self._name = name
         self._token = str(meta["instance"])[:TOKEN_LENGTH]
         self._update_seq = int(meta["update_seq"])
@@ -69,8 +77,10 @@ class SqliteStore:
         name: str | None = None,
         synchronous: str = DEFAULT_SYNCHRONOUS,
         readers: int = DEFAULT_READERS,
+        encoding: AttachmentEncoding = DEFAULT_ENCODING,
     ) -> SqliteStore:
-        """Open (creating if needed) the database file at ``path``."""
+        """Open (creating if needed) the database file at ``path``; ``encoding`` says which
+        attachments are stored gzipped (CouchDB's ``[attachments]`` defaults unless given)."""
         text = str(path)
         engine = Engine(text, readers=readers, synchronous=synchronous)
         try:
@@ -78,7 +88,7 @@ class SqliteStore:
         except BaseException:
             await asyncio.to_thread(engine.close)
             raise
-        return cls(engine, name or Path(text).stem, meta)
+        return cls(engine, name or Path(text).stem, meta, encoding)
 
     @property
     def name(self) -> str:
@@ -99,7 +109,7 @@ class SqliteStore:
     async def bulk_docs(self, docs: Sequence[Doc], *, new_edits: bool = True) -> list[BulkResult]:
         if not isinstance(docs, Sequence) or isinstance(docs, str | bytes):
             raise BadRequest("docs must be a list of JSON objects")
-        outcome = await self._engine.write(apply_batch, list(docs), new_edits)
+        outcome = await self._engine.write(apply_batch, list(docs), new_edits, self._encoding)
         await self._commit(outcome)
         return outcome.results
 
@@ -122,13 +132,14 @@ class SqliteStore:
             content_type,
             rev,
             self._token,
+            self._encoding,
         )
         await self._commit(outcome)
         return _raise_row(outcome.results[0])
 
     async def delete_attachment(self, doc_id: str, name: str, rev: str) -> BulkResult:
         outcome = await self._engine.write(
-            attachments.delete_attachment, doc_id, name, rev, self._token
+            attachments.delete_attachment, doc_id, name, rev, self._token, self._encoding
         )
         await self._commit(outcome)
         return _raise_row(outcome.results[0])

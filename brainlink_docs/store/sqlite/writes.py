@@ -35,6 +35,13 @@ from brainlink_docs.revs import (
 )
 from brainlink_docs.store.api import LOCAL_PREFIX, BulkResult
 from brainlink_docs.store.documents import DocEdit, parse_edit
+from brainlink_docs.store.encoding import (
+    DEFAULT_ENCODING,
+    GZIP,
+    AttachmentEncoding,
+    gzip_bytes,
+    gzip_length,
+)
 from brainlink_docs.store.sqlite.codec import decode_atts, decode_tree, encode_atts, encode_tree
 
 # SQLite's default limit of bound parameters is 32766; id lookups are chunked well below it.
@@ -102,8 +109,14 @@ def stored_body(
     return (row[0], decode_atts(row[1])) if row else None
 
 
-def apply_batch(conn: sqlite3.Connection, docs: Sequence[Any], new_edits: bool) -> BatchOutcome:
-    """Apply a whole batch inside the caller's transaction."""
+def apply_batch(
+    conn: sqlite3.Connection,
+    docs: Sequence[Any],
+    new_edits: bool,
+    encoding: AttachmentEncoding = DEFAULT_ENCODING,
+) -> BatchOutcome:
+    """Apply a whole batch inside the caller's transaction; ``encoding`` says which attachments
+    sent in clear are stored gzipped."""
     update_seq, revs_limit = conn.execute(
         "SELECT (SELECT value FROM meta WHERE key = 'update_seq'),"
         " (SELECT value FROM meta WHERE key = 'revs_limit')"
@@ -118,7 +131,7 @@ def apply_batch(conn: sqlite3.Connection, docs: Sequence[Any], new_edits: bool) 
         conn,
         (e.id for e in edits if isinstance(e, DocEdit) and not e.id.startswith(LOCAL_PREFIX)),
     )
-    blobs: dict[str, bytes] = {}
+    blobs = _Blobs(encoding)
     results: list[BulkResult] = []
     changed = False
     for doc, edit in zip(docs, edits, strict=True):
@@ -134,9 +147,9 @@ def apply_batch(conn: sqlite3.Connection, docs: Sequence[Any], new_edits: bool) 
             results.append(BulkResult(edit.id, rev))
         except CouchError as exc:
             results.append(_error_row(edit.id, exc))
-    if blobs:
+    if blobs.data:
         conn.executemany(
-            "INSERT OR IGNORE INTO att_data (digest, data) VALUES (?, ?)", blobs.items()
+            "INSERT OR IGNORE INTO att_data (digest, data) VALUES (?, ?)", blobs.data.items()
         )
     dirty = [s for s in states.values() if s.dirty]
     if dirty:
@@ -172,7 +185,7 @@ def _apply_new_edit(
     conn: sqlite3.Connection,
     states: dict[str, DocState],
     edit: DocEdit,
-    blobs: dict[str, bytes],
+    blobs: _Blobs,
     revs_limit: int,
 ) -> str:
     """An interactive edit: it must name the leaf it replaces (CouchDB's 409 otherwise)."""
@@ -230,7 +243,7 @@ def _apply_replicated(
     conn: sqlite3.Connection,
     states: dict[str, DocState],
     edit: DocEdit,
-    blobs: dict[str, bytes],
+    blobs: _Blobs,
     revs_limit: int,
 ) -> str:
     """A replicated edit (``new_edits=false``): merge its history as given; never a conflict."""
@@ -277,7 +290,7 @@ def _settle(state: DocState, revs_limit: int) -> None:
 
 
 def _resolve_attachments(
-    edit: DocEdit, parent_atts: AttMeta, pos: int, blobs: dict[str, bytes], *, new_edits: bool
+    edit: DocEdit, parent_atts: AttMeta, pos: int, blobs: _Blobs, *, new_edits: bool
 ) -> AttMeta:
     """Turn ``_attachments`` specs (inline data or stubs) into stored metadata."""
     if not edit.attachments:
@@ -296,23 +309,73 @@ def _resolve_attachments(
                 )
             out[name] = previous
             continue
-        data = _decode_data(name, spec.get("data"))
-        digest = attachment_digest(data)
-        blobs[digest] = data
-        revpos = spec.get("revpos") if not new_edits else None
-        out[name] = {
-            "content_type": str(spec.get("content_type") or "application/octet-stream"),
-            "digest": digest,
-            "length": len(data),
-            "revpos": revpos if isinstance(revpos, int) and 0 < revpos <= pos else pos,
-        }
+        meta = blobs.add(name, spec)
+        # A replicated attachment keeps its revpos; one sent without any gets 0, as
+        # couch_att:inline_from_json gives it (set_new_att_revpos runs for new edits only).
+        revpos = spec.get("revpos", 0) if not new_edits else None
+        valid = isinstance(revpos, int) and not isinstance(revpos, bool) and 0 <= revpos <= pos
+        meta["revpos"] = revpos if valid else pos
+        out[name] = meta
     return out
 
 
+class _Blobs:
+    """The attachment bytes a batch writes, keyed by digest, and how each arrived is stored.
+
+    Data arrives three ways (``couch_att``): base64 in JSON, always in clear (any ``digest`` or
+    ``encoding`` beside it is ignored, as CouchDB ignores them); raw bytes from the store's own
+    attachment call or a multipart upload, in clear unless ``encoding`` says gzip; raw gzip
+    bytes, kept as they are with their digest, which must then be the MD5 of those bytes (a
+    replica keeps what its peer stored). Clear bytes of a compressible type are gzipped, and the
+    digest is always the MD5 of what is stored.
+    """
+
+    def __init__(self, encoding: AttachmentEncoding) -> None:
+        self.encoding = encoding
+        self.data: dict[str, bytes] = {}
+
+    def add(self, name: str, spec: dict[str, Any]) -> dict[str, Any]:
+        raw = spec.get("data")
+        content_type = str(spec.get("content_type") or "application/octet-stream")
+        if isinstance(raw, bytes):
+            if spec.get("encoding") == GZIP:
+                return self._keep_gzip(name, raw, content_type, spec.get("digest"))
+            _check_digest(raw, spec.get("digest"))
+            clear = raw
+        else:
+            clear = _decode_data(name, raw)
+        if not self.encoding.compresses(content_type):
+            return self._store(clear, content_type, len(clear))
+        gz = gzip_bytes(clear, self.encoding.compression_level)
+        return self._store(gz, content_type, len(clear), encoded=True)
+
+    def _keep_gzip(self, name: str, gz: bytes, content_type: str, digest: object) -> dict[str, Any]:
+        _check_digest(gz, digest)
+        try:
+            length = gzip_length(gz)
+        except ValueError as exc:
+            raise BadRequest(f"Attachment {name} is not properly gzipped.") from exc
+        return self._store(gz, content_type, length, encoded=True)
+
+    def _store(
+        self, stored: bytes, content_type: str, length: int, *, encoded: bool = False
+    ) -> dict[str, Any]:
+        digest = attachment_digest(stored)
+        self.data[digest] = stored
+        meta: dict[str, Any] = {"content_type": content_type, "digest": digest, "length": length}
+        if encoded:
+            meta["encoding"] = GZIP
+            meta["encoded_length"] = len(stored)
+        return meta
+
+
+def _check_digest(data: bytes, digest: object) -> None:
+    """``couch_util:check_md5``: a digest sent with raw bytes must be theirs."""
+    if isinstance(digest, str) and digest and digest != attachment_digest(data):
+        raise BadRequest("Possible message corruption.", error="content_md5_mismatch")
+
+
 def _decode_data(name: str, data: object) -> bytes:
-    # Raw bytes only come from the store's own attachment API; JSON can only carry base64.
-    if isinstance(data, bytes):
-        return data
     if not isinstance(data, str):
         raise BadRequest(f"Attachment {name} needs base64 data or stub: true")
     try:
