@@ -56,6 +56,26 @@ async def cancel(http: aiohttp.ClientSession, couch: str, job_id: str) -> None:
     await request_json(http, "POST", f"{couch}/_replicate", json=body, expect=(200, 404))
 
 
+async def assert_cancelled(http: aiohttp.ClientSession, couch: str, job_id: str) -> None:
+    """The ``_replicate`` job is gone from the scheduler (bounded wait)."""
+
+    async def gone() -> bool:
+        return await job(http, couch, job_id) is None
+
+    await wait_until(gone, f"job {job_id} gone from _scheduler/jobs")
+
+
+async def assert_replicator_doc_stopped(
+    http: aiohttp.ClientSession, couch: str, doc_id: str
+) -> None:
+    """The deleted ``_replicator`` document's job is gone from the scheduler (bounded wait)."""
+
+    async def gone() -> bool:
+        return "state" not in await scheduler_doc(http, couch, doc_id)
+
+    await wait_until(gone, f"_replicator/{doc_id} gone from _scheduler/docs")
+
+
 async def job(http: aiohttp.ClientSession, couch: str, job_id: str) -> Doc | None:
     """The scheduler's job (``_scheduler/jobs``) with this id, or ``None``."""
     jobs = await request_json(http, "GET", f"{couch}/_scheduler/jobs")

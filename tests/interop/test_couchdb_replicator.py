@@ -51,7 +51,9 @@ from .corpus import (
 from .couch_api import Doc, bulk_docs, create_db, delete_db, get_doc, request_json, url_of
 from .couch_replicator import (
     BROKEN_STATES,
+    assert_cancelled,
     assert_job_healthy,
+    assert_replicator_doc_stopped,
     cancel,
     delete_replicator_doc,
     put_replicator_doc,
@@ -347,6 +349,8 @@ async def test_continuous_replication_both_ways_carries_new_writes(peers: Peers)
 
     await delete_replicator_doc(http, couch, push_doc)
     await cancel(http, couch, pull_job)
+    await assert_replicator_doc_stopped(http, couch, push_doc)
+    await assert_cancelled(http, couch, pull_job)
     left, right = await snap(peers, theirs, "couchdb"), await snap(peers, ours_url, "ours")
     assert_matches_corpus(left, corpus)
     assert_same(left, right)
@@ -580,8 +584,9 @@ async def test_continuous_replication_without_attachments_carries_writes_both_wa
     await both_have("from-couch", row["rev"])
     (row,) = await bulk_docs(http, ours, [{"_id": "from-ours ü/1", "v": 2}])
     await both_have("from-ours ü/1", row["rev"])
-    await cancel(http, couch, push)
-    await cancel(http, couch, pull)
+    for job_id in (push, pull):
+        await cancel(http, couch, job_id)
+        await assert_cancelled(http, couch, job_id)
     assert_same(await snap(peers, theirs, "couchdb"), await snap(peers, ours, "ours"))
 
 
