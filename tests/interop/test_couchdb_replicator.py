@@ -23,6 +23,7 @@ in as.
 
 from __future__ import annotations
 
+import os
 import uuid
 from collections.abc import AsyncIterator
 from dataclasses import dataclass, field
@@ -74,6 +75,10 @@ from .snapshot import (
 
 # Requests to either server; a whole one-shot replication is bounded separately.
 HTTP_TIMEOUT = aiohttp.ClientTimeout(total=120)
+# ``BRAINLINK_REPLICATOR_PEER=couchdb`` runs every test here with a second database on the real
+# CouchDB in place of ours: the control that shows the tests hold against CouchDB itself (all
+# pass that way), so what fails against ours is ours.
+OTHER_PEER = os.environ.get("BRAINLINK_REPLICATOR_PEER", "ours")
 
 
 @dataclass
@@ -126,7 +131,8 @@ async def peers(
     couchdb: CouchServer, http: aiohttp.ClientSession, tmp_path: Path
 ) -> AsyncIterator[Peers]:
     async with serving(tmp_path / "ours") as ours:
-        made = Peers(http, couchdb.url, ours.authed_url)
+        other = couchdb.url if OTHER_PEER == "couchdb" else ours.authed_url
+        made = Peers(http, couchdb.url, other)
         try:
             yield made
         finally:
@@ -276,7 +282,8 @@ async def test_replicator_documents_round_trip_the_corpus_then_resume_from_check
 async def test_a_couchdb_to_couchdb_copy_of_the_corpus_compares_identical(peers: Peers) -> None:
     """The control: CouchDB replicating the corpus between two of its own databases passes
     the same comparison, so a difference the other tests find is ours, not the snapshot's.
-    (Every test here passes with a second CouchDB database in place of ours.)"""
+    (Every test here passes with a second CouchDB database in place of ours: see
+    ``OTHER_PEER``.)"""
     src, copy = await peers.couch_db("src"), await peers.couch_db("copy")
     corpus = await write_corpus(peers.http, src)
     assert_clean(await replicate(peers.http, peers.couch, src, copy))
