@@ -112,3 +112,32 @@ async def put_doc(http: aiohttp.ClientSession, db_url: str, doc: Doc) -> str:
     row = await request_json(http, "PUT", doc_url(db_url, doc["_id"]), json=doc)
     rev: str = row["rev"]
     return rev
+
+
+async def open_revs_multipart(
+    http: aiohttp.ClientSession, url: URL
+) -> list[tuple[Doc, dict[str, bytes]]]:
+    """``GET`` an ``open_revs`` URL as CouchDB's replicator does (``Accept: multipart/mixed``):
+    each revision as its JSON and the bytes of every attachment sent after it (a revision with
+    attachments comes as a nested ``multipart/related``, one part per ``follows`` stub)."""
+    revisions: list[tuple[Doc, dict[str, bytes]]] = []
+    async with http.get(url, headers={"Accept": "multipart/mixed"}) as response:
+        assert response.status == 200, f"GET {without_credentials(str(url))}: {response.status}"
+        reader = aiohttp.MultipartReader.from_response(response)
+        while (part := await reader.next()) is not None:
+            if isinstance(part, aiohttp.MultipartReader):
+                revisions.append(await _related(part))
+            else:
+                revisions.append((json.loads(await part.read()), {}))
+    return revisions
+
+
+async def _related(reader: aiohttp.MultipartReader) -> tuple[Doc, dict[str, bytes]]:
+    first = await reader.next()
+    assert isinstance(first, aiohttp.BodyPartReader), first
+    doc: Doc = json.loads(await first.read())
+    data: dict[str, bytes] = {}
+    while (part := await reader.next()) is not None:
+        assert isinstance(part, aiohttp.BodyPartReader), part
+        data[part.filename or ""] = bytes(await part.read(decode=True))
+    return doc, data

@@ -23,6 +23,8 @@ in as.
 
 from __future__ import annotations
 
+import hashlib
+import json
 import os
 import uuid
 from collections.abc import AsyncIterator
@@ -49,7 +51,17 @@ from .corpus import (
     write_corpus,
     write_more,
 )
-from .couch_api import Doc, bulk_docs, create_db, delete_db, get_doc, request_json, url_of
+from .couch_api import (
+    Doc,
+    bulk_docs,
+    create_db,
+    delete_db,
+    doc_url,
+    get_doc,
+    open_revs_multipart,
+    request_json,
+    url_of,
+)
 from .couch_replicator import (
     BROKEN_STATES,
     assert_cancelled,
@@ -480,6 +492,71 @@ async def test_couchdb_pushes_a_binary_attachment_added_in_a_later_revision(
     stub = {"b.bin": {"stub": True}}
     await bulk_docs(peers.http, db, [{"_id": "doc", "_rev": row["rev"], "_attachments": stub}])
     await push_and_compare(peers, db)
+
+
+# ---------------------------------------------------------------------------------------------
+# The replicator's own reads, as it sends them, answered by both servers
+
+
+async def one_revision_on_both(peers: Peers, label: str) -> tuple[str, str, str]:
+    """The same revision, with a binary attachment, written with ``new_edits: false`` on
+    CouchDB and on ours (``revpos`` given, so both store the same stub); returns both
+    database URLs and the revision."""
+    rev_id = "c" * 32
+    doc = {
+        "_id": "one",
+        "_rev": f"1-{rev_id}",
+        "_revisions": {"start": 1, "ids": [rev_id]},
+        "v": 1,
+        "_attachments": {
+            "pic.png": inline("image/png", random_bytes(label, 1_200)) | {"revpos": 1},
+        },
+    }
+    theirs, ours = await peers.couch_db(label), await peers.ours_db(label)
+    for db in (theirs, ours):
+        await bulk_docs(peers.http, db, [doc], new_edits=False)
+    return theirs, ours, doc["_rev"]
+
+
+async def test_open_revs_answers_couchdbs_replicator_with_the_attachment_data(
+    peers: Peers,
+) -> None:
+    """CouchDB's replicator fetches a document it lacks with ``GET
+    /db/id?revs=true&open_revs=[rev]&latest=true`` and ``Accept: multipart/mixed`` (no
+    ``attachments=true``, no ``atts_since``): CouchDB answers each attachment as a
+    ``follows`` part with its bytes. A stub there is what kills the pull with
+    ``missing_stub``."""
+    theirs, ours, rev = await one_revision_on_both(peers, "wire")
+    params = {"revs": "true", "open_revs": json.dumps([rev]), "latest": "true"}
+    couch_answer, our_answer = [
+        [
+            (doc, {name: (len(data), hashlib.md5(data).hexdigest()) for name, data in atts.items()})
+            for doc, atts in await open_revs_multipart(peers.http, doc_url(db, "one", **params))
+        ]
+        for db in (theirs, ours)
+    ]
+    assert our_answer == couch_answer, f"ours: {our_answer}\ncouchdb: {couch_answer}"
+
+
+async def test_bulk_get_without_attachments_answers_stubs_as_couchdb_does(
+    peers: Peers,
+) -> None:
+    """The replicator's first read: ``_bulk_get`` with ``attachments=false`` and an empty
+    ``atts_since`` per document; CouchDB answers stubs (and fetches documents with attachments
+    again one by one), so attachment data here is bytes sent for nothing."""
+    theirs, ours, rev = await one_revision_on_both(peers, "bulkget")
+    body = {
+        "docs": [{"id": "one", "rev": rev, "atts_since": []}],
+        "revs": True,
+        "latest": True,
+        "attachments": False,
+    }
+    params = {"latest": "true", "revs": "true", "attachments": "false"}
+    answers = [
+        await request_json(peers.http, "POST", url_of(f"{db}/_bulk_get", **params), json=body)
+        for db in (theirs, ours)
+    ]
+    assert answers[1] == answers[0], f"ours: {answers[1]}\ncouchdb: {answers[0]}"
 
 
 AWKWARD = [
