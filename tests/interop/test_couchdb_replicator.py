@@ -13,7 +13,12 @@ must also be what the corpus wrote, and no ``_local`` document may have travelle
 
 Besides the corpus tests, small tests pin each known gap down to one document, so a failure
 names its cause: CouchDB pulling attachments from ours (first revision, added later, already
-on the target), and the digest of a text attachment CouchDB pushes to ours.
+on the target), the digest of a text attachment CouchDB pushes to ours, the ``revpos`` of a
+grafted one, and the replicator's own reads (``open_revs`` as ``multipart/mixed``,
+``_bulk_get``) sent to both servers with the answers compared. The same shapes without
+attachments (revision trees, awkward ids, incremental, continuous) are tested on their own.
+A CouchDB-to-CouchDB copy of the corpus is the control for the comparison itself, and
+``BRAINLINK_REPLICATOR_PEER=couchdb`` runs the whole file with CouchDB in place of ours.
 
 The helpers take database URLs with credentials, so every step runs against any pair of
 CouchDB-API servers; here one side is always the real CouchDB (the ``couchdb`` fixture) and
