@@ -190,9 +190,11 @@ def render_attachments(
 
 
 def _atts_since_pos(row: DocRow, rev: str, atts_since: tuple[str, ...] | None) -> int:
-    """The generation of the newest ``atts_since`` revision on this revision's path (0: none)."""
-    if not atts_since:
-        return 0
+    """The generation of the newest ``atts_since`` revision on this revision's path (0: none,
+    as ``couch_db:find_ancestor_rev_pos``); -1 without ``atts_since``, so that every attachment
+    is sent, those with ``revpos`` 0 (grafted by a replicator) too."""
+    if atts_since is None:
+        return -1
     wanted = set(atts_since)
     for r in ancestry(row.tree, rev):
         if r in wanted:
@@ -264,7 +266,9 @@ def bulk_get(
         rev = request.get("rev")
         since = request.get("atts_since")
         req_opts = opts
-        if isinstance(since, list):
+        if isinstance(since, list) and since:
+            # An empty list asks for nothing: CouchDB's _bulk_get then keeps its stubs (the
+            # replicator's first read sends atts_since: [] with attachments=false).
             req_opts = _with_atts_since(opts, since)
         out.append({"id": doc_id, "docs": _bulk_get_one(conn, doc_id, rev, req_opts, token)})
     return out
