@@ -19,6 +19,7 @@ from types import ModuleType
 from typing import Any
 
 import pytest
+from couch import CouchServer
 
 ROOT = Path(__file__).resolve().parents[2]
 BENCH = ROOT / "scripts" / "bench"
@@ -78,7 +79,7 @@ def test_help_documents_every_option_and_the_shell_shim_works() -> None:
     ).stdout
     options = ("--docs", "--skip-1m", "--only", "--out", "--reads", "--ranges", "--workdir")
     options += ("--server", "--skip-server", "--server-1m", "--server-seconds", "--server-profile")
-    options += ("--auth", "--auth-only", "--users")
+    options += ("--auth", "--auth-only", "--users", "--replication")
     for option in options:
         assert option in out
     assert "wrk" in out
@@ -416,3 +417,38 @@ def test_tiny_users_run_reports_both_servers_and_ratios(tmp_path: Path) -> None:
         assert side["memory"]["rss_mb"] > 0 and side["open_fds"] > 0
     assert all(isinstance(v, float) and v > 0 for v in report["ratios"].values()), report["ratios"]
     assert "server" not in json.loads(out_file.read_text())  # --users runs nothing else
+
+
+def test_tiny_replication_run_measures_couchdbs_replicator_against_ours(
+    tmp_path: Path, couchdb: CouchServer
+) -> None:
+    out_file = tmp_path / "replication.json"
+    args = ["--replication", "40", "--only", "ours", "--out", str(out_file)]
+    proc = subprocess.run(
+        [sys.executable, str(BENCH), *args],
+        capture_output=True,
+        text=True,
+        timeout=300,
+        env={**os.environ, "COUCHDB_URL": couchdb.url},
+    )
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    report = json.loads(out_file.read_text())["replication"]
+    assert report["docs"] == 40
+    assert report["with_text_attachment"] == 8 and report["with_binary_attachment"] == 2
+    for direction in ("pull", "push"):
+        row = report["ours"][direction]
+        assert row["seconds"] > 0 and row["docs_per_s"] > 0, row
+    assert "server" not in json.loads(out_file.read_text())  # --replication runs nothing else
+
+
+def test_replication_needs_a_couchdb() -> None:
+    env = {k: v for k, v in os.environ.items() if k != "COUCHDB_URL"}
+    proc = subprocess.run(
+        [sys.executable, str(BENCH), "--replication", "10"],
+        capture_output=True,
+        text=True,
+        timeout=60,
+        env=env,
+    )
+    assert proc.returncode == 2
+    assert "COUCHDB_URL" in proc.stderr
