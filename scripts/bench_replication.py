@@ -159,21 +159,12 @@ def run(
     server_cpus, _ = bs.cpu_split()
     docs = messages(n)
     couch_target = bs.couchdb_target(couchdb_url, workdir / "couchdb")
-    results: dict[str, Any] = {}
-    for name in TARGETS:
-        if only is not None and not name.startswith(only):
-            continue
-        target = None
-        try:
-            target = start(name, workdir / "replication" / name, server_cpus, couchdb_url)
-            measured = asyncio.run(measure(target, couch_target, docs, log))
-            results[name] = {"about": target.about, **measured}
-        except Exception as exc:  # a peer that falls over is a result, not a crash
-            log(f"{name}: failed: {exc}")
-            results[name] = {"error": str(exc)[:500]}
-        finally:
-            if target is not None and target.process is not None:
-                bs.stop_process(target.process)
+    results = bs.each_target(
+        [name for name in TARGETS if only is None or name.startswith(only)],
+        lambda name: start(name, workdir / "replication" / name, server_cpus, couchdb_url),
+        lambda target: asyncio.run(measure(target, couch_target, docs, log)),
+        log,
+    )
     return {
         "docs": n,
         "with_text_attachment": len(range(0, n, TEXT_EVERY)),

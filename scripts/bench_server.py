@@ -55,7 +55,7 @@ import time
 import urllib.error
 import urllib.request
 from collections import Counter
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -468,6 +468,29 @@ def couchdb_target(url: str, directory: Path) -> Target:
     root = f"{parts.scheme}://{parts.hostname}:{parts.port or 5984}"
     about = {"server": "CouchDB at COUCHDB_URL (not started here: no pinning, no RSS)"}
     return Target("couchdb", root, auth, "/_up", directory, None, about)
+
+
+def each_target(
+    names: Iterable[str],
+    start: Callable[[str], Target],
+    measure: Callable[[Target], dict[str, Any]],
+    log: Log,
+) -> dict[str, Any]:
+    """Start each server in turn, measure it, stop it: one row per name, and a peer that falls
+    over is a row with its error, not a crash of the run."""
+    results: dict[str, Any] = {}
+    for name in names:
+        target = None
+        try:
+            target = start(name)
+            results[name] = {"about": target.about, **measure(target)}
+        except Exception as exc:
+            log(f"{name}: failed: {exc}")
+            results[name] = {"error": str(exc)[:500]}
+        finally:
+            if target is not None and target.process is not None:
+                stop_process(target.process)
+    return results
 
 
 # --- the Python client (bulk load and streamed reads) -------------------------------------

@@ -141,20 +141,12 @@ def start(name: str, directory: Path, cpus: set[int] | None) -> bs.Target:
 
 def run(n: int, workdir: Path, log: bs.Log, only: str | None = None) -> dict[str, Any]:
     server_cpus, _ = bs.cpu_split()
-    results: dict[str, Any] = {}
-    for name in TARGETS:
-        if only is not None and not name.startswith(only):
-            continue
-        target = None
-        try:
-            target = start(name, workdir / "users" / name, server_cpus)
-            results[name] = {"about": target.about, **asyncio.run(measure(target, n, log))}
-        except Exception as exc:  # a peer that falls over is a result, not a crash
-            log(f"{name}: failed: {exc}")
-            results[name] = {"error": str(exc)[:500]}
-        finally:
-            if target is not None and target.process is not None:
-                bs.stop_process(target.process)
+    results = bs.each_target(
+        [name for name in TARGETS if only is None or name.startswith(only)],
+        lambda name: start(name, workdir / "users" / name, server_cpus),
+        lambda target: asyncio.run(measure(target, n, log)),
+        log,
+    )
     return {"users": n, **results, "ratios": ratios(results), "notes": __doc__}
 
 

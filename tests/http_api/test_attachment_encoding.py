@@ -350,6 +350,21 @@ def related_upload(doc: dict[str, Any], atts: list[tuple[dict[str, str], bytes]]
     return b"".join(chunks), f'multipart/related; boundary="{boundary}"'
 
 
+def gzip_text_upload(doc: dict[str, Any], gz: bytes, digest: str, *, revpos: int) -> Any:
+    """``doc`` with ``TEXT`` as the gzip attachment ``t.txt``, as CouchDB's replicator PUTs it."""
+    spec = {
+        "content_type": "text/plain",
+        "revpos": revpos,
+        "digest": digest,
+        "length": len(TEXT),
+        "follows": True,
+        "encoding": "gzip",
+        "encoded_length": len(gz),
+    }
+    part_headers = {"Content-Type": "text/plain", "Content-Encoding": "gzip"}
+    return related_upload({**doc, "_attachments": {"t.txt": spec}}, [(part_headers, gz)])
+
+
 @pytest.mark.parametrize("level", [1, 8, 9])
 async def test_a_replicated_gzip_attachment_keeps_its_bytes_and_digest(
     peers: list[Peer], level: int
@@ -361,21 +376,8 @@ async def test_a_replicated_gzip_attachment_keeps_its_bytes_and_digest(
         "_id": "r",
         "_rev": "2-" + "b" * 32,
         "_revisions": {"start": 2, "ids": ["b" * 32, "a" * 32]},
-        "_attachments": {
-            "t.txt": {
-                "content_type": "text/plain",
-                "revpos": 2,
-                "digest": md5_digest(gz),
-                "length": len(TEXT),
-                "follows": True,
-                "encoding": "gzip",
-                "encoded_length": len(gz),
-            }
-        },
     }
-    body, content_type = related_upload(
-        doc, [({"Content-Type": "text/plain", "Content-Encoding": "gzip"}, gz)]
-    )
+    body, content_type = gzip_text_upload(doc, gz, md5_digest(gz), revpos=2)
 
     async def script(peer: Peer) -> Any:
         async with peer.http.put(
@@ -403,24 +405,8 @@ async def test_a_replicated_attachment_with_a_wrong_digest_is_refused(peers: lis
     ``content_md5_mismatch`` 400 (a documented departure: no 500 for a client's mistake).
     Either way nothing is stored."""
     gz = gzip_at(TEXT, 8)
-    doc = {
-        "_id": "bad",
-        "_rev": "1-" + "c" * 32,
-        "_attachments": {
-            "t.txt": {
-                "content_type": "text/plain",
-                "revpos": 1,
-                "digest": md5_digest(b"something else"),
-                "length": len(TEXT),
-                "follows": True,
-                "encoding": "gzip",
-                "encoded_length": len(gz),
-            }
-        },
-    }
-    body, content_type = related_upload(
-        doc, [({"Content-Type": "text/plain", "Content-Encoding": "gzip"}, gz)]
-    )
+    doc = {"_id": "bad", "_rev": "1-" + "c" * 32}
+    body, content_type = gzip_text_upload(doc, gz, md5_digest(b"something else"), revpos=1)
     statuses = {}
     for peer in peers:
         async with peer.http.put(

@@ -20,7 +20,7 @@ import hashlib
 import random
 import time
 import zlib
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from typing import Any, Protocol
 
@@ -346,23 +346,15 @@ def checked_digests(state: State, *, gzipped: bool) -> State:
     MD5 of the clear bytes. Both rules are checked exactly here; the rest of each attachment
     (type, revpos, length, the MD5 of its clear bytes) must still be equal on both sides.
     """
-    out: State = {}
-    for doc_id, doc in state.items():
-        leaves = {}
-        for rev, leaf in doc["leaves"].items():
-            atts = leaf.get("_attachments")
-            if atts is not None:
-                kept = {}
-                for name, att in atts.items():
-                    data = base64.b64decode(att["data"])
-                    compressible = gzipped and att["content_type"].startswith("text/")
-                    expected = md5_digest(gzip_level_8(data) if compressible else data)
-                    assert att["digest"] == expected, (doc_id, rev, name, att["digest"], expected)
-                    kept[name] = {k: v for k, v in att.items() if k not in ("digest", "data")}
-                leaf = leaf | {"_attachments": kept}
-            leaves[rev] = leaf
-        out[doc_id] = doc | {"leaves": leaves}
-    return out
+
+    def check(where: tuple[str, str, str], att: Doc) -> Doc:
+        data = base64.b64decode(att["data"])
+        compressible = gzipped and att["content_type"].startswith("text/")
+        expected = md5_digest(gzip_level_8(data) if compressible else data)
+        assert att["digest"] == expected, (where, att["digest"], expected)
+        return {k: v for k, v in att.items() if k not in ("digest", "data")}
+
+    return map_attachments(state, check)
 
 
 def gzip_level_8(data: bytes) -> bytes:
@@ -420,13 +412,19 @@ def without_revpos(state: State) -> State:
     """PouchDB's LevelDB adapter sets an attachment's ``revpos`` to the generation of whichever
     revision brought its data (``saveAttachment``), so after a pull its revpos differ from the
     source's; everything else must still match."""
+    return map_attachments(state, lambda _where, att: att | {"revpos": None})
+
+
+def map_attachments(state: State, change: Callable[[tuple[str, str, str], Doc], Doc]) -> State:
+    """``state`` with every leaf's attachments replaced by ``change((id, rev, name), att)``."""
     out: State = {}
     for doc_id, doc in state.items():
         leaves = {}
         for rev, leaf in doc["leaves"].items():
             atts = leaf.get("_attachments")
             if atts is not None:
-                leaf = leaf | {"_attachments": {n: a | {"revpos": None} for n, a in atts.items()}}
+                changed = {n: change((doc_id, rev, n), a) for n, a in atts.items()}
+                leaf = leaf | {"_attachments": changed}
             leaves[rev] = leaf
         out[doc_id] = doc | {"leaves": leaves}
     return out
