@@ -354,3 +354,23 @@ async def test_welcome_features_are_only_what_we_implement(
     ours = await ask(server.url, "GET", "/")
     assert set(couch.body["features"]) <= set(NOT_OURS), couch.body["features"]
     assert ours.body["features"] == []
+
+
+# ---- logout ------------------------------------------------------------------------------
+
+
+async def test_logout_revokes_our_cookie_where_couchdbs_lives_on(
+    couchdb: CouchServer, session_servers: tuple[str, str]
+) -> None:
+    # A departure on purpose: CouchDB's cookie stays good until it expires, even after logout.
+    name, our_url = session_servers
+    still_logged_in = {}
+    for url in (couchdb.bare_url, our_url):
+        login = await ask(url, "POST", "/_session", json_body={"name": name, "password": PASSWORD})
+        assert login.status == 200, login.body
+        cookie = {"Cookie": f"AuthSession={login.cookie()}"}
+        logout = await ask(url, "DELETE", "/_session", headers=cookie)
+        assert logout.status == 200 and logout.cookie() == ""
+        after = await ask(url, "GET", "/_session", headers=cookie)
+        still_logged_in[url] = after.body["userCtx"]["name"] == name
+    assert still_logged_in == {couchdb.bare_url: True, our_url: False}
