@@ -194,6 +194,33 @@ async def test_an_allowed_preflight_is_couchdbs_204(
     assert (ours.status, cors_of(ours)) == (couch.status, cors_of(couch))
 
 
+@pytest.mark.parametrize(
+    ("origin", "method", "requested"),
+    [
+        ("http://evil.example", "PUT", "content-type"),  # origin not listed
+        (APP, "PATCH", "content-type"),  # method not allowed
+        (APP, "PUT", "x-secret-header"),  # header not allowed
+        (APP, "PUT", "range"),  # safelisted by browsers, not by CouchDB
+    ],
+)
+async def test_a_refused_preflight_grants_nothing_as_on_couchdb(
+    cors_servers: tuple[str, str], origin: str, method: str, requested: str
+) -> None:
+    # CouchDB handles a refused preflight as a plain OPTIONS request (a 401 or 405, with
+    # Allow-Origin when the origin is listed); we answer 200 with no CORS header at all. Either
+    # way the browser gets no Allow-Methods/Allow-Headers, which is what refuses the request.
+    headers = {
+        "Origin": origin,
+        "Access-Control-Request-Method": method,
+        "Access-Control-Request-Headers": requested,
+    }
+    for url in cors_servers:
+        answer = await ask(url, "OPTIONS", "/db/doc", headers=headers)
+        assert answer.status != 204, url
+        assert "Access-Control-Allow-Methods" not in answer.headers, url
+        assert "Access-Control-Allow-Headers" not in answer.headers, url
+
+
 @pytest.mark.parametrize("path", ["/", "/nosuchdb"])
 async def test_an_answer_to_an_allowed_origin_exposes_couchdbs_headers(
     cors_servers: tuple[str, str], path: str
