@@ -56,7 +56,7 @@ from .access_table import (
     expected_of_ours,
 )
 from .conftest import TEST_ITERATIONS, serving
-from .couch_peer import ask, couch_config
+from .couch_peer import ask, couch_config, wait_for_users_rules
 
 # The wrong-password principal fails on every endpoint; the lockout (its own test's business)
 # must not turn those 401s into 403s here.
@@ -210,6 +210,7 @@ async def _couchdb_world(couch: CouchServer, *, open_users: bool) -> AsyncIterat
         try:
             if open_users:
                 await _set_users_security(couch, OPEN_USERS_SECURITY)
+                await wait_for_users_rules(couch)
             await _populate(sessions["server_admin"], names)
             yield World(target, sessions, names)
         finally:

@@ -26,7 +26,7 @@ from brainlink_docs.config import AuthSettings, CorsSettings
 
 from .conftest import ADMIN, TEST_ITERATIONS, Server, serving
 from .conftest import PASSWORD as ADMIN_PASSWORD
-from .couch_peer import Answer, admin_auth, ask, couch_config
+from .couch_peer import Answer, admin_auth, ask, couch_config, wait_until
 
 HMAC_KEY = b"differential-jwt-key-0123456789ab"
 APP = "http://app.example:8080"
@@ -98,6 +98,14 @@ async def jwt_servers(
         couch_config(couchdb, settings, restart_needed=True),
         serving(data_dir, auth=auth) as ours,
     ):
+        good = {"Authorization": f"Bearer {_tokens()['good']}"}
+        await wait_until(
+            couchdb,
+            "/_session",
+            good,
+            lambda a: a.status == 200 and a.body["userCtx"]["name"] == "jwtuser",
+            "a valid JWT after the restart",
+        )
         yield couchdb.bare_url, ours.url
 
 
