@@ -99,7 +99,8 @@ class AuthSettings:
     lockout_max_objects: int = 10_000
     # "hmac:<kid>" -> base64 key, "rsa:<kid>" -> PEM public key (kid "_default" without a kid).
     jwt_keys: Mapping[str, str] = field(default_factory=dict)
-    jwt_required_claims: tuple[str, ...] = ()
+    # CouchDB's [jwt_auth] required_claims default: a token without exp never authenticates.
+    jwt_required_claims: tuple[str, ...] = ("exp",)
     jwt_roles_claim_path: str = "_couchdb.roles"
     users_db_security_editable: bool = False
 
@@ -111,8 +112,16 @@ class CorsSettings:
     enabled: bool = False
     origins: tuple[str, ...] = ()
     credentials: bool = False
-    methods: tuple[str, ...] = ("GET", "PUT", "POST", "HEAD", "DELETE")
-    headers: tuple[str, ...] = ("accept", "authorization", "content-type", "origin", "referer")
+    # chttpd_cors.hrl's SUPPORTED_METHODS and SUPPORTED_HEADERS, used unless [cors] names others.
+    methods: tuple[str, ...] = (
+        "CONNECT", "COPY", "DELETE", "GET", "HEAD", "OPTIONS", "POST", "PUT", "TRACE",
+    )  # fmt: skip
+    headers: tuple[str, ...] = (
+        "accept", "accept-language", "authorization", "content-length", "content-range",
+        "content-type", "destination", "expires", "if-match", "last-modified", "origin", "pragma",
+        "x-couch-full-commit", "x-couch-id", "x-couch-persist", "x-couchdb-www-authenticate",
+        "x-http-method-override", "x-requested-with", "x-couchdb-vhost-path",
+    )  # fmt: skip
     max_age: int = 600
 
 

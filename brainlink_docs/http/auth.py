@@ -27,7 +27,7 @@ from aiohttp import web
 from brainlink_docs.config import Settings
 from brainlink_docs.errors import BadRequest, CouchError, Forbidden, NotFound, Unauthorized
 from brainlink_docs.security.acl import ANONYMOUS, SERVER_ADMIN_ROLE, UserCtx
-from brainlink_docs.security.lockout import Lockout
+from brainlink_docs.security.lockout import Lockout, account
 from brainlink_docs.security.passwords import PasswordHash, verify_password
 from brainlink_docs.security.sessions import (
     COOKIE_NAME,
@@ -169,27 +169,29 @@ class Authenticator:
     async def login(self, name: str, password: str, address: str) -> UserRecord:
         """Check a name and password (basic auth and ``POST /_session``)."""
         auth = self.settings.auth
-        if auth.lockout_mode != "off" and self._lockout.locked(name, address):
+        record = await self.user(name)
+        # CouchDB keys the lockout by the salt too: an admin's new password unlocks the user.
+        key = account(name, record.salt if record is not None else "")
+        if auth.lockout_mode != "off" and self._lockout.locked(key, address):
             log.warning("login of %r from %s refused: locked out", name, address)
             if auth.lockout_mode == "enforce":
                 raise Forbidden(LOCKED)
-        record = await self.user(name)
         stored = record.password if record is not None else None
         if stored is None or record is None:
-            self._failed(name, address)
+            self._failed(key, address)
             raise Unauthorized(BAD_CREDENTIALS)
         if not self._passwords.check(name, stored, password):
             ok = await asyncio.to_thread(verify_password, password, stored)
             if not ok:
-                self._failed(name, address)
+                self._failed(key, address)
                 raise Unauthorized(BAD_CREDENTIALS)
             self._passwords.remember(name, stored, password)
-        self._lockout.succeed(name, address)
+        self._lockout.succeed(key, address)
         return record
 
-    def _failed(self, name: str, address: str) -> None:
+    def _failed(self, key: str, address: str) -> None:
         if self.settings.auth.lockout_mode != "off":
-            self._lockout.fail(name, address)
+            self._lockout.fail(key, address)
 
     async def _from_cookie(self, value: str) -> Authenticated:
         now = time.time()

@@ -16,13 +16,10 @@ from aiohttp import web
 from brainlink_docs.config import CorsSettings
 from brainlink_docs.http.responses import BASE_HEADERS
 
-# The simple headers a browser may always send, plus what every CouchDB client needs.
-SIMPLE_HEADERS = frozenset(
-    {"accept", "accept-language", "content-language", "content-type", "range", "origin"}
-)
+# chttpd_cors.hrl's COUCH_HEADERS: what a browser script may read of an answer.
 EXPOSED_HEADERS = (
     "content-type, cache-control, accept-ranges, etag, server, x-couch-request-id, "
-    "x-couch-update-newedits, x-couchdb-body-time"
+    "x-couch-update-newrev, x-couchdb-body-time"
 )
 
 
@@ -32,7 +29,8 @@ class Cors:
         self._wildcard = "*" in settings.origins
         self._origins = frozenset(o.rstrip("/") for o in settings.origins if o != "*")
         self._methods = frozenset(m.upper() for m in settings.methods)
-        self._headers = frozenset(h.lower() for h in settings.headers) | SIMPLE_HEADERS
+        # As CouchDB: configured headers replace the default list rather than add to it.
+        self._headers = frozenset(h.lower() for h in settings.headers)
         self._credentials = settings.credentials and not self._wildcard
 
     def _allowed(self, origin: str) -> bool:
@@ -56,11 +54,8 @@ class Cors:
         headers: Mapping[str, str] = request.headers
         origin = headers["Origin"]
         wanted = headers["Access-Control-Request-Method"]
-        requested = {
-            h.strip().lower()
-            for h in headers.get("Access-Control-Request-Headers", "").split(",")
-            if h.strip()
-        }
+        asked = headers.get("Access-Control-Request-Headers", "")
+        requested = {h.strip().lower() for h in asked.split(",") if h.strip()}
         if (
             not self._allowed(origin)
             or wanted.upper() not in self._methods
@@ -68,14 +63,16 @@ class Cors:
         ):
             # No CORS headers: the browser refuses the actual request.
             return web.Response(status=200, headers=BASE_HEADERS)
+        # chttpd_cors: 204, and the requested headers named back as the browser spelled them
+        # (all of them are allowed, or this would not be a preflight answer).
         allow = {
             **BASE_HEADERS,
             **self._base(origin),
             "Access-Control-Allow-Methods": ", ".join(sorted(self._methods)),
-            "Access-Control-Allow-Headers": ", ".join(sorted(self._headers)),
+            "Access-Control-Allow-Headers": asked,
             "Access-Control-Max-Age": str(self._settings.max_age),
         }
-        return web.Response(status=200, headers=allow)
+        return web.Response(status=204, headers=allow)
 
     def decorate(self, request: web.Request, response: web.StreamResponse) -> None:
         origin = request.headers.get("Origin")

@@ -16,10 +16,11 @@ from typing import Any
 from brainlink_docs.errors import BadRequest
 
 SERVER_ADMIN_ROLE = "_admin"
-# CouchDB 3's [couchdb] default_security = admin_only.
+# CouchDB 3's [couchdb] default_security = admin_only, spelled as CouchDB 3.5 reads it back
+# (couch_db_updater:default_security_object: members first, no names).
 ADMIN_ONLY_SECURITY: dict[str, Any] = {
-    "admins": {"names": [], "roles": [SERVER_ADMIN_ROLE]},
-    "members": {"names": [], "roles": [SERVER_ADMIN_ROLE]},
+    "members": {"roles": [SERVER_ADMIN_ROLE]},
+    "admins": {"roles": [SERVER_ADMIN_ROLE]},
 }
 
 

@@ -218,10 +218,13 @@ class UsersView(_View):
     async def _prepare(self, doc: Doc) -> Doc:
         doc_id = str(doc.get("_id", ""))
         if doc_user_name(doc_id) is None:
-            # Design and other documents are not user documents: admins only, unchecked.
-            if not self._admin:
-                raise security_error(self._user, NOT_DB_ADMIN)
-            return doc
+            # Design and other documents are not user documents: admins only, unchecked. As
+            # CouchDB 3.5's before_doc_update, a named non-admin is told the doc is not there.
+            if self._admin:
+                return doc
+            if self._user.name is not None:
+                raise NotFound("missing")
+            raise security_error(self._user, NOT_DB_ADMIN)
         check_write_allowed(doc_id, self._user, self._security, self._signup)
         old = await self._current(doc_id)
         if not self._admin and old is not None and doc.get("_rev") != old.get("_rev"):

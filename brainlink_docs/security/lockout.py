@@ -3,6 +3,9 @@
 After ``threshold`` failures within ``window`` seconds, further attempts from that address for
 that user are refused without checking the password, until the oldest failure ages out. The
 table is bounded: past ``max_objects`` entries the least recently failed pair is forgotten.
+
+The user is keyed as CouchDB keys it, by name *and password salt* (``account``): when an admin
+sets a new password, the new salt is a new account with no failures, so the user is unlocked.
 """
 
 from __future__ import annotations
@@ -12,6 +15,11 @@ from collections import OrderedDict, deque
 from dataclasses import dataclass, field
 
 Key = tuple[str, str]
+
+
+def account(name: str, salt: str) -> str:
+    """The lockout's user key: a new password (a new salt) starts with a clean slate."""
+    return f"{name}\0{salt}"
 
 
 @dataclass

@@ -289,7 +289,7 @@ async def test_next_with_a_line_break_is_answered_not_a_dropped_connection(w: Wo
     ],
 )
 @pytest.mark.parametrize("encoding", ["json", "form"])
-async def test_wrong_or_missing_credentials_are_401_without_a_cookie(
+async def test_wrong_or_missing_credentials_are_401_and_clear_the_cookie(
     w: World, payload: dict[str, str], encoding: str
 ) -> None:
     kw: dict[str, Any] = {"json": payload} if encoding == "json" else {"data": payload}
@@ -298,7 +298,9 @@ async def test_wrong_or_missing_credentials_are_401_without_a_cookie(
     status, body, r = await w.request("POST", "/_session", **kw)
     assert status == 401
     assert body == BAD_CREDENTIALS
-    assert "Set-Cookie" not in r.headers
+    # CouchDB answers a failed login with an empty AuthSession: no session, the old one gone.
+    assert r.headers.getall("Set-Cookie")[0].startswith("AuthSession=; "), r.headers
+    assert len(r.headers.getall("Set-Cookie")) == 1
 
 
 @pytest.mark.parametrize(

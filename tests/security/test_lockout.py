@@ -6,7 +6,7 @@ from __future__ import annotations
 from hypothesis import given
 from hypothesis import strategies as st
 
-from brainlink_docs.security.lockout import Lockout
+from brainlink_docs.security.lockout import Lockout, account
 
 WINDOW = 10.0
 KEYS = st.tuples(st.sampled_from(["ana", "bob"]), st.sampled_from(["10.0.0.1", "10.0.0.2"]))
@@ -47,3 +47,12 @@ def test_the_table_never_grows_past_max_objects(max_objects: int) -> None:
     for i in range(max_objects * 3):
         lockout.fail(f"user{i}", "addr", now=float(i) / 1000)
     assert len(lockout._failures) <= max_objects
+
+
+def test_a_new_salt_is_a_new_account_with_no_failures() -> None:
+    # chttpd_auth_lockout keys by {Peer, UserName, UserSalt}: an admin's new password unlocks.
+    lockout = Lockout(2, WINDOW)
+    for t in (0.0, 1.0):
+        lockout.fail(account("ana", "old-salt"), "a", now=t)
+    assert lockout.locked(account("ana", "old-salt"), "a", now=1.0)
+    assert not lockout.locked(account("ana", "new-salt"), "a", now=1.0)

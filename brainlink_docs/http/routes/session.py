@@ -11,7 +11,7 @@ import orjson
 from aiohttp import web
 
 from brainlink_docs.config import AuthSettings
-from brainlink_docs.errors import BadRequest
+from brainlink_docs.errors import BadRequest, Unauthorized, UnsupportedMediaType
 from brainlink_docs.http.keys import AUTH, AUTHENTICATED, USER_CTX
 from brainlink_docs.http.requests import read_body, settings_of
 from brainlink_docs.http.responses import json_response
@@ -20,6 +20,9 @@ from brainlink_docs.security.users import USERS_DB
 
 # A login form is a name and a password: anything bigger is not one.
 MAX_LOGIN_BODY = 65536
+FORM = "application/x-www-form-urlencoded"
+# chttpd_auth:handle_session_req's refusal of any other body, word for word.
+BAD_LOGIN_TYPE = "Content-Type must be 'application/x-www-form-urlencoded' or 'application/json'"
 
 
 def cookie_header(value: str, auth: AuthSettings, *, expire: bool = False) -> str:
@@ -60,16 +63,16 @@ async def get(request: web.Request) -> web.StreamResponse:
 
 
 async def _credentials(request: web.Request) -> tuple[str, str]:
+    if request.content_type not in (FORM, "application/json"):
+        raise UnsupportedMediaType(BAD_LOGIN_TYPE)
     body = await read_body(request, MAX_LOGIN_BODY)
-    if request.content_type == "application/x-www-form-urlencoded":
+    if request.content_type == FORM:
         form: Any = dict(parse_qsl(body.decode("utf-8", "replace")))
-    elif request.content_type == "application/json":
+    else:
         try:
             form = orjson.loads(body)
         except orjson.JSONDecodeError as exc:
             raise BadRequest("invalid UTF-8 JSON", error="bad_request") from exc
-    else:
-        form = {}
     if not isinstance(form, dict):
         raise BadRequest("Request body must be a JSON object")
     name, password = _username(form), form.get("password", "")
@@ -91,8 +94,14 @@ def _username(form: dict[str, Any]) -> Any:
 async def login(request: web.Request) -> web.StreamResponse:
     name, password = await _credentials(request)
     authenticator = request.app[AUTH]
-    record = await authenticator.login(name, password, request.remote or "")
     auth = settings_of(request).auth
+    try:
+        record = await authenticator.login(name, password, request.remote or "")
+    except Unauthorized as exc:
+        # CouchDB answers a failed login with an empty AuthSession: the browser forgets the
+        # session it had, so a failed re-login never leaves the previous user logged in.
+        clear = {"Set-Cookie": cookie_header("", auth, expire=True)}
+        return json_response(exc.to_json(), status=exc.status, headers=clear)
     headers = {"Set-Cookie": cookie_header(authenticator.new_cookie(record), auth)}
     target = request.query.get("next")
     if target is not None and _same_site_path(target):
