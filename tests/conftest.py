@@ -15,6 +15,7 @@ from __future__ import annotations
 import contextlib
 import os
 import shutil
+import uuid
 from collections.abc import AsyncIterator, Awaitable, Callable
 from pathlib import Path
 
@@ -87,9 +88,12 @@ async def _factory(
     else:
         mark_known_deviation(request)
         url = request.getfixturevalue("pouchdb_server").url
+    # CouchDB re-creating a database it has just deleted may still hold the old shard and answer
+    # 500 "No DB shards could be opened" (couch log: missing_target): a fresh name each time.
+    suffix = f"-{uuid.uuid4().hex[:12]}" if backend == "http-couchdb" else ""
 
     async def open_http(name: str) -> DocumentStore:
-        return await stack.enter_async_context(fresh_database(url, name))
+        return await stack.enter_async_context(fresh_database(url, name + suffix))
 
     return open_http
 
