@@ -1,10 +1,13 @@
 """Shared fixtures: the ``store`` fixture runs the contract suite on every backend we have.
 
 Backends: ``sqlite`` (a real SQLite file in ``tmp_path``), ``sqlite-memory``, ``http`` (our
-server on a loopback port, reached through ``HttpStore``) and ``http-pouchdb-server``
-(``HttpStore`` against npm's pouchdb-server; its known differences from CouchDB are xfailed with
-reasons in ``store_http/pouchdb_deviations.py``). ``store_factory`` opens more stores of the
-same backend (a ``twin`` for cross-store checks).
+server on a loopback port, reached through ``HttpStore``), ``http-couchdb`` (``HttpStore``
+against the real Apache CouchDB of the ``couchdb`` session fixture: the reference, since the
+real CouchDB decides what the contract is) and ``http-pouchdb-server`` (``HttpStore`` against
+npm's pouchdb-server; its known differences from CouchDB are xfailed with reasons in
+``store_http/pouchdb_deviations.py``). ``store_factory`` opens more stores of the same backend
+(a ``twin`` for cross-store checks); on the HTTP backends each is a fresh database, deleted
+after the test.
 """
 
 from __future__ import annotations
@@ -12,6 +15,7 @@ from __future__ import annotations
 import contextlib
 import os
 import shutil
+import uuid
 from collections.abc import AsyncIterator, Awaitable, Callable
 from pathlib import Path
 
@@ -43,6 +47,7 @@ BACKENDS = [
     "sqlite",
     "sqlite-memory",
     "http",
+    pytest.param("http-couchdb", marks=pytest.mark.couchdb),
     pytest.param("http-pouchdb-server", marks=pytest.mark.node),
 ]
 
@@ -78,12 +83,17 @@ async def _factory(
         runner, port = await start(server_settings(tmp_path / "server"))
         stack.push_async_callback(runner.cleanup)
         url = f"http://{ADMIN}:{PASSWORD}@127.0.0.1:{port}"
+    elif backend == "http-couchdb":
+        url = request.getfixturevalue("couchdb").url
     else:
         mark_known_deviation(request)
         url = request.getfixturevalue("pouchdb_server").url
+    # CouchDB re-creating a database it has just deleted may still hold the old shard and answer
+    # 500 "No DB shards could be opened" (couch log: missing_target): a fresh name each time.
+    suffix = f"-{uuid.uuid4().hex[:12]}" if backend == "http-couchdb" else ""
 
     async def open_http(name: str) -> DocumentStore:
-        return await stack.enter_async_context(fresh_database(url, name))
+        return await stack.enter_async_context(fresh_database(url, name + suffix))
 
     return open_http
 

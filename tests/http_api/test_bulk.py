@@ -269,7 +269,7 @@ async def test_all_docs_streams_large_results_completely(db: aiohttp.ClientSessi
 async def test_design_docs_lists_only_design_documents(
     db: aiohttp.ClientSession, fruit: dict[str, str]
 ) -> None:
-    await bulk(db, [{"_id": "_design/b"}, {"_id": "_design/a"}, {"_id": "_designer"}])
+    await bulk(db, [{"_id": "_design/b"}, {"_id": "_design/a"}, {"_id": "designer"}])
     page = await all_docs(db, "/db/_design_docs")
     assert ids(page) == ["_design/a", "_design/b"]
     assert ids(await all_docs(db, "/db/_design_docs", descending="true")) == [

@@ -86,6 +86,24 @@ async def test_put_creates_document_with_201_ok_id_rev_etag_and_location(
         assert r.headers["Location"].endswith("/db/doc")
 
 
+@pytest.mark.parametrize(
+    ("path", "expected"),
+    [
+        # CouchDB 3.5 answers these Locations (percent-encoded); a raw control character in
+        # the header made aiohttp drop the connection instead of answering.
+        ("/db/new%20doc%1F", "/db/new%20doc%1F"),
+        ("/db/a%2Fb", "/db/a%2Fb"),
+        ("/db/_design/app", "/db/_design/app"),
+    ],
+)
+async def test_location_is_percent_encoded(
+    db: aiohttp.ClientSession, path: str, expected: str
+) -> None:
+    async with db.put(yarl.URL(path, encoded=True), json={}) as r:
+        assert r.status == 201, await r.text()
+        assert r.headers["Location"].endswith(expected)
+
+
 async def test_get_returns_body_with_id_and_rev_and_etag(db: aiohttp.ClientSession) -> None:
     rev = await put_doc(db, "/db/doc", {"a": 1, "nested": {"list": [1, "two", None]}})
     async with db.get("/db/doc") as r:

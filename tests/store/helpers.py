@@ -7,6 +7,7 @@ import hashlib
 from collections.abc import Iterable, Sequence
 from typing import Any
 
+import pytest
 from hypothesis import HealthCheck, settings
 
 from brainlink_docs.store.api import DocumentStore
@@ -20,6 +21,17 @@ STORE_EXAMPLES = settings(
 
 # Binary content type: CouchDB may gzip text/* types on disk; this it stores as sent.
 BIN = "application/octet-stream"
+
+
+# The real CouchDB: where it differs from us on purpose, tests assert each side's behaviour.
+COUCHDB = "http-couchdb"
+
+
+def backend(request: pytest.FixtureRequest) -> str:
+    """The backend a contract test runs on: ``sqlite``, ``http``, ``http-couchdb``... (the param
+    of the shared ``store_factory``, or of ``store`` under ``store_http.pouchdb_backend``)."""
+    params = request.node.callspec.params
+    return str(params.get("store_factory") or params["store"])
 
 
 def gen(rev: str) -> int:

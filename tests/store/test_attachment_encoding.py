@@ -23,6 +23,7 @@ from typing import Any
 import pytest
 from conftest import StoreFactory
 
+from brainlink_docs import errors
 from brainlink_docs.store.api import DocumentStore, ReadOptions
 
 from .helpers import BIN, inline, replicated, rev
@@ -164,9 +165,11 @@ async def test_gzip_bytes_from_a_peer_keep_their_digest(
     assert att.digest == md5_digest(gz)
 
 
-async def test_raw_bytes_with_a_digest_not_theirs_are_refused(
+async def test_raw_bytes_with_a_digest_not_theirs_fail_the_batch(
     store: DocumentStore, pouchdb: bool
 ) -> None:
+    """``couch_util:check_md5`` refuses the write (only conflicts are rows): nothing of the batch
+    is written."""
     couchdb_encoding_only(pouchdb)
     for encoding, data in (("gzip", gzip_at(TEXT, 8)), (None, BINARY)):
         spec: dict[str, Any] = {
@@ -177,25 +180,26 @@ async def test_raw_bytes_with_a_digest_not_theirs_are_refused(
         }
         if encoding:
             spec["encoding"] = encoding
+        fine = replicated("fine", [rev(1, "f")])
         doc = replicated("m", [rev(1, "a")], _attachments={"a": spec})
-        (result,) = await store.bulk_docs([doc], new_edits=False)
-        assert (result.error, result.reason) == (
+        with pytest.raises(errors.BadRequest) as refused:
+            await store.bulk_docs([fine, doc], new_edits=False)
+        assert (refused.value.error, refused.value.reason) == (
             "content_md5_mismatch",
             "Possible message corruption.",
         )
-    with pytest.raises(Exception) as missing:
-        await store.get("m")
-    assert getattr(missing.value, "status", None) == 404
+    assert (await store.all_docs()).rows == []
 
 
-async def test_bytes_said_to_be_gzip_that_are_not_are_refused(
+async def test_bytes_said_to_be_gzip_that_are_not_fail_the_batch(
     store: DocumentStore, pouchdb: bool
 ) -> None:
     couchdb_encoding_only(pouchdb)
     spec = {"content_type": "text/plain", "revpos": 1, "encoding": "gzip", "data": b"plain"}
     doc = replicated("z", [rev(1, "a")], _attachments={"t.txt": spec})
-    (result,) = await store.bulk_docs([doc], new_edits=False)
-    assert result.error == "bad_request"
+    with pytest.raises(errors.BadRequest):
+        await store.bulk_docs([doc], new_edits=False)
+    assert (await store.all_docs()).rows == []
 
 
 async def test_a_grafted_attachment_with_revpos_0_is_sent_unless_atts_since_covers_it(

@@ -176,14 +176,19 @@ async def test_a_stub_on_a_new_doc_is_rejected(store: DocumentStore) -> None:
         await store.get("new")
 
 
-async def test_missing_stub_in_bulk_docs_is_a_row(store: DocumentStore) -> None:
-    results = await store.bulk_docs(
-        [{"_id": "new", "_attachments": {"a.bin": stub(DATA, 1)}}, {"_id": "fine"}]
-    )
-    assert results[0].error is not None
-    assert results[1].ok
-    with pytest.raises(errors.NotFound):
-        await store.get("new")
+@pytest.mark.parametrize("new_edits", [True, False])
+async def test_missing_stub_in_bulk_docs_fails_the_batch(
+    store: DocumentStore, new_edits: bool
+) -> None:
+    # fabric_doc_update throws on {missing_stub, _}: 412 for the whole request, nothing written.
+    fine: dict[str, Any] = {"_id": "fine"}
+    doc: dict[str, Any] = {"_id": "new", "_attachments": {"a.bin": stub(DATA, 1)}}
+    if not new_edits:
+        fine["_rev"], doc["_rev"] = "1-" + "f" * 32, "2-" + "a" * 32
+    with pytest.raises(errors.PreconditionFailed) as info:
+        await store.bulk_docs([fine, doc], new_edits=new_edits)
+    assert info.value.error == "missing_stub"
+    assert (await store.all_docs()).rows == []
 
 
 async def test_invalid_base64_is_a_bad_request(store: DocumentStore) -> None:

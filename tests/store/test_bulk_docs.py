@@ -1,10 +1,11 @@
 """Contract: ``bulk_docs`` (CouchDB's POST /db/_bulk_docs) in both edit modes.
 
 ``new_edits=True`` is ``couch_db:update_docs(..., interactive_edit)``: each document is checked
-against its current leaf and failures are per-document rows. ``new_edits=False`` is the
-replicator's write path (``replicated_changes``): revisions and their ``_revisions`` histories
-are merged into the tree as given (``couch_key_tree:merge``), never rejected as conflicts, and
-stemmed to ``revs_limit``.
+against its current leaf and conflicts are per-document rows. Every document is validated before
+any is written (``chttpd_db``), so one invalid document fails the whole request.
+``new_edits=False`` is the replicator's write path (``replicated_changes``): revisions and their
+``_revisions`` histories are merged into the tree as given (``couch_key_tree:merge``), never
+rejected as conflicts, and stemmed to ``revs_limit``.
 """
 
 from __future__ import annotations
@@ -13,9 +14,11 @@ import asyncio
 import uuid
 from typing import Any
 
+import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
+from brainlink_docs import errors
 from brainlink_docs.store.api import AllDocsQuery, ChangesQuery, DocumentStore, ReadOptions
 
 from .helpers import STORE_EXAMPLES, gen, leaf_paths, path_of, replicated, rev, rev_of, rev_path
@@ -76,24 +79,24 @@ async def test_conflict_row_serializes_like_couchdb(store: DocumentStore) -> Non
     }
 
 
-async def test_invalid_docs_are_rows_and_the_rest_is_written(store: DocumentStore) -> None:
-    results = await store.bulk_docs(
-        [
-            {"_id": "ok1"},
-            {"_id": "_bad"},
-            {"_id": "ok2", "_foo": 1},
-            {"_id": "ok3", "_rev": "garbage"},
-            {"_id": "ok4"},
-        ]
-    )
-    assert len(results) == 5
-    assert results[0].ok
-    assert results[1].error in {"bad_request", "illegal_docid"}
-    assert results[2].error == "doc_validation"
-    assert results[3].error == "bad_request"
-    assert results[4].ok
-    page = await store.all_docs()
-    assert [row["id"] for row in page.rows] == ["ok1", "ok4"]
+@pytest.mark.parametrize(
+    ("invalid", "error"),
+    [
+        ({"_id": "_bad"}, errors.BadRequest),
+        ({"_id": "ok2", "_foo": 1}, errors.DocValidation),
+        ({"_id": "ok3", "_rev": "garbage"}, errors.BadRequest),
+        ({"_id": 5}, errors.BadRequest),
+        (7, errors.BadRequest),
+    ],
+)
+async def test_an_invalid_doc_fails_the_whole_batch(
+    store: DocumentStore, invalid: Any, error: type[errors.CouchError]
+) -> None:
+    # chttpd_db validates every document (couch_db:doc_from_json_obj_validate) before writing.
+    with pytest.raises(error):
+        await store.bulk_docs([{"_id": "ok1"}, invalid, {"_id": "ok4"}])
+    assert (await store.all_docs()).rows == []
+    assert (await store.info()).doc_count == 0
 
 
 async def test_update_and_delete_in_one_batch(store: DocumentStore) -> None:
@@ -202,14 +205,32 @@ async def test_resending_a_revision_changes_nothing(store: DocumentStore) -> Non
     assert await leaves(store, "d") == {rev(2, "2")}
 
 
-async def test_resending_an_ancestor_changes_nothing(store: DocumentStore) -> None:
+async def test_resending_an_ancestor_we_hold_changes_nothing(store: DocumentStore) -> None:
+    await store.bulk_docs([replicated("d", [rev(1, "1")], v=1)], new_edits=False)
     await store.bulk_docs(
         [replicated("d", [rev(1, "1"), rev(2, "2"), rev(3, "3")], v=3)], new_edits=False
     )
     seq = (await store.info()).update_seq
-    await store.bulk_docs([replicated("d", [rev(1, "1"), rev(2, "2")], v=2)], new_edits=False)
+    await store.bulk_docs([replicated("d", [rev(1, "1")], v="other")], new_edits=False)
     assert await changes_since(store, seq) == []
     assert await leaves(store, "d") == {rev(3, "3")}
+    assert (await store.get("d", rev=rev(1, "1")))["v"] == 1
+
+
+async def test_resending_an_ancestor_known_by_id_stores_its_body(store: DocumentStore) -> None:
+    # couch_key_tree:merge keeps a body over ?REV_MISSING: the ancestor's body is filled in,
+    # and the document moves to a new sequence with the same winner.
+    await store.bulk_docs(
+        [replicated("d", [rev(1, "1"), rev(2, "2"), rev(3, "3")], v=3)], new_edits=False
+    )
+    with pytest.raises(errors.NotFound):
+        await store.get("d", rev=rev(2, "2"))
+    seq = (await store.info()).update_seq
+    await store.bulk_docs([replicated("d", [rev(1, "1"), rev(2, "2")], v=2)], new_edits=False)
+    assert (await store.get("d", rev=rev(2, "2")))["v"] == 2
+    assert await changes_since(store, seq) == ["d"]
+    assert await leaves(store, "d") == {rev(3, "3")}
+    assert (await store.get("d"))["_rev"] == rev(3, "3")
 
 
 async def test_replicated_deletion_is_a_deleted_leaf(store: DocumentStore) -> None:

@@ -78,6 +78,10 @@ _ID_FALSY = (
     "PouchDB treats _id {value} as absent and generates an id; CouchDB: 400 illegal_docid "
     "(couch_doc:validate_docid)"
 )
+_LOCAL_REV_CHECK = (
+    "PouchDB checks a _local doc's previous revision (409 unless it names the stored one); "
+    "CouchDB 3 checks none, last writer wins (couch_db_updater:update_local_doc_revs)"
+)
 DEVIATIONS: dict[str, Deviation] = {
     # --- test_all_docs.py
     "test_all_docs.py::test_ids_collate_as_utf8_bytes[http-pouchdb-server]": _pouch(_RANGE_SCAN),
@@ -101,12 +105,6 @@ DEVIATIONS: dict[str, Deviation] = {
             "pouchdb-server accepts a stub for an attachment the parent revision lacks (it finds "
             "the digest elsewhere); CouchDB: 412 missing_stub (couch_doc:merge_stubs)"
         )
-    ),
-    "test_attachments.py::test_missing_stub_in_bulk_docs_is_a_row[http-pouchdb-server]": Deviation(
-        "suite",
-        "CouchDB aborts the whole _bulk_docs with 412 missing_stub "
-        "(fabric_doc_update:handle_message({missing_stub, _}) throws), as pouchdb-server does; "
-        "the suite expects a per-document row",
     ),
     "test_attachments.py::test_invalid_base64_is_a_bad_request[http-pouchdb-server]": _pouch(
         "pouchdb-server answers invalid base64 with 500 'Some query argument is invalid' "
@@ -138,14 +136,24 @@ DEVIATIONS: dict[str, Deviation] = {
     "test_bulk_docs.py::test_conflict_row_serializes_like_couchdb[http-pouchdb-server]": _pouch(
         "pouchdb-server's reason is 'Document update conflict' without the period"
     ),
-    "test_bulk_docs.py::test_invalid_docs_are_rows_and_the_rest_is_written[http-pouchdb-server]": (
-        Deviation(
-            "suite",
-            "CouchDB validates every doc of a _bulk_docs before writing "
-            "(chttpd_db: couch_db:doc_from_json_obj_validate in lists:map), so a '_bad' id, a "
-            "'_foo' member or a malformed _rev fails the whole request with 400, as "
-            "pouchdb-server does; the suite expects per-document rows",
-        )
+    (
+        "test_bulk_docs.py::test_an_invalid_doc_fails_the_whole_batch"
+        "[http-pouchdb-server-invalid1-DocValidation]"
+    ): _pouch(_DOC_VALIDATION_500),
+    (
+        "test_bulk_docs.py::test_an_invalid_doc_fails_the_whole_batch"
+        "[http-pouchdb-server-7-BadRequest]"
+    ): _pouch(
+        "pouchdb-server answers a non-object document with 500 \"Cannot create property '_id' "
+        "on number\" (Unavailable); CouchDB: 400 bad_request 'Document must be a JSON object'"
+    ),
+    (
+        "test_bulk_docs.py::test_resending_an_ancestor_known_by_id_stores_its_body"
+        "[http-pouchdb-server]"
+    ): _pouch(
+        "PouchDB ignores a replicated revision already in the tree, so an ancestor known only by "
+        "id keeps no body; CouchDB stores the body it arrives with (couch_key_tree:merge keeps a "
+        "value over ?REV_MISSING) and gives the document a new sequence"
     ),
     "test_bulk_docs.py::test_a_live_leaf_beats_a_longer_deleted_branch[http-pouchdb-server]": (
         _pouch(_NO_DELETED_CONFLICTS)
@@ -244,10 +252,17 @@ DEVIATIONS: dict[str, Deviation] = {
         _pouch(_NO_DOC_DEL_COUNT)
     ),
     # --- test_local_docs.py
-    "test_local_docs.py::test_delete_with_a_stale_rev_is_a_conflict[http-pouchdb-server]": _pouch(
-        "pouchdb-server deletes a _local doc whatever ?rev= names (answers rev 0-0); CouchDB "
-        "checks the previous rev of a local doc (couch_db_updater:update_local_doc_revs): 409"
-    ),
+    "test_local_docs.py::test_a_stale_rev_is_no_conflict_the_write_counts_on_from_it"
+    "[http-pouchdb-server]": _pouch(_LOCAL_REV_CHECK),
+    "test_local_docs.py::test_no_rev_on_an_existing_local_doc_overwrites_it_as_0_1"
+    "[http-pouchdb-server]": _pouch(_LOCAL_REV_CHECK),
+    **{
+        (
+            "test_local_docs.py::test_a_local_rev_that_is_not_0_n_is_refused"
+            f"[http-pouchdb-server-{r}]"
+        ): _pouch(_LOCAL_REV_CHECK + "; so a revision that is not 0-N is a 409 too")
+        for r in ("1-abc", "0-x", "2-5")
+    },
     # --- test_read_options.py
     "test_read_options.py::test_revs_info_marks_deleted_ancestors_deleted[http-pouchdb-server]": (
         _pouch(
@@ -290,6 +305,10 @@ DEVIATIONS: dict[str, Deviation] = {
     ): _pouch(
         "pouchdb-server's _revs_diff never reports possible_ancestors (and reports id-only "
         "ancestors missing); CouchDB does (chttpd_db _revs_diff, couch_db:get_missing_revs)"
+    ),
+    "test_replication_api.py::test_a_revision_listed_twice[http-pouchdb-server]": _pouch(
+        "pouchdb-server's _revs_diff never reports possible_ancestors; CouchDB does "
+        "(chttpd_db _revs_diff, couch_db:get_missing_revs)"
     ),
     (
         "test_replication_api.py::test_bulk_get_without_rev_answers_every_leaf[http-pouchdb-server]"

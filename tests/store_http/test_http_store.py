@@ -1,10 +1,11 @@
-"""``HttpStore`` and ``HttpDatabases`` against pouchdb-server, and against a scripted fake server.
+"""``HttpStore`` and ``HttpDatabases`` against real peers, and against a scripted fake server.
 
-The pouchdb-server tests (marked ``node``) check the client end to end on a real peer. The fake
-server tests pin what only a scripted peer can show: the exact bytes of paths and query strings,
-how errors, 5xx, timeouts and refused connections surface, and the tolerance for servers that
-omit fields or send integer sequences. The CouchDB semantics themselves are the contract suite's
-(``tests/store``, run on this client by ``pouchdb_backend.py``).
+The end-to-end tests check the client on pouchdb-server (marked ``node``), and those marked
+``ON_BOTH_PEERS`` on the real CouchDB too (marked ``couchdb``). The fake server tests pin what
+only a scripted peer can show: the exact bytes of paths and query strings, how errors, 5xx,
+timeouts and refused connections surface, and the tolerance for servers that omit fields or send
+integer sequences. The CouchDB semantics themselves are the contract suite's (``tests/store``,
+run on this client against CouchDB and pouchdb-server by the shared ``store_factory``).
 """
 
 from __future__ import annotations
@@ -30,6 +31,8 @@ from brainlink_docs import errors
 from brainlink_docs.store.api import AllDocsQuery, ChangesQuery, ReadOptions
 from brainlink_docs.store.http import HttpDatabases, HttpStore
 from brainlink_docs.store.http import store as store_module
+
+from .conftest import ON_BOTH_PEERS
 
 DATA = bytes(range(256)) * 3
 BIN = "application/octet-stream"
@@ -579,9 +582,9 @@ async def test_a_missing_doc_is_not_found_missing(store: HttpStore) -> None:
     assert info.value.reason == "missing"
 
 
-@pytest.mark.node
-async def test_a_missing_database_is_not_found(pouchdb_server: Any, db_name: str) -> None:
-    db = await HttpStore.open(pouchdb_server.db_url(db_name))
+@ON_BOTH_PEERS
+async def test_a_missing_database_is_not_found(server_url: str, db_name: str) -> None:
+    db = await HttpStore.open(f"{server_url}/{db_name}")
     try:
         with pytest.raises(errors.NotFound):
             await db.info()
@@ -589,7 +592,7 @@ async def test_a_missing_database_is_not_found(pouchdb_server: Any, db_name: str
         await db.close()
 
 
-@pytest.mark.node
+@ON_BOTH_PEERS
 @pytest.mark.parametrize("doc_id", ["a b", "a+b", "a&b", 'a"b', "a/b", "a%b", "a?b", "a#b", "é"])
 async def test_ids_with_reserved_url_characters_round_trip(store: HttpStore, doc_id: str) -> None:
     result = await store.put({"_id": doc_id, "v": doc_id})
@@ -626,7 +629,7 @@ async def test_all_docs_keys_report_each_key(store: HttpStore) -> None:
     assert page.total_rows == 3
 
 
-@pytest.mark.node
+@ON_BOTH_PEERS
 async def test_changes_pages_and_filters(store: HttpStore) -> None:
     await store.bulk_docs([{"_id": i, "type": t} for i, t in zip("abcd", "xyxy", strict=True)])
     first = await store.changes(ChangesQuery(limit=2))
@@ -644,7 +647,7 @@ async def test_changes_pages_and_filters(store: HttpStore) -> None:
     assert [c.id for c in both.results] == ["b"]
 
 
-@pytest.mark.node
+@ON_BOTH_PEERS
 async def test_wait_for_change_wakes_on_a_write(store: HttpStore) -> None:
     seq = (await store.info()).update_seq
     waiter = asyncio.create_task(store.wait_for_change(seq))
@@ -682,7 +685,7 @@ async def test_open_revs_lists_every_leaf(store: HttpStore) -> None:
     assert await store.open_revs("c", ["1-" + "f" * 32]) == [{"missing": "1-" + "f" * 32}]
 
 
-@pytest.mark.node
+@ON_BOTH_PEERS
 async def test_attachments_round_trip_with_slashes_in_names(store: HttpStore) -> None:
     doc_id, name = "doc/with slash", "dir/file name é.bin"
     created = await store.put_attachment(doc_id, name, DATA, BIN, None)
@@ -699,7 +702,7 @@ async def test_attachments_round_trip_with_slashes_in_names(store: HttpStore) ->
     assert (await store.get_attachment(doc_id, name, rev=created.rev)).data == DATA
 
 
-@pytest.mark.node
+@ON_BOTH_PEERS
 async def test_design_doc_attachments(store: HttpStore) -> None:
     result = await store.put({"_id": "_design/app", "views": {}})
     attached = await store.put_attachment(
@@ -722,7 +725,7 @@ async def test_local_docs(store: HttpStore) -> None:
     assert (await store.changes()).results == []
 
 
-@pytest.mark.node
+@ON_BOTH_PEERS
 async def test_info_and_compact(store: HttpStore, db_name: str) -> None:
     first = await store.put({"_id": "a", "v": 1})
     await store.put({"_id": "a", "_rev": first.rev, "v": 2})
@@ -736,7 +739,7 @@ async def test_info_and_compact(store: HttpStore, db_name: str) -> None:
         await store.get("a", rev=first.rev)
 
 
-@pytest.mark.node
+@ON_BOTH_PEERS
 async def test_databases_lifecycle(databases: HttpDatabases, db_name: str) -> None:
     assert not await databases.exists(db_name)
     with pytest.raises(errors.NotFound) as missing:

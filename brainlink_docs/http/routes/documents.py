@@ -10,6 +10,7 @@ from __future__ import annotations
 
 from dataclasses import replace
 from typing import Any
+from urllib.parse import quote
 
 from aiohttp import web
 
@@ -30,7 +31,14 @@ from brainlink_docs.http.requests import (
 )
 from brainlink_docs.http.responses import etag, etag_matches, json_response
 from brainlink_docs.multipart import related_body
-from brainlink_docs.store.api import LOCAL_PREFIX, BulkResult, Doc, DocumentStore, ReadOptions
+from brainlink_docs.store.api import (
+    DESIGN_PREFIX,
+    LOCAL_PREFIX,
+    BulkResult,
+    Doc,
+    DocumentStore,
+    ReadOptions,
+)
 
 _NO_OPTIONS = ReadOptions()
 
@@ -147,6 +155,15 @@ async def _read_doc(request: web.Request) -> Doc:
     return doc
 
 
+def location_of(db: str, doc_id: str, attachment: str | None = None) -> str:
+    """The ``Location`` of a written document or attachment, percent-encoded as CouchDB sends
+    it (``/db/new%20doc%1F``): a raw id may hold characters no header can carry. A design or
+    local id keeps the slash after its prefix."""
+    prefix = next((p for p in (DESIGN_PREFIX, LOCAL_PREFIX) if doc_id.startswith(p)), "")
+    path = f"/{quote(db, safe='')}/{prefix}{quote(doc_id[len(prefix) :], safe='')}"
+    return path if attachment is None else f"{path}/{quote(attachment, safe='')}"
+
+
 def _written(result: BulkResult, status: int, *, location: str | None = None) -> web.Response:
     headers = {"ETag": etag(result.rev or "")}
     if location:
@@ -172,7 +189,7 @@ async def put_doc(request: web.Request, db: str, doc_id: str) -> web.StreamRespo
                 raise BadRequest(result.reason or "Invalid document", error=result.error or "")
     if request.query.get("batch") == "ok":
         return json_response({"ok": True, "id": result.id}, status=202)
-    return _written(result, 201, location=f"/{db}/{doc_id}")
+    return _written(result, 201, location=location_of(db, doc_id))
 
 
 async def post_doc(request: web.Request, db: str) -> web.StreamResponse:
@@ -182,7 +199,7 @@ async def post_doc(request: web.Request, db: str) -> web.StreamResponse:
         result = await store.put(doc)
     if request.query.get("batch") == "ok":
         return json_response({"ok": True, "id": result.id}, status=202)
-    return _written(result, 201, location=f"/{db}/{result.id}")
+    return _written(result, 201, location=location_of(db, result.id))
 
 
 async def delete_doc(request: web.Request, db: str, doc_id: str) -> web.StreamResponse:
@@ -212,4 +229,4 @@ async def copy_doc(request: web.Request, db: str, doc_id: str) -> web.StreamResp
         if target.startswith(LOCAL_PREFIX):
             source.pop("_attachments", None)
         result = await store.put(source)
-    return _written(result, 201, location=f"/{db}/{target}")
+    return _written(result, 201, location=location_of(db, target))

@@ -19,7 +19,7 @@ import aiohttp
 from yarl import URL
 
 from brainlink_docs import multipart
-from brainlink_docs.errors import BadRequest, CouchError, NotFound, Unavailable
+from brainlink_docs.errors import BadRequest, Conflict, NotFound, Unavailable
 from brainlink_docs.store.api import (
     AllDocsPage,
     AllDocsQuery,
@@ -151,14 +151,15 @@ class HttpStore:
         """``_bulk_docs`` for JSON documents (raw clear attachment bytes sent as base64); a
         document with raw gzip attachment bytes (read with ``follows``) goes by itself as a
         ``multipart/related`` PUT, the way CouchDB's replicator writes one, so the bytes and
-        their digests arrive as they are."""
+        their digests arrive as they are. As in CouchDB, only conflicts are rows: any other
+        refusal fails the batch."""
         batch = list(docs)
+        if any(multipart.mismatched_digest(doc) is not None for doc in batch):
+            raise BadRequest(_MD5_MISMATCH[1], error=_MD5_MISMATCH[0])
         results: dict[int, BulkResult] = {}
         json_docs: list[tuple[int, Doc]] = []
         for i, doc in enumerate(batch):
-            if multipart.mismatched_digest(doc) is not None:
-                results[i] = BulkResult(str(doc.get("_id", "")), None, *_MD5_MISMATCH)
-            elif multipart.has_gzip_attachments(doc):
+            if multipart.has_gzip_attachments(doc):
                 results[i] = await self._put_related(doc, new_edits)
             else:
                 json_docs.append((i, multipart.inline_clear(doc)))
@@ -175,8 +176,8 @@ class HttpStore:
         return wire.bulk_results(batch, rows, new_edits=new_edits)
 
     async def _put_related(self, doc: Doc, new_edits: bool) -> BulkResult:
-        """One document as ``multipart/related``; a refusal is its result row, as in
-        ``_bulk_docs``."""
+        """One document as ``multipart/related``; a conflict is its result row, as in
+        ``_bulk_docs``, any other refusal raises."""
         doc_id = str(doc.get("_id", ""))
         body, content_type = multipart.related_upload(doc)
         try:
@@ -187,9 +188,7 @@ class HttpStore:
                 body=body,
                 headers={"Content-Type": content_type, "Accept": JSON},
             )
-        except CouchError as exc:
-            if isinstance(exc, Unavailable):
-                raise
+        except Conflict as exc:
             return BulkResult(doc_id, None, exc.error, exc.reason)
         return wire.write_result(reply.json())
 

@@ -4,7 +4,9 @@ A batch is applied in memory first: each edit is validated, checked against the 
 revision tree, merged and stemmed, with the document's state carried from edit to edit (the same
 id twice in a batch behaves as two requests in a row). Then every touched document is written
 once, with one new sequence each. The caller holds the transaction (``BEGIN IMMEDIATE``), so the
-batch lands whole or not at all; per-document rejections are result rows, not exceptions.
+batch lands whole or not at all. As in CouchDB, conflicts are per-document result rows, while an
+invalid document (bad id, special member or revision, bad attachment data, a missing stub) fails
+the whole batch with its exception.
 
 Body placement invariant: the winner's body lives in its ``docs`` row; every other stored
 revision's body lives in ``revs``.
@@ -121,32 +123,31 @@ def apply_batch(
         "SELECT (SELECT value FROM meta WHERE key = 'update_seq'),"
         " (SELECT value FROM meta WHERE key = 'revs_limit')"
     ).fetchone()
-    edits: list[DocEdit | CouchError] = []
-    for doc in docs:
-        try:
-            edits.append(parse_edit(doc, new_edits=new_edits))
-        except CouchError as exc:
-            edits.append(exc)
-    states = load_states(
-        conn,
-        (e.id for e in edits if isinstance(e, DocEdit) and not e.id.startswith(LOCAL_PREFIX)),
-    )
+    # CouchDB validates every document before writing any (chttpd_db: doc_from_json_obj_validate
+    # over the whole list), so the first invalid one fails the whole request.
+    edits = [parse_edit(doc, new_edits=new_edits) for doc in docs]
+    states = load_states(conn, (e.id for e in edits if not e.id.startswith(LOCAL_PREFIX)))
     blobs = _Blobs(encoding)
     results: list[BulkResult] = []
     changed = False
-    for doc, edit in zip(docs, edits, strict=True):
-        if isinstance(edit, CouchError):
-            results.append(_error_row(_raw_id(doc), edit))
-            continue
-        try:
-            if edit.id.startswith(LOCAL_PREFIX):
+    apply = _apply_new_edit if new_edits else _apply_replicated
+    for edit in edits:
+        if edit.id.startswith(LOCAL_PREFIX):
+            # update_local_doc_revs answers a bad local revision in that document's row.
+            try:
                 results.append(write_local(conn, edit))
-                continue
-            apply = _apply_new_edit if new_edits else _apply_replicated
+            except BadRequest as exc:
+                results.append(_error_row(edit.id, exc))
+            continue
+        # A conflict is a row; any other error (bad attachment data, a missing stub: CouchDB's
+        # fabric_doc_update throws on missing_stub) fails the batch, and the caller's
+        # transaction rolls back what was applied.
+        try:
             rev = apply(conn, states, edit, blobs, revs_limit)
-            results.append(BulkResult(edit.id, rev))
-        except CouchError as exc:
+        except Conflict as exc:
             results.append(_error_row(edit.id, exc))
+            continue
+        results.append(BulkResult(edit.id, rev))
     if blobs.data:
         conn.executemany(
             "INSERT OR IGNORE INTO att_data (digest, data) VALUES (?, ?)", blobs.data.items()
@@ -170,11 +171,6 @@ def delete_doc(conn: sqlite3.Connection, doc_id: str, rev: str) -> BatchOutcome:
         raise NotFound("missing")
     doc = {"_id": doc_id, "_rev": rev, "_deleted": True}
     return apply_batch(conn, [doc], new_edits=True)
-
-
-def _raw_id(doc: Any) -> str:
-    raw = doc.get("_id") if isinstance(doc, dict) else None
-    return raw if isinstance(raw, str) else ""
 
 
 def _error_row(doc_id: str, exc: CouchError) -> BulkResult:
@@ -252,12 +248,16 @@ def _apply_replicated(
     state = states.get(edit.id)
     base = state.tree if state is not None else {}
     tree, changed = merge_path(base, edit.path, edit.deleted)
-    if not changed:
+    # A revision known only by id (an ancestor of a replicated leaf, or compacted) gets the body
+    # it arrives with: couch_key_tree:merge keeps a value over ?REV_MISSING, so CouchDB stores
+    # it and gives the document a new sequence. A revision whose body we hold changes nothing.
+    fills_body = leaf in base and state is not None and stored_body(conn, state, leaf) is None
+    if not changed and not fills_body:
         return leaf
     if state is None:
         state = DocState(edit.id, False, False, {}, leaf, edit.deleted)
         states[edit.id] = state
-    if leaf not in state.bodies and leaf not in base:
+    if leaf not in base or fills_body:
         parent_atts = _nearest_atts(conn, state, edit.path[1:]) if edit.attachments else {}
         atts = _resolve_attachments(edit, parent_atts, rev_pos(leaf), blobs, new_edits=False)
         state.bodies[leaf] = (orjson.dumps(edit.body), atts)
@@ -437,24 +437,28 @@ def _flush(conn: sqlite3.Connection, dirty: list[DocState], update_seq: int) -> 
 
 
 def write_local(conn: sqlite3.Connection, edit: DocEdit) -> BulkResult:
-    """A ``_local/`` document: revisions ``0-N``, checked like CouchDB's local docs."""
-    row = conn.execute("SELECT rev FROM local_docs WHERE doc_id = ?", (edit.id,)).fetchone()
-    current = row[0] if row else 0
+    """A ``_local/`` document: revisions ``0-N`` and, as in CouchDB 3, no conflict check.
+
+    ``couch_db_updater:update_local_doc_revs`` never compares the given revision with the stored
+    one: a write naming ``0-N`` stores ``0-(N+1)``, a write naming none stores ``0-1``, and a
+    deletion removes whatever is there (answering ``0-0``). Last writer wins; only a revision
+    that is not ``0-N`` is refused (CouchDB: "Invalid rev format").
+    """
     given = _local_rev_number(edit.rev)
-    if given != current:
-        raise Conflict()
     if edit.deleted:
         conn.execute("DELETE FROM local_docs WHERE doc_id = ?", (edit.id,))
         return BulkResult(edit.id, "0-0")
     conn.execute(
         "INSERT OR REPLACE INTO local_docs (doc_id, rev, body) VALUES (?, ?, ?)",
-        (edit.id, current + 1, orjson.dumps(edit.body)),
+        (edit.id, given + 1, orjson.dumps(edit.body)),
     )
-    return BulkResult(edit.id, f"0-{current + 1}")
+    return BulkResult(edit.id, f"0-{given + 1}")
 
 
 def _local_rev_number(rev: str | None) -> int:
     if rev is None:
         return 0
     head, _, tail = rev.partition("-")
-    return int(tail) if head == "0" and tail.isdigit() else -1
+    if head != "0" or not (tail.isascii() and tail.isdigit()):
+        raise BadRequest("Invalid rev format")
+    return int(tail)
