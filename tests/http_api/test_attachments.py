@@ -656,3 +656,14 @@ async def test_multipart_attachment_over_max_attachment_size_is_413(small_server
             assert (await json_of(r))["error"] == "attachment_too_large"
         async with s.get("/db/doc") as r:
             assert r.status == 404
+
+
+async def test_location_of_a_new_attachment_is_percent_encoded(
+    raw: aiohttp.ClientSession,
+) -> None:
+    # A raw control character in the header dropped the connection (found by the fuzz test).
+    async with raw.put(
+        "/db/new%20doc/a%1Fb", data=b"x", headers={"Content-Type": "application/octet-stream"}
+    ) as r:
+        assert r.status == 201
+        assert r.headers["Location"] == "/db/new%20doc/a%1Fb"

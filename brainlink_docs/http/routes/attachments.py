@@ -15,6 +15,7 @@ from aiohttp import web
 from brainlink_docs.errors import Conflict, TooLarge
 from brainlink_docs.http.requests import read_body, settings_of, use_store
 from brainlink_docs.http.responses import BASE_HEADERS, etag, etag_matches, json_response
+from brainlink_docs.http.routes.documents import location_of
 from brainlink_docs.multipart import mixed_body
 
 _RANGE_ITEM = re.compile(r"^(\d*)-(\d*)$")
@@ -148,7 +149,7 @@ async def put_att(request: web.Request, db: str, doc_id: str, name: str) -> web.
     return json_response(
         {"ok": True, "id": result.id, "rev": result.rev},
         status=201,
-        headers={"ETag": etag(result.rev or ""), "Location": f"/{db}/{doc_id}/{name}"},
+        headers={"ETag": etag(result.rev or ""), "Location": location_of(db, doc_id, name)},
     )
 
 
