@@ -26,7 +26,7 @@ from conftest import StoreFactory
 from brainlink_docs import errors
 from brainlink_docs.store.api import DocumentStore, ReadOptions
 
-from .helpers import BIN, inline, replicated, rev
+from .helpers import BIN, COUCHDB, backend, inline, replicated, rev
 
 TEXT = b"one line of a chat message, compressible. " * 60
 BINARY = bytes(range(256)) * 3
@@ -45,7 +45,12 @@ def gzip_at(data: bytes, level: int) -> bytes:
 
 @pytest.fixture
 def pouchdb(request: pytest.FixtureRequest) -> bool:
-    return "pouchdb" in str(request.node.callspec.params.get("store_factory", ""))
+    return "pouchdb" in backend(request)
+
+
+@pytest.fixture
+def on_couchdb(request: pytest.FixtureRequest) -> bool:
+    return backend(request) == COUCHDB
 
 
 def couchdb_encoding_only(pouchdb: bool) -> None:
@@ -166,7 +171,7 @@ async def test_gzip_bytes_from_a_peer_keep_their_digest(
 
 
 async def test_raw_bytes_with_a_digest_not_theirs_fail_the_batch(
-    store: DocumentStore, pouchdb: bool
+    store: DocumentStore, pouchdb: bool, on_couchdb: bool
 ) -> None:
     """``couch_util:check_md5`` refuses the write (only conflicts are rows): nothing of the batch
     is written."""
@@ -182,6 +187,11 @@ async def test_raw_bytes_with_a_digest_not_theirs_fail_the_batch(
             spec["encoding"] = encoding
         fine = replicated("fine", [rev(1, "f")])
         doc = replicated("m", [rev(1, "a")], _attachments={"a": spec})
+        if on_couchdb and encoding:
+            # Departure: CouchDB 3.5 crashes on it (500 function_clause); we answer its own 400.
+            with pytest.raises(errors.Unavailable, match="function_clause"):
+                await store.bulk_docs([fine, doc], new_edits=False)
+            continue
         with pytest.raises(errors.BadRequest) as refused:
             await store.bulk_docs([fine, doc], new_edits=False)
         assert (refused.value.error, refused.value.reason) == (
@@ -192,11 +202,17 @@ async def test_raw_bytes_with_a_digest_not_theirs_fail_the_batch(
 
 
 async def test_bytes_said_to_be_gzip_that_are_not_fail_the_batch(
-    store: DocumentStore, pouchdb: bool
+    store: DocumentStore, pouchdb: bool, on_couchdb: bool
 ) -> None:
     couchdb_encoding_only(pouchdb)
     spec = {"content_type": "text/plain", "revpos": 1, "encoding": "gzip", "data": b"plain"}
     doc = replicated("z", [rev(1, "a")], _attachments={"t.txt": spec})
+    if on_couchdb:
+        # Departure: CouchDB 3.5 stores such bytes unchecked, and then cannot serve them in
+        # clear; we refuse them on write.
+        (result,) = await store.bulk_docs([doc], new_edits=False)
+        assert result.ok
+        return
     with pytest.raises(errors.BadRequest):
         await store.bulk_docs([doc], new_edits=False)
     assert (await store.all_docs()).rows == []
