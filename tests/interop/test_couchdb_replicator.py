@@ -198,18 +198,25 @@ async def checkpoints(peers: Peers, source: str, target: str) -> list[tuple[Doc,
 # The corpus, one-shot and incremental
 
 
-async def test_replicate_endpoint_round_trips_the_corpus_then_resumes_from_checkpoints(
-    peers: Peers,
-) -> None:
-    http, couch = peers.http, peers.couch
+async def corpus_round_trip(peers: Peers) -> tuple[str, str, str, Corpus, Snapshot]:
+    """A CouchDB source holding the corpus (checked against it), and the two databases a round
+    trip goes through: ``mid`` on ours, ``back`` on CouchDB."""
     src, mid, back = (
         await peers.couch_db("src"),
         await peers.ours_db("mid"),
         await peers.couch_db("back"),
     )
-    corpus = await write_corpus(http, src)
+    corpus = await write_corpus(peers.http, src)
     source = await snap(peers, src, "couchdb source")
     assert_matches_corpus(source, corpus)
+    return src, mid, back, corpus, source
+
+
+async def test_replicate_endpoint_round_trips_the_corpus_then_resumes_from_checkpoints(
+    peers: Peers,
+) -> None:
+    http, couch = peers.http, peers.couch
+    src, mid, back, corpus, source = await corpus_round_trip(peers)
 
     push = await replicate(http, couch, src, mid)
     assert_clean(push)
@@ -244,14 +251,7 @@ async def test_replicator_documents_round_trip_the_corpus_then_resume_from_check
     peers: Peers,
 ) -> None:
     http, couch = peers.http, peers.couch
-    src, mid, back = (
-        await peers.couch_db("src"),
-        await peers.ours_db("mid"),
-        await peers.couch_db("back"),
-    )
-    corpus = await write_corpus(http, src)
-    source = await snap(peers, src, "couchdb source")
-    assert_matches_corpus(source, corpus)
+    src, mid, back, corpus, source = await corpus_round_trip(peers)
 
     push = await run_replicator_doc(http, couch, peers.replicator_doc_id("push"), src, mid)
     ours = await snap(peers, mid, "ours")
