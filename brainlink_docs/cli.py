@@ -42,6 +42,24 @@ def _build_parser() -> argparse.ArgumentParser:
     serve.add_argument("--max-document-size", type=int, help="bytes (default 8000000)")
     serve.add_argument("--max-attachment-size", type=int, help="bytes (default 1 GiB)")
     serve.add_argument("--no-access-log", action="store_true", help="do not log every request")
+    replicate = commands.add_parser(
+        "replicate",
+        help="copy what TARGET lacks from SOURCE (each a database URL or file), resuming from "
+        "the last run's checkpoint",
+        description="One-shot replication with CouchDB's protocol between any two databases: "
+        "an embedded database file, our server, a real CouchDB or pouchdb-server "
+        "(http(s)://user:password@host:port/db). Shows progress on a terminal and prints "
+        "CouchDB's _replicate answer as JSON.",
+    )
+    replicate.add_argument("source", help="database URL or file to copy from")
+    replicate.add_argument("target", help="database URL or file to copy into")
+    replicate.add_argument("--doc-ids", nargs="+", metavar="ID", help="only these documents")
+    replicate.add_argument(
+        "--create-target", action="store_true", help="create the target if it does not exist"
+    )
+    replicate.add_argument(
+        "--batch-size", type=int, default=500, help="changes per batch (default 500)"
+    )
     demo = commands.add_parser(
         "demo",
         help="walk through the embedded engine: edits, a replicated conflict, the changes feed",
@@ -58,6 +76,10 @@ def main(argv: Sequence[str] | None = None) -> int:
     args = _build_parser().parse_args(argv)
     if args.command == "serve":
         return _serve(args)
+    if args.command == "replicate":
+        from brainlink_docs.replication.command import run_replicate
+
+        return asyncio.run(run_replicate(args))
     if args.command == "demo":
         from brainlink_docs.demo import run_demo
 

@@ -19,7 +19,7 @@ This first cut runs the batches one after another; pipelining, continuous mode, 
 from __future__ import annotations
 
 import uuid
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime
 from typing import Any
@@ -106,8 +106,11 @@ async def replicate(
     *,
     doc_ids: Sequence[str] | None = None,
     batch_size: int = DEFAULT_BATCH_SIZE,
+    on_batch: Callable[[ReplicationState, int], None] | None = None,
 ) -> ReplicationResult:
-    """Copy every revision the target lacks, resuming from the checkpoints both sides agree on."""
+    """Copy every revision the target lacks, resuming from the checkpoints both sides agree on.
+    ``on_batch(state, pending)`` runs after each checkpointed batch, with the changes the source
+    says are still to come (a progress bar's feed)."""
     if batch_size < 1:
         raise ValueError("batch_size must be at least 1")
     rep_id = replication_id(endpoint_id(source), endpoint_id(target), doc_ids=doc_ids)
@@ -128,6 +131,8 @@ async def replicate(
             break
         state.recorded_seq = page.last_seq
         source_log = await _checkpoint(source, target, state, source_log)
+        if on_batch is not None:
+            on_batch(state, page.pending)
         if len(page.results) < batch_size:
             break
     return ReplicationResult(
