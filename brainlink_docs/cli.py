@@ -60,6 +60,11 @@ def _build_parser() -> argparse.ArgumentParser:
     replicate.add_argument(
         "--batch-size", type=int, default=500, help="changes per batch (default 500)"
     )
+    replicate.add_argument(
+        "--continuous",
+        action="store_true",
+        help="after catching up, keep replicating each new write until interrupted (Ctrl-C)",
+    )
     demo = commands.add_parser(
         "demo",
         help="walk through the embedded engine: edits, a replicated conflict, the changes feed",
@@ -79,7 +84,11 @@ def main(argv: Sequence[str] | None = None) -> int:
     if args.command == "replicate":
         from brainlink_docs.replication.command import run_replicate
 
-        return asyncio.run(run_replicate(args))
+        try:
+            return asyncio.run(run_replicate(args))
+        except KeyboardInterrupt:
+            sys.stderr.write("brainlink-docs replicate: stopped\n")
+            return 130
     if args.command == "demo":
         from brainlink_docs.demo import run_demo
 

@@ -1,4 +1,5 @@
-"""``brainlink-docs replicate``: open both ends, replicate with a progress bar, print the answer.
+"""``brainlink-docs replicate``: open both ends, replicate with a progress bar, print the answer
+(``--continuous``: keep following the source until interrupted).
 
 The progress bar is ``rich``'s (a maintained library; drawn only on a terminal): documents
 written against written plus the changes the source still reports pending, with the rate and
@@ -24,7 +25,11 @@ from rich.progress import (
 )
 
 from brainlink_docs.errors import CouchError
-from brainlink_docs.replication.replicate import ReplicationState, replicate
+from brainlink_docs.replication.replicate import (
+    ReplicationState,
+    replicate,
+    replicate_continuously,
+)
 from brainlink_docs.store.api import DocumentStore
 from brainlink_docs.store.endpoints import open_endpoint
 
@@ -41,6 +46,14 @@ async def run_replicate(args: argparse.Namespace) -> int:
                     done = state.docs_written + state.doc_write_failures
                     progress.update(task, completed=done, total=done + pending)
 
+                if args.continuous:
+                    await replicate_continuously(
+                        source,
+                        target,
+                        doc_ids=args.doc_ids,
+                        batch_size=args.batch_size,
+                        on_batch=on_batch,
+                    )
                 result = await replicate(
                     source,
                     target,

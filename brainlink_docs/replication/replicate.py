@@ -12,7 +12,7 @@ A document the target refuses is counted in ``doc_write_failures`` and named in 
 never dropped silently: a batch refused as a whole (a target that validates every document
 first) is written again one document at a time to find which.
 
-This first cut runs the batches one after another; pipelining, continuous mode, filters beyond
+This first cut runs the batches one after another; pipelining, filters beyond
 ``doc_ids``, retries and progress events come with the rest of the replicator.
 """
 
@@ -22,7 +22,7 @@ import uuid
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime
-from typing import Any
+from typing import Any, NoReturn
 
 from brainlink_docs.errors import CouchError, Forbidden, Unauthorized, Unavailable
 from brainlink_docs.replication import checkpoints
@@ -100,44 +100,101 @@ class ReplicationResult:
         }
 
 
+OnBatch = Callable[[ReplicationState, int], None]
+
+
+@dataclass(slots=True)
+class _Run:
+    """One run between two stores: where it is, and the checkpoint it last wrote."""
+
+    source: DocumentStore
+    target: DocumentStore
+    state: ReplicationState
+    query: ChangesQuery
+    source_log: Doc | None
+    on_batch: OnBatch | None
+
+    def result(self) -> ReplicationResult:
+        state = self.state
+        return ReplicationResult(
+            state.rep_id,
+            state.session.session_id,
+            state.session.start_last_seq,
+            state.recorded_seq,
+            state.stats(),
+            state.failures,
+        )
+
+
 async def replicate(
     source: DocumentStore,
     target: DocumentStore,
     *,
     doc_ids: Sequence[str] | None = None,
     batch_size: int = DEFAULT_BATCH_SIZE,
-    on_batch: Callable[[ReplicationState, int], None] | None = None,
+    on_batch: OnBatch | None = None,
 ) -> ReplicationResult:
     """Copy every revision the target lacks, resuming from the checkpoints both sides agree on.
     ``on_batch(state, pending)`` runs after each checkpointed batch, with the changes the source
     says are still to come (a progress bar's feed)."""
+    run = await _start(source, target, doc_ids, batch_size, on_batch)
+    await _catch_up(run)
+    return run.result()
+
+
+async def replicate_continuously(
+    source: DocumentStore,
+    target: DocumentStore,
+    *,
+    doc_ids: Sequence[str] | None = None,
+    batch_size: int = DEFAULT_BATCH_SIZE,
+    on_batch: OnBatch | None = None,
+) -> NoReturn:
+    """Catch up as ``replicate`` does, then follow the source: every write there is replicated
+    as soon as the source reports it (``wait_for_change``: a wake-up on the embedded store, a
+    longpoll on a remote one), until the caller cancels the task."""
+    run = await _start(source, target, doc_ids, batch_size, on_batch)
+    while True:
+        await _catch_up(run)
+        await source.wait_for_change(run.state.recorded_seq)
+
+
+async def _start(
+    source: DocumentStore,
+    target: DocumentStore,
+    doc_ids: Sequence[str] | None,
+    batch_size: int,
+    on_batch: OnBatch | None,
+) -> _Run:
     if batch_size < 1:
         raise ValueError("batch_size must be at least 1")
     rep_id = replication_id(endpoint_id(source), endpoint_id(target), doc_ids=doc_ids)
     source_log = await checkpoints.read_log(source, rep_id)
     target_log = await checkpoints.read_log(target, rep_id)
     since = checkpoints.start_seq(source_log, target_log)
-    session = checkpoints.Session(uuid.uuid4().hex, _now(), since)
-    state = ReplicationState(rep_id, session, since)
+    state = ReplicationState(rep_id, checkpoints.Session(uuid.uuid4().hex, _now(), since), since)
     state.log_revs = {"source": _rev_of(source_log), "target": _rev_of(target_log)}
     query = ChangesQuery(
         style="all_docs", limit=batch_size, doc_ids=tuple(doc_ids) if doc_ids else None
     )
+    return _Run(source, target, state, query, source_log, on_batch)
+
+
+async def _catch_up(run: _Run) -> None:
+    """Replicate batch after batch until the source has nothing after the recorded sequence."""
+    state = run.state
     while True:
-        page = await source.changes(replace(query, since=state.recorded_seq))
+        page = await run.source.changes(replace(run.query, since=state.recorded_seq))
         if page.results:
-            await _replicate_batch(source, target, page.results, state)
+            await _replicate_batch(run.source, run.target, page.results, state)
         if page.last_seq == state.recorded_seq:
-            break
+            return
         state.recorded_seq = page.last_seq
-        source_log = await _checkpoint(source, target, state, source_log)
-        if on_batch is not None:
-            on_batch(state, page.pending)
-        if len(page.results) < batch_size:
-            break
-    return ReplicationResult(
-        rep_id, session.session_id, since, state.recorded_seq, state.stats(), state.failures
-    )
+        run.source_log = await _checkpoint(run.source, run.target, state, run.source_log)
+        if run.on_batch is not None:
+            run.on_batch(state, page.pending)
+        if run.query.limit is not None and len(page.results) < run.query.limit:
+            return
 
 
 async def _replicate_batch(

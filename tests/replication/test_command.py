@@ -3,14 +3,18 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import json
+import signal
 import sys
+from collections.abc import AsyncIterator
 from pathlib import Path
 
 from http_api.conftest import serving
 
+from brainlink_docs.errors import NotFound
 from brainlink_docs.store.api import ReadOptions
-from brainlink_docs.store.http import HttpStore
+from brainlink_docs.store.http import HttpDatabases, HttpStore
 from brainlink_docs.store.sqlite import SqliteStore
 
 from .test_replicate import state, write_corpus
@@ -85,3 +89,60 @@ async def test_errors_are_one_clear_line_and_status_1(tmp_path: Path) -> None:
             assert len(lines) == 1 and expected in lines[0], (source, err)
             assert "Traceback" not in err and "wrong" not in err
             assert out == ""
+
+
+async def test_continuous_follows_the_server_until_interrupted(tmp_path: Path) -> None:
+    """``--continuous`` from our server into a file: a write on the server reaches the file
+    while the command runs; SIGINT stops it cleanly (status 130, one line)."""
+    async with serving(tmp_path / "server") as server:
+        url = f"{server.authed_url}/live"
+        remote = await HttpStore.open(url)
+        try:
+            async with serving_db(server.authed_url, "live"):
+                await remote.put({"_id": "before"})
+                file = tmp_path / "device.sqlite"
+                process = await asyncio.create_subprocess_exec(
+                    sys.executable, "-m", "brainlink_docs.cli", "replicate", url, str(file),
+                    "--create-target", "--continuous",
+                    stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.PIPE,
+                )  # fmt: skip
+                try:
+                    await until_in_file(file, "before")
+                    await remote.put({"_id": "during"})
+                    await until_in_file(file, "during")
+                    assert process.returncode is None
+                finally:
+                    process.send_signal(signal.SIGINT)
+                    _out, err = await asyncio.wait_for(process.communicate(), timeout=30)
+                assert process.returncode == 130, err
+                assert err.decode().strip().splitlines() == ["brainlink-docs replicate: stopped"]
+        finally:
+            await remote.close()
+
+
+@contextlib.asynccontextmanager
+async def serving_db(server_url: str, name: str) -> AsyncIterator[None]:
+    databases = await HttpDatabases.connect(server_url)
+    try:
+        await databases.create(name)
+        yield
+    finally:
+        await databases.close()
+
+
+async def until_in_file(path: Path, doc_id: str, deadline: float = 15.0) -> None:
+    """Poll the database file (written by the other process) until it holds ``doc_id``."""
+    loop = asyncio.get_running_loop()
+    began = loop.time()
+    while loop.time() - began < deadline:
+        if await asyncio.to_thread(path.exists):
+            store = await SqliteStore.open(path)
+            try:
+                await store.get(doc_id)
+                return
+            except NotFound:
+                pass
+            finally:
+                await store.close()
+        await asyncio.sleep(0.05)
+    raise AssertionError(f"{doc_id} did not reach {path} within {deadline}s")

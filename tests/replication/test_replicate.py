@@ -10,6 +10,7 @@ every leaf with its ``_revisions`` and attachments (digests included).
 
 from __future__ import annotations
 
+import asyncio
 import base64
 from collections.abc import Callable
 from pathlib import Path
@@ -24,7 +25,7 @@ from peers import fresh_database
 from store.helpers import BIN, backend, inline, replicated, rev
 
 from brainlink_docs.errors import NotFound
-from brainlink_docs.replication import replicate
+from brainlink_docs.replication import replicate, replicate_continuously
 from brainlink_docs.store.api import DocumentStore, ReadOptions, iter_changes
 from brainlink_docs.store.sqlite import SqliteStore
 
@@ -249,8 +250,6 @@ edits = st.lists(
 def test_replication_converges_whatever_the_history_and_batch_size(
     tmp_path_factory: pytest.TempPathFactory, history: list[tuple[str, str]], batch: int
 ) -> None:
-    import asyncio
-
     asyncio.run(_converges(tmp_path_factory.mktemp("law"), history, batch))
 
 
@@ -290,3 +289,47 @@ async def _apply(store: DocumentStore, doc_id: str, action: str, n: int) -> None
         leaf = f"{gen}-{base64.b16encode(f'{doc_id}{n}'.encode()).decode().lower()[:32]:0<32}"
         branch = replicated(doc_id, [current["_rev"], leaf], n=n, device="other")
         assert all(r.ok for r in await store.bulk_docs([branch], new_edits=False))
+
+
+# --- continuous -----------------------------------------------------------------------------------
+
+# A write on the source must reach the target well within this (it takes milliseconds).
+LIVE_DEADLINE_S = 10.0
+
+
+async def wait_for_doc(store: DocumentStore, doc_id: str, rev: str | None) -> float:
+    """Seconds until ``store`` holds ``doc_id`` at ``rev`` (fails past the deadline)."""
+    loop = asyncio.get_running_loop()
+    began = loop.time()
+    while loop.time() - began < LIVE_DEADLINE_S:
+        try:
+            if (await store.get(doc_id))["_rev"] == rev:
+                return loop.time() - began
+        except NotFound:
+            pass
+        await asyncio.sleep(0.005)
+    raise AssertionError(f"{doc_id}@{rev} did not arrive within {LIVE_DEADLINE_S}s")
+
+
+async def test_continuous_replication_carries_each_new_write_until_cancelled(
+    store_factory: StoreFactory, request: pytest.FixtureRequest
+) -> None:
+    source, target = await store_factory("source"), await store_factory("target")
+    await write_corpus(source)
+    job = asyncio.create_task(replicate_continuously(source, target, batch_size=50))
+    try:
+        await wait_for_doc(target, "with-atts", (await source.get("with-atts"))["_rev"])
+        for n in range(5):
+            written = await source.put({"_id": f"live-{n}", "n": n})
+            await wait_for_doc(target, f"live-{n}", written.rev)
+        doc = await source.get("msg-001")
+        edited = await source.put({**doc, "text": "edited live"})
+        await wait_for_doc(target, "msg-001", edited.rev)
+        assert not job.done()
+    finally:
+        job.cancel()
+        with pytest.raises(asyncio.CancelledError):
+            await job
+    assert_same(await state(target), await state(source), request)
+    # The checkpoints it left let a one-shot run start where it stopped.
+    assert (await replicate(source, target)).no_changes
