@@ -331,5 +331,9 @@ async def test_continuous_replication_carries_each_new_write_until_cancelled(
         with pytest.raises(asyncio.CancelledError):
             await job
     assert_same(await state(target), await state(source), request)
-    # The checkpoints it left let a one-shot run start where it stopped.
-    assert (await replicate(source, target)).no_changes
+    # The checkpoints it left let a one-shot run start where it stopped: nothing to write. (The
+    # last batch may not be checkpointed yet when the job is cancelled, since a checkpoint
+    # follows its write; the next run then checks that batch again and finds it all there.)
+    after = await replicate(source, target)
+    assert after.stats["missing_found"] == after.stats["docs_written"] == 0
+    assert after.stats["missing_checked"] <= 1
