@@ -39,6 +39,12 @@ class BadRequest(CouchError):
     default_reason = "Bad request."
 
 
+def content_md5_mismatch() -> BadRequest:
+    """``couch_util:check_md5``'s refusal: an attachment's bytes are not those its digest names
+    (chttpd's ``error_info(md5_mismatch)``)."""
+    return BadRequest("Possible message corruption.", error="content_md5_mismatch")
+
+
 class DocValidation(CouchError):
     status = 400
     error = "doc_validation"

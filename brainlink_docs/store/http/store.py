@@ -19,7 +19,13 @@ import aiohttp
 from yarl import URL
 
 from brainlink_docs import multipart
-from brainlink_docs.errors import BadRequest, Conflict, NotFound, Unavailable
+from brainlink_docs.errors import (
+    BadRequest,
+    Conflict,
+    NotFound,
+    Unavailable,
+    content_md5_mismatch,
+)
 from brainlink_docs.store.api import (
     AllDocsPage,
     AllDocsQuery,
@@ -57,8 +63,6 @@ COMPACT_WAIT_S = 300.0
 COMPACT_POLL_MAX_S = 1.0
 # An ETag that is a quoted base64 MD5 (CouchDB's attachment ETag) doubles as the digest.
 MIXED = "multipart/mixed"
-# couch_util:check_md5's refusal, as CouchDB names it.
-_MD5_MISMATCH = ("content_md5_mismatch", "Possible message corruption.")
 RELATED = "multipart/related"
 _MD5_ETAG = re.compile(r'^(?:W/)?"([A-Za-z0-9+/]{22}==)"$')
 
@@ -155,7 +159,7 @@ class HttpStore:
         refusal fails the batch."""
         batch = list(docs)
         if any(multipart.mismatched_digest(doc) is not None for doc in batch):
-            raise BadRequest(_MD5_MISMATCH[1], error=_MD5_MISMATCH[0])
+            raise content_md5_mismatch()
         results: dict[int, BulkResult] = {}
         json_docs: list[tuple[int, Doc]] = []
         for i, doc in enumerate(batch):

@@ -24,7 +24,14 @@ from typing import Any
 import orjson
 
 from brainlink_docs.canonical import attachment_digest, canonical_json
-from brainlink_docs.errors import BadRequest, Conflict, CouchError, NotFound, PreconditionFailed
+from brainlink_docs.errors import (
+    BadRequest,
+    Conflict,
+    CouchError,
+    NotFound,
+    PreconditionFailed,
+    content_md5_mismatch,
+)
 from brainlink_docs.revs import (
     RevNode,
     depth,
@@ -372,7 +379,7 @@ class _Blobs:
 def _check_digest(data: bytes, digest: object) -> None:
     """``couch_util:check_md5``: a digest sent with raw bytes must be theirs."""
     if isinstance(digest, str) and digest and digest != attachment_digest(data):
-        raise BadRequest("Possible message corruption.", error="content_md5_mismatch")
+        raise content_md5_mismatch()
 
 
 def _decode_data(name: str, data: object) -> bytes:
