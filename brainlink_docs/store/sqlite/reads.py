@@ -176,6 +176,7 @@ def render_attachments(
         elif opts.follows:
             entry["length"] = meta["length"]
             entry["follows"] = True
+            entry["data"] = _att_bytes(conn, meta["digest"])
         else:
             stored = _att_bytes(conn, meta["digest"])
             clear = gunzip_bytes(stored) if encoded else stored
@@ -183,8 +184,6 @@ def render_attachments(
         if encoded and (opts.att_encoding_info or opts.follows):
             entry["encoding"] = meta["encoding"]
             entry["encoded_length"] = meta["encoded_length"]
-        if entry.get("follows"):
-            entry["data"] = _att_bytes(conn, meta["digest"])
         out[name] = entry
     return out
 
