@@ -225,25 +225,21 @@ async def _replicate_batch(
     state.failures.extend(refused)
 
 
+# Refusals of a whole request that no single document causes: the caller retries or stops.
+_NOT_A_DOCUMENTS_FAULT = (Unavailable, Unauthorized, Forbidden)
+
+
 async def _write(target: DocumentStore, docs: list[Doc]) -> list[BulkResult]:
-    """The rows of writing ``docs``; a batch refused whole is retried one document at a time
-    so that only the documents at fault count as failures."""
+    """The rows of writing ``docs``; a batch refused whole is written again one document at a
+    time, so that only the documents at fault become failure rows."""
     try:
         return await target.bulk_docs(docs, new_edits=False)
-    except (Unavailable, Unauthorized, Forbidden):
-        raise  # the replicator retries or stops on these; they are not one document's fault
-    except CouchError:
+    except _NOT_A_DOCUMENTS_FAULT:
+        raise
+    except CouchError as exc:
         if len(docs) == 1:
-            raise
-    rows = []
-    for doc in docs:
-        try:
-            rows.extend(await target.bulk_docs([doc], new_edits=False))
-        except (Unavailable, Unauthorized, Forbidden):
-            raise
-        except CouchError as exc:
-            rows.append(BulkResult(str(doc.get("_id", "")), None, exc.error, exc.reason))
-    return rows
+            return [BulkResult(str(docs[0].get("_id", "")), None, exc.error, exc.reason)]
+    return [row for doc in docs for row in await _write(target, [doc])]
 
 
 async def _checkpoint(

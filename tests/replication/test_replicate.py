@@ -196,6 +196,16 @@ async def test_a_batch_the_target_refuses_whole_is_retried_to_name_the_document(
         assert result.stats["doc_write_failures"] == 1
         assert result.stats["docs_written"] == 2
         assert sorted(row["id"] for row in (await target.all_docs()).rows) == ["fine-1", "fine-2"]
+        # Alone in its batch, it is a failure row too, not the end of the run.
+        alone = await SqliteStore.open(tmp_path / "alone.sqlite")
+        try:
+            async with fresh_database(couchdb.url, "repl-not-gzip-alone") as source:
+                assert all(r.ok for r in await source.bulk_docs([broken], new_edits=False))
+                result = await replicate(source, alone)
+            assert [(f.id, f.error) for f in result.failures] == [("broken", "bad_request")]
+            assert result.stats["doc_write_failures"] == 1
+        finally:
+            await alone.close()
     finally:
         await target.close()
 
