@@ -12,7 +12,6 @@ answer, revision ids aside (ours are deterministic hashes of our own, CouchDB's 
 from __future__ import annotations
 
 import base64
-import hashlib
 import uuid
 import zlib
 from collections.abc import AsyncIterator, Awaitable, Callable
@@ -24,10 +23,12 @@ import aiohttp
 import orjson
 import pytest
 from couch import CouchServer
+from store.helpers import gzip_at, md5_digest
 
 from brainlink_docs.multipart import boundary_of, split_parts
 
 from .conftest import serving
+from .test_attachments import related_body
 
 TEXT = b"The quick brown fox jumps over the lazy dog. " * 40
 JSON_BODY = orjson.dumps({"items": list(range(200))})
@@ -43,15 +44,6 @@ ATTACHMENTS = {
     "pic.png": ("image/png", PNG),
     "blob": ("application/octet-stream", bytes(range(256)) * 2),
 }
-
-
-def md5_digest(data: bytes) -> str:
-    return "md5-" + base64.b64encode(hashlib.md5(data).digest()).decode("ascii")
-
-
-def gzip_at(data: bytes, level: int) -> bytes:
-    compressor = zlib.compressobj(level, zlib.DEFLATED, 16 + zlib.MAX_WBITS, 8)
-    return compressor.compress(data) + compressor.flush()
 
 
 @dataclass
@@ -338,18 +330,6 @@ async def test_bulk_get_multipart_matches_couchdb(peers: list[Peer]) -> None:
 # --- replicated writes -------------------------------------------------------------------------
 
 
-def related_upload(doc: dict[str, Any], atts: list[tuple[dict[str, str], bytes]]) -> Any:
-    boundary = uuid.uuid4().hex
-    chunks = [f"--{boundary}\r\nContent-Type: application/json\r\n\r\n".encode()]
-    chunks.append(orjson.dumps(doc))
-    for headers, data in atts:
-        chunks.append(f"\r\n--{boundary}\r\n".encode())
-        chunks.extend(f"{k}: {v}\r\n".encode() for k, v in headers.items())
-        chunks.append(b"\r\n" + data)
-    chunks.append(f"\r\n--{boundary}--".encode())
-    return b"".join(chunks), f'multipart/related; boundary="{boundary}"'
-
-
 def gzip_text_upload(doc: dict[str, Any], gz: bytes, digest: str, *, revpos: int) -> Any:
     """``doc`` with ``TEXT`` as the gzip attachment ``t.txt``, as CouchDB's replicator PUTs it."""
     spec = {
@@ -361,8 +341,20 @@ def gzip_text_upload(doc: dict[str, Any], gz: bytes, digest: str, *, revpos: int
         "encoding": "gzip",
         "encoded_length": len(gz),
     }
-    part_headers = {"Content-Type": "text/plain", "Content-Encoding": "gzip"}
-    return related_upload({**doc, "_attachments": {"t.txt": spec}}, [(part_headers, gz)])
+    part = ("t.txt", "text/plain", gz, "gzip")
+    return related_body({**doc, "_attachments": {"t.txt": spec}}, [part])
+
+
+async def put_replicated(peer: Peer, doc_id: str, upload: tuple[bytes, str]) -> Any:
+    """PUT a ``multipart/related`` upload with ``new_edits=false``: (status, JSON answer)."""
+    body, content_type = upload
+    async with peer.http.put(
+        peer.url(doc_id),
+        params={"new_edits": "false"},
+        data=body,
+        headers={"Content-Type": content_type, "Accept": "application/json"},
+    ) as r:
+        return r.status, await r.json(content_type=None)
 
 
 @pytest.mark.parametrize("level", [1, 8, 9])
@@ -377,16 +369,11 @@ async def test_a_replicated_gzip_attachment_keeps_its_bytes_and_digest(
         "_rev": "2-" + "b" * 32,
         "_revisions": {"start": 2, "ids": ["b" * 32, "a" * 32]},
     }
-    body, content_type = gzip_text_upload(doc, gz, md5_digest(gz), revpos=2)
+    upload = gzip_text_upload(doc, gz, md5_digest(gz), revpos=2)
 
     async def script(peer: Peer) -> Any:
-        async with peer.http.put(
-            peer.url("r"),
-            params={"new_edits": "false"},
-            data=body,
-            headers={"Content-Type": content_type, "Accept": "application/json"},
-        ) as r:
-            assert r.status == 201, await r.text()
+        status, answer = await put_replicated(peer, "r", upload)
+        assert status == 201, answer
         stub = attachments_of(await get_json(peer, "r", att_encoding_info="true"))
         async with peer.http.get(peer.url("r/t.txt"), headers={"Accept-Encoding": "gzip"}) as r:
             stored = await r.read()
@@ -406,16 +393,10 @@ async def test_a_replicated_attachment_with_a_wrong_digest_is_refused(peers: lis
     Either way nothing is stored."""
     gz = gzip_at(TEXT, 8)
     doc = {"_id": "bad", "_rev": "1-" + "c" * 32}
-    body, content_type = gzip_text_upload(doc, gz, md5_digest(b"something else"), revpos=1)
+    upload = gzip_text_upload(doc, gz, md5_digest(b"something else"), revpos=1)
     statuses = {}
     for peer in peers:
-        async with peer.http.put(
-            peer.url("bad"),
-            params={"new_edits": "false"},
-            data=body,
-            headers={"Content-Type": content_type, "Accept": "application/json"},
-        ) as r:
-            statuses[peer.name] = (r.status, await r.json(content_type=None))
+        statuses[peer.name] = await put_replicated(peer, "bad", upload)
         async with peer.http.get(peer.url("bad"), headers=_JSON) as r:
             assert r.status == 404
     assert statuses["couchdb"][0] >= 400

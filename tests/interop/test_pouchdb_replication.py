@@ -19,7 +19,6 @@ import base64
 import hashlib
 import random
 import time
-import zlib
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from typing import Any, Protocol
@@ -27,6 +26,7 @@ from typing import Any, Protocol
 import aiohttp
 import pytest
 from conftest import node_available
+from store.helpers import gzip_at, md5_digest
 
 from .conftest import DB, PouchDriver
 
@@ -110,10 +110,6 @@ async def http_json(client: aiohttp.ClientSession, method: str, path: str, **kwa
 
 def b64(data: bytes) -> str:
     return base64.b64encode(data).decode()
-
-
-def md5_digest(data: bytes) -> str:
-    return "md5-" + base64.b64encode(hashlib.md5(data).digest()).decode()
 
 
 def fake_rev_id(*parts: object) -> str:
@@ -350,17 +346,11 @@ def checked_digests(state: State, *, gzipped: bool) -> State:
     def check(where: tuple[str, str, str], att: Doc) -> Doc:
         data = base64.b64decode(att["data"])
         compressible = gzipped and att["content_type"].startswith("text/")
-        expected = md5_digest(gzip_level_8(data) if compressible else data)
+        expected = md5_digest(gzip_at(data, 8) if compressible else data)
         assert att["digest"] == expected, (where, att["digest"], expected)
         return {k: v for k, v in att.items() if k not in ("digest", "data")}
 
     return map_attachments(state, check)
-
-
-def gzip_level_8(data: bytes) -> bytes:
-    """CouchDB's gzip of a compressible attachment (couch_stream: level 8, window 31)."""
-    compressor = zlib.compressobj(8, zlib.DEFLATED, 16 + zlib.MAX_WBITS, 8)
-    return compressor.compress(data) + compressor.flush()
 
 
 def assert_same_state(left: State, right: State, names: tuple[str, str]) -> None:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import base64
 import hashlib
+import zlib
 from collections.abc import Iterable, Sequence
 from typing import Any
 
@@ -84,6 +85,18 @@ async def edits(
         assert result.rev is not None
         revs.append(result.rev)
     return revs
+
+
+def md5_digest(data: bytes) -> str:
+    """CouchDB's attachment digest of ``data``: ``md5-`` and the base64 of its MD5."""
+    return "md5-" + base64.b64encode(hashlib.md5(data).digest()).decode("ascii")
+
+
+def gzip_at(data: bytes, level: int) -> bytes:
+    """``data`` gzipped as CouchDB's couch_stream does (deflate, window 31, memory level 8),
+    written here with zlib directly so the store's own gzip is checked, not reused."""
+    compressor = zlib.compressobj(level, zlib.DEFLATED, 16 + zlib.MAX_WBITS, 8)
+    return compressor.compress(data) + compressor.flush()
 
 
 def inline(data: bytes, content_type: str = BIN) -> dict[str, Any]:

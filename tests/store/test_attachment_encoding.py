@@ -15,8 +15,6 @@ rule): the tests of CouchDB's encoding say so and skip there.
 
 from __future__ import annotations
 
-import base64
-import hashlib
 import zlib
 from typing import Any
 
@@ -26,21 +24,12 @@ from conftest import StoreFactory
 from brainlink_docs import errors
 from brainlink_docs.store.api import DocumentStore, ReadOptions
 
-from .helpers import BIN, COUCHDB, backend, inline, replicated, rev
+from .helpers import BIN, COUCHDB, backend, gzip_at, inline, md5_digest, replicated, rev
 
 TEXT = b"one line of a chat message, compressible. " * 60
 BINARY = bytes(range(256)) * 3
 FOLLOWS = ReadOptions(attachments=True, follows=True, revs=True)
 ENCODING_INFO = ReadOptions(att_encoding_info=True)
-
-
-def md5_digest(data: bytes) -> str:
-    return "md5-" + base64.b64encode(hashlib.md5(data).digest()).decode("ascii")
-
-
-def gzip_at(data: bytes, level: int) -> bytes:
-    compressor = zlib.compressobj(level, zlib.DEFLATED, 16 + zlib.MAX_WBITS, 8)
-    return compressor.compress(data) + compressor.flush()
 
 
 @pytest.fixture
