@@ -1,15 +1,18 @@
 """Stores named as a user names them (a replication's endpoints): an ``http(s)://…/db`` URL or
 a database file's path.
 
-A URL opens an ``HttpStore`` (credentials in the URL); anything else is an embedded database
-file. ``create`` makes a missing target first (CouchDB's ``create_target``); without it a missing
-database is CouchDB's 404 ``Database does not exist.``, never a silently created empty one.
+A URL opens an ``HttpStore`` (credentials in the URL, or ``headers`` sent with every request:
+a replication document's endpoint ``headers``, a JWT bearer token); anything else is an embedded
+database file. ``create`` makes a missing target first (CouchDB's ``create_target``); without it
+a missing database is CouchDB's 404 ``Database does not exist.``, never a silently created empty
+one.
 """
 
 from __future__ import annotations
 
 import asyncio
 import contextlib
+from collections.abc import Mapping
 from pathlib import Path
 
 from yarl import URL
@@ -26,18 +29,20 @@ def is_url(spec: str) -> bool:
     return spec.startswith(("http://", "https://"))
 
 
-async def open_endpoint(spec: str, *, create: bool = False) -> DocumentStore:
+async def open_endpoint(
+    spec: str, *, create: bool = False, headers: Mapping[str, str] | None = None
+) -> DocumentStore:
     """The store ``spec`` names; ``NotFound`` when it does not exist and ``create`` is off."""
     if is_url(spec):
-        return await _open_remote(spec, create=create)
+        return await _open_remote(spec, create=create, headers=headers)
     path = Path(spec)
     if not create and not await asyncio.to_thread(path.is_file):
         raise NotFound(_MISSING)
     return await SqliteStore.open(path)
 
 
-async def _open_remote(url: str, *, create: bool) -> HttpStore:
-    store = await HttpStore.open(url)
+async def _open_remote(url: str, *, create: bool, headers: Mapping[str, str] | None) -> HttpStore:
+    store = await HttpStore.open(url, headers=headers)
     try:
         await store.info()  # 404 for a missing database, 401/403 for bad credentials
         return store
@@ -50,7 +55,7 @@ async def _open_remote(url: str, *, create: bool) -> HttpStore:
         raise
     parsed = URL(url)
     root = parsed.with_path("/".join(parsed.path.rstrip("/").split("/")[:-1]) or "/")
-    databases = await HttpDatabases.connect(root)
+    databases = await HttpDatabases.connect(root, headers=headers)
     try:
         with contextlib.suppress(FileExists):  # created meanwhile by someone else: it exists
             await databases.create(store.name)

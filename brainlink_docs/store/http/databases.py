@@ -7,7 +7,7 @@ credentials; closing the ``HttpDatabases`` closes that session under them.
 from __future__ import annotations
 
 import contextlib
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Mapping
 
 import aiohttp
 from yarl import URL
@@ -40,10 +40,13 @@ class HttpDatabases:
         session: aiohttp.ClientSession | None = None,
         auth: Credentials | None = None,
         timeout: float = DEFAULT_TIMEOUT,  # noqa: ASYNC109 - bounds each later request
+        headers: Mapping[str, str] | None = None,
     ) -> HttpDatabases:
         """Bind to the server at ``url`` (credentials in the userinfo or ``auth``); without
         ``session`` it owns one. Async because an aiohttp session must be made in the loop."""
-        return cls(Transport.create(url, session=session, auth=auth, timeout=timeout))
+        return cls(
+            Transport.create(url, session=session, auth=auth, timeout=timeout, headers=headers)
+        )
 
     def _store(self, name: str) -> HttpStore:
         return HttpStore(self._t.child(db_segment(name)), name)

@@ -82,12 +82,15 @@ class HttpStore:
         session: aiohttp.ClientSession | None = None,
         auth: Credentials | None = None,
         timeout: float = DEFAULT_TIMEOUT,  # noqa: ASYNC109 - bounds each later request
+        headers: Mapping[str, str] | None = None,
     ) -> HttpStore:
         """Bind to the database at ``url``; no request is made until the first call, so a
         missing database shows as ``NotFound`` there. Credentials come from the URL userinfo or
         ``auth`` (``(login, password)`` or ``aiohttp.BasicAuth``). Without ``session`` the
         store owns one and ``close()`` closes it; ``timeout`` bounds each request (seconds)."""
-        transport = Transport.create(url, session=session, auth=auth, timeout=timeout)
+        transport = Transport.create(
+            url, session=session, auth=auth, timeout=timeout, headers=headers
+        )
         try:
             name = name_of(transport.base)
         except ValueError:

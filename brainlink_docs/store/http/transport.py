@@ -134,10 +134,12 @@ class Transport:
         authorization: str | None,
         timeout: float,
         owns_session: bool,
+        headers: Mapping[str, str] | None = None,
     ) -> None:
         self._session = session
         self._base = base
         self._authorization = authorization
+        self._headers = dict(headers or {})
         self._timeout = aiohttp.ClientTimeout(total=timeout)
         self._seconds = timeout
         self._owns_session = owns_session
@@ -150,9 +152,12 @@ class Transport:
         session: aiohttp.ClientSession | None,
         auth: Credentials | None,
         timeout: float,
+        headers: Mapping[str, str] | None = None,
     ) -> Transport:
         """Parse ``url``; its userinfo becomes Basic auth so credentials never sit in paths
-        (nor in error messages). Must run inside the event loop when it creates the session."""
+        (nor in error messages). ``headers`` go with every request (a replication endpoint's
+        ``headers``, such as a JWT ``Authorization: Bearer``; Basic credentials win over an
+        ``Authorization`` there). Must run inside the event loop when it creates the session."""
         parsed = url if isinstance(url, URL) else URL(url)
         if parsed.scheme not in {"http", "https"} or not parsed.host:
             raise ValueError(f"not an http(s) URL: {parsed.with_password(None)}")
@@ -172,6 +177,7 @@ class Transport:
             authorization=None if auth is None else authorization(auth),
             timeout=timeout,
             owns_session=owns,
+            headers=headers,
         )
 
     @property
@@ -190,6 +196,7 @@ class Transport:
             authorization=self._authorization,
             timeout=self._seconds,
             owns_session=False,
+            headers=self._headers,
         )
 
     async def send(
@@ -206,7 +213,7 @@ class Transport:
         url = f"{self._base}/{path}" if path else self._base
         if params:
             url = f"{url}?{query_string(params)}"
-        all_headers = dict(headers or {})
+        all_headers = {**self._headers, **(headers or {})}
         if self._authorization is not None:
             all_headers["Authorization"] = self._authorization
         try:
