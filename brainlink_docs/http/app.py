@@ -34,6 +34,7 @@ from brainlink_docs.http.keys import (
 )
 from brainlink_docs.http.peruser import UserDatabases
 from brainlink_docs.http.responses import json_response
+from brainlink_docs.http.routes import replicate
 from brainlink_docs.http.routes.session import cookie_header
 from brainlink_docs.http.routing import Route, resolve
 from brainlink_docs.security.users import USERS_DB
@@ -164,6 +165,7 @@ def make_app(databases: Databases, settings: Settings) -> web.Application:
         await app[DATABASES].close()
 
     app.on_startup.append(create_users_db)
+    replicate.setup(app, databases)  # its jobs stop before the databases close
     app.on_cleanup.append(close_databases)
     return app
 

@@ -23,6 +23,7 @@ from brainlink_docs.http.routes import (
     changes,
     database,
     documents,
+    replicate,
     server,
     session,
 )
@@ -55,7 +56,8 @@ _SERVER: dict[str, dict[str, RouteHandler]] = {
     "_dbs_info": {"GET": server.dbs_info, "POST": server.dbs_info_post},
     "_uuids": {"GET": server.uuids},
     "_session": {"GET": session.get, "POST": session.login, "DELETE": session.logout},
-    "_active_tasks": {"GET": server.active_tasks},
+    "_active_tasks": {"GET": replicate.active_tasks},
+    "_replicate": {"POST": replicate.replicate},
 }
 # CouchDB 3: _all_dbs and _dbs_info are admin-only ([chttpd] admin_only_all_dbs = true).
 _SERVER_ACCESS = {
@@ -65,6 +67,12 @@ _SERVER_ACCESS = {
     "_all_dbs": Access.SERVER_ADMIN,
     "_dbs_info": Access.SERVER_ADMIN,
     "_active_tasks": Access.SERVER_ADMIN,
+    # Any authenticated user may replicate (checked in the handler: CouchDB's 401 reason).
+    "_replicate": Access.PUBLIC,
+}
+_SCHEDULER: dict[str, dict[str, RouteHandler]] = {
+    "jobs": {"GET": replicate.scheduler_jobs},
+    "docs": {"GET": replicate.scheduler_docs},
 }
 
 _DB: dict[str, dict[str, RouteHandler]] = {
@@ -130,6 +138,8 @@ def resolve(method: str, raw_path: str) -> Route:
     head = segs[0]
     if head in _SERVER and len(segs) == 1:
         return _methods(_SERVER[head], method, access=_SERVER_ACCESS[head])
+    if head == "_scheduler" and len(segs) > 1 and segs[1] in _SCHEDULER:
+        return _methods(_SCHEDULER[segs[1]], method, *segs[2:], access=Access.SERVER_ADMIN)
     db = head
     if len(segs) == 1:
         admin_only = method in ("PUT", "DELETE")

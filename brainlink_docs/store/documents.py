@@ -24,6 +24,17 @@ _IGNORED_SPECIALS = frozenset(
 _HANDLED_SPECIALS = frozenset({"_id", "_rev", "_deleted", "_attachments", "_revisions"})
 _KNOWN_SPECIALS = _IGNORED_SPECIALS | _HANDLED_SPECIALS
 _IS_SPECIAL = operator.methodcaller("startswith", "_")
+# Special members CouchDB keeps in the body: a _replicator document's outcome, written by the
+# server's replication scheduler (couch_doc:transfer_fields).
+_KEPT_SPECIALS = frozenset(
+    {
+        "_replication_state",
+        "_replication_state_time",
+        "_replication_state_reason",
+        "_replication_id",
+        "_replication_stats",
+    }
+)
 
 
 @dataclass(frozen=True, slots=True)
@@ -66,8 +77,9 @@ def parse_edit(doc: object, *, new_edits: bool) -> DocEdit:
     for key in _KNOWN_SPECIALS & doc.keys():
         del body[key]
     if any(map(_IS_SPECIAL, body)):
-        unknown = next(k for k in body if k.startswith("_"))
-        raise DocValidation(f"Bad special document member: {unknown}")
+        unknown = next((k for k in body if k.startswith("_") and k not in _KEPT_SPECIALS), None)
+        if unknown is not None:
+            raise DocValidation(f"Bad special document member: {unknown}")
     doc_id = new_doc_id() if "_id" not in doc and new_edits else validate_doc_id(doc.get("_id"))
     deleted = doc.get("_deleted", False)
     if not isinstance(deleted, bool):

@@ -107,7 +107,3 @@ async def uuids(request: web.Request) -> web.StreamResponse:
         {"uuids": [uuid.uuid4().hex for _ in range(count)]},
         headers={"Cache-Control": "must-revalidate, no-cache", "Pragma": "no-cache"},
     )
-
-
-async def active_tasks(request: web.Request) -> web.StreamResponse:
-    return json_response([])

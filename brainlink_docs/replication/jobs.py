@@ -1,0 +1,345 @@
+"""Replication jobs inside the server: CouchDB 3.5's scheduler, as asyncio tasks in its loop.
+
+A ``Job`` is one replication (a ``ReplicationSpec``) and everything the scheduler shows about it:
+its state (``pending`` → ``running`` → ``completed``, or ``crashing`` between retries, or
+``failed``), its ``history`` of events (newest first, as ``_scheduler/jobs`` lists them), its
+progress counters (fed by the replicator's ``on_batch``) and its error count. The ``Scheduler``
+owns the jobs by id (CouchDB's ``<rep id>+continuous+create_target``): the same replication
+asked for twice is one job.
+
+A job that fails to reach an endpoint or is cut off is ``crashing`` and is started again after
+an exponential backoff (CouchDB's scheduler penalises consecutive crashes the same way); a
+one-shot ``_replicate`` job is not retried, since its caller waits for the answer and gets the
+error instead. Cancelling a job ends its task; ``stop`` ends them all on server shutdown, and the
+checkpoints each batch wrote let the next run resume where this one stopped.
+
+The state is in dataclasses, read by the HTTP routes and the ``_replicator`` watcher, never in
+closures; the only callback is the listener told when a job finishes, which writes the outcome
+back into its ``_replicator`` document.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import enum
+import itertools
+import logging
+import time
+from collections.abc import AsyncIterator, Awaitable, Callable
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from typing import Any
+
+from brainlink_docs.errors import CouchError, Forbidden, NotFound, Unauthorized
+from brainlink_docs.replication.replicate import (
+    ReplicationResult,
+    ReplicationState,
+    replicate,
+    replicate_continuously,
+)
+from brainlink_docs.replication.spec import Endpoint, ReplicationSpec
+from brainlink_docs.store.api import DocumentStore
+from brainlink_docs.store.endpoints import open_endpoint
+
+log = logging.getLogger("brainlink_docs.replication.jobs")
+
+# First wait after a crash, doubled per consecutive crash: short enough that a target created a
+# moment later is picked up soon, as CouchDB's first retries are.
+BACKOFF_BASE_S = 1.0
+# The longest wait between retries (CouchDB caps its penalty too; ours is 5 minutes).
+BACKOFF_MAX_S = 300.0
+# _scheduler/jobs keeps this many events per job (CouchDB's [replicator] max_history, 20).
+MAX_HISTORY = 20
+# What _active_tasks reports as checkpoint_interval: ours checkpoints after every batch, not on a
+# timer; CouchDB's default interval (ms) keeps clients that read the field working.
+CHECKPOINT_INTERVAL_MS = 30000
+# The node the scheduler shows: ours is one process, which Erlang names nonode@nohost.
+NODE = "nonode@nohost"
+
+
+class JobState(enum.StrEnum):
+    PENDING = "pending"
+    RUNNING = "running"
+    CRASHING = "crashing"
+    COMPLETED = "completed"
+    FAILED = "failed"
+
+
+FINISHED = frozenset({JobState.COMPLETED, JobState.FAILED})
+
+
+def iso_now() -> str:
+    """CouchDB's scheduler timestamps: ISO 8601 to the second, UTC."""
+    return datetime.now(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
+
+
+@dataclass(frozen=True, slots=True)
+class Event:
+    """One entry of a job's ``history``: ``added``, ``started``, ``crashed``, ``stopped``."""
+
+    timestamp: str
+    type: str
+    reason: str | None = None
+
+    def to_json(self) -> dict[str, Any]:
+        out: dict[str, Any] = {"timestamp": self.timestamp, "type": self.type}
+        if self.reason is not None:
+            out["reason"] = self.reason
+        return out
+
+
+@dataclass(slots=True)
+class Progress:
+    """A job's counters under CouchDB's names (``couch_replicator_stats``). ``bulk_get_docs``
+    and ``bulk_get_attempts`` are the documents read: ours reads every one through ``_bulk_get``
+    and does not retry single documents."""
+
+    revisions_checked: int = 0
+    missing_revisions_found: int = 0
+    docs_read: int = 0
+    docs_written: int = 0
+    doc_write_failures: int = 0
+    changes_pending: int | None = None
+    checkpointed_source_seq: str = "0"
+
+    def update(self, state: ReplicationState, pending: int) -> None:
+        self.revisions_checked = state.missing_checked
+        self.missing_revisions_found = state.missing_found
+        self.docs_read = state.docs_read
+        self.docs_written = state.docs_written
+        self.doc_write_failures = state.doc_write_failures
+        self.changes_pending = pending
+        self.checkpointed_source_seq = state.recorded_seq
+
+    def finish(self, result: ReplicationResult) -> None:
+        stats = result.stats
+        self.revisions_checked = stats["missing_checked"]
+        self.missing_revisions_found = stats["missing_found"]
+        self.docs_read = stats["docs_read"]
+        self.docs_written = stats["docs_written"]
+        self.doc_write_failures = stats["doc_write_failures"]
+        self.checkpointed_source_seq = result.source_last_seq
+
+    def to_json(self) -> dict[str, Any]:
+        """``_replication_stats`` / ``_scheduler/docs`` ``info``, in CouchDB's key order."""
+        return {
+            "revisions_checked": self.revisions_checked,
+            "missing_revisions_found": self.missing_revisions_found,
+            "docs_read": self.docs_read,
+            "docs_written": self.docs_written,
+            "changes_pending": self.changes_pending,
+            "doc_write_failures": self.doc_write_failures,
+            "bulk_get_docs": self.docs_read,
+            "bulk_get_attempts": self.docs_read,
+            "checkpointed_source_seq": self.checkpointed_source_seq,
+        }
+
+    def running_json(self) -> dict[str, Any]:
+        """A running job's ``info``: the stats plus where the source is (the last sequence we
+        read is all we know of it)."""
+        return {
+            **self.to_json(),
+            "source_seq": self.checkpointed_source_seq,
+            "through_seq": self.checkpointed_source_seq,
+        }
+
+
+@dataclass(frozen=True, slots=True)
+class DocRef:
+    """The ``_replicator`` document a job comes from."""
+
+    database: str
+    doc_id: str
+
+
+_PIDS = itertools.count(1)
+
+
+@dataclass(slots=True)
+class Job:
+    """One replication the scheduler owns, and everything it shows about it."""
+
+    spec: ReplicationSpec
+    user: str | None = None
+    doc: DocRef | None = None
+    # One-shot _replicate jobs answer their caller with the error instead of retrying.
+    retry: bool = True
+    state: JobState = JobState.PENDING
+    history: list[Event] = field(default_factory=list)
+    progress: Progress = field(default_factory=Progress)
+    error_count: int = 0
+    error: str | None = None
+    started_on: float = field(default_factory=time.time)
+    updated_on: float = field(default_factory=time.time)
+    start_time: str = field(default_factory=iso_now)
+    last_updated: str = field(default_factory=iso_now)
+    # An Erlang-looking pid: clients that display or parse _active_tasks rows expect the shape.
+    pid: str = field(default_factory=lambda: f"<0.{next(_PIDS)}.0>")
+    result: ReplicationResult | None = None
+    failure: CouchError | None = None
+    task: asyncio.Task[None] | None = None
+    finished: asyncio.Event = field(default_factory=asyncio.Event)
+
+    @property
+    def id(self) -> str:
+        return self.spec.job_id
+
+    def record(self, kind: str, reason: str | None = None) -> None:
+        self.history.insert(0, Event(iso_now(), kind, reason))
+        del self.history[MAX_HISTORY:]
+        self.touch()
+
+    def touch(self) -> None:
+        self.updated_on = time.time()
+        self.last_updated = iso_now()
+
+    def on_batch(self, state: ReplicationState, pending: int) -> None:
+        self.progress.update(state, pending)
+        self.touch()
+
+
+JobListener = Callable[[Job], Awaitable[None]]
+
+
+class Scheduler:
+    """The running replications of one server, by job id."""
+
+    def __init__(self, on_finished: JobListener | None = None) -> None:
+        self.jobs: dict[str, Job] = {}
+        self.on_finished = on_finished
+
+    def add(self, job: Job) -> Job:
+        """Start ``job``, or answer the running job with the same id (CouchDB's answer to the
+        same continuous replication posted twice is the same ``_local_id``)."""
+        existing = self.jobs.get(job.id)
+        if existing is not None and existing.state not in FINISHED:
+            return existing
+        self.jobs[job.id] = job
+        job.record("added")
+        job.task = asyncio.get_running_loop().create_task(self._run(job), name=f"rep {job.id}")
+        return job
+
+    def remember(self, job: Job) -> None:
+        """Keep the record of a job that finished before (a ``_replicator`` document's, from a
+        previous run of the server), for the listings."""
+        self.jobs.setdefault(job.id, job)
+
+    async def run_once(self, job: Job) -> ReplicationResult:
+        """Run a one-shot job to its end and answer its result, or raise what stopped it."""
+        job = self.add(job)
+        await job.finished.wait()
+        if job.result is None:
+            raise job.failure or CouchError("replication was cancelled", error="error")
+        return job.result
+
+    def running(self) -> list[Job]:
+        """The jobs ``_scheduler/jobs`` and ``_active_tasks`` list: not finished ones."""
+        return [job for job in self.jobs.values() if job.state not in FINISHED]
+
+    def for_doc(self, doc: DocRef) -> Job | None:
+        return next((job for job in self.jobs.values() if job.doc == doc), None)
+
+    async def cancel(self, job_id: str) -> bool:
+        """Stop the job; False when there is no such unfinished job."""
+        job = self.jobs.get(job_id)
+        if job is None or job.state in FINISHED:
+            return False
+        await self._end(job)
+        return True
+
+    async def forget(self, job: Job) -> None:
+        """Stop ``job`` if it runs and drop it from every listing (its document is gone)."""
+        await self._end(job)
+        if self.jobs.get(job.id) is job:
+            del self.jobs[job.id]
+
+    async def stop(self) -> None:
+        """Server shutdown: end every task; their checkpoints hold where each one got to."""
+        for job in list(self.jobs.values()):
+            await self._end(job)
+
+    async def _end(self, job: Job) -> None:
+        task = job.task
+        if task is not None and not task.done():
+            task.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await task
+        if self.jobs.get(job.id) is job and job.state not in FINISHED:
+            del self.jobs[job.id]
+        job.finished.set()
+
+    async def _run(self, job: Job) -> None:
+        try:
+            await self._attempts(job)
+        except asyncio.CancelledError:
+            raise
+        except Exception as exc:  # a bug must end the job visibly, not kill its task silently
+            log.exception("replication %s stopped on an unexpected error", job.id)
+            job.error = f"{type(exc).__name__}: {exc}"
+            await self._finish(job, JobState.FAILED, CouchError(job.error))
+
+    async def _attempts(self, job: Job) -> None:
+        while True:
+            job.state = JobState.RUNNING
+            job.record("started")
+            try:
+                job.result = await _replicate(job)
+            except CouchError as exc:
+                job.error_count += 1
+                job.error = f"{exc.error}: {exc.reason}"
+                job.record("crashed", job.error)
+                if not job.retry:
+                    await self._finish(job, JobState.FAILED, exc)
+                    return
+                job.state = JobState.CRASHING
+                await asyncio.sleep(backoff(job.error_count))
+                job.state = JobState.PENDING
+                continue
+            job.progress.finish(job.result)
+            await self._finish(job, JobState.COMPLETED, None)
+            return
+
+    async def _finish(self, job: Job, state: JobState, failure: CouchError | None) -> None:
+        job.state = state
+        job.failure = failure
+        job.record("completed" if state is JobState.COMPLETED else "failed")
+        if self.on_finished is not None:
+            try:
+                await self.on_finished(job)
+            except CouchError:
+                log.exception("could not record the end of replication %s", job.id)
+        job.finished.set()
+
+
+def backoff(crashes: int) -> float:
+    """Seconds before the next try after ``crashes`` consecutive crashes."""
+    return float(min(BACKOFF_MAX_S, BACKOFF_BASE_S * 2 ** (crashes - 1)))
+
+
+async def _replicate(job: Job) -> ReplicationResult:
+    spec = job.spec
+    async with (
+        _opened(spec.source, create=False) as source,
+        _opened(spec.target, create=spec.create_target) as target,
+    ):
+        options = spec.options()
+        if spec.continuous:
+            await replicate_continuously(source, target, on_batch=job.on_batch, **options)
+        return await replicate(source, target, on_batch=job.on_batch, **options)
+
+
+@contextlib.asynccontextmanager
+async def _opened(endpoint: Endpoint, *, create: bool) -> AsyncIterator[DocumentStore]:
+    """The endpoint's store, with CouchDB's errors for one that cannot be opened."""
+    url = endpoint.shown
+    try:
+        store = await open_endpoint(endpoint.url, create=create, headers=endpoint.headers)
+    except NotFound as exc:
+        raise CouchError(f"could not open {url}", error="db_not_found") from exc
+    except (Unauthorized, Forbidden) as exc:
+        raise Unauthorized(f"unauthorized to access or create database {url}") from exc
+    try:
+        yield store
+    finally:
+        await store.close()

@@ -1,0 +1,182 @@
+"""A replication as a user asks for it: a ``POST /_replicate`` body or a ``_replicator``
+document, parsed once into a frozen ``ReplicationSpec``.
+
+Each endpoint is a database URL plus the headers sent with every request to it (its own
+``headers``, and ``auth.basic`` as an ``Authorization: Basic`` header); credentials never
+appear in what the scheduler shows (``Endpoint.shown``: the URL without them, with CouchDB's
+trailing slash). A local database name is resolved by the caller (``local``): CouchDB 3.5's
+``_replicate`` turns it into a URL of the server itself, carrying the requester's credentials,
+while a ``_replicator`` document with one is refused (``local_endpoints_not_supported``).
+
+The errors are CouchDB 3.5's, status and body, as the real server answers them
+(``couch_replicator_parse``); a few are 500s there (``Missing replicator database``, a bad
+``filter``) and stay 500s here so a client sees the same thing.
+"""
+
+from __future__ import annotations
+
+import base64
+import re
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field
+from typing import Any
+
+from yarl import URL
+
+from brainlink_docs.errors import BadRequest, CouchError, Forbidden
+from brainlink_docs.replication.ids import replication_id
+from brainlink_docs.store.endpoints import is_url
+
+# CouchDB's answer to a body without source or target (its parser looks the pair up in the
+# replicator database's terms, hence the odd reason), a 500 on _replicate.
+MISSING_ENDPOINT = "Missing replicator database"
+MUTUALLY_EXCLUSIVE = "`doc_ids`,`filter`,`selector` are mutually exclusive"
+BAD_FILTER = "Invalid filter. Must match `ddocname/filtername`."
+LOCAL_ENDPOINTS = "local_endpoints_not_supported"
+# ddoc/name, CouchDB's couch_replicator_filters:parse regex.
+_FILTER = re.compile(r"^(?:_design/)?[^/]+/[^/]+$")
+
+
+@dataclass(frozen=True, slots=True)
+class Endpoint:
+    """One side of a replication: where it is and what every request to it carries."""
+
+    url: str
+    headers: Mapping[str, str] = field(default_factory=dict)
+
+    @property
+    def shown(self) -> str:
+        """The URL as the scheduler and ``_active_tasks`` show it: no credentials, one trailing
+        slash (CouchDB's ``couch_replicator_api_wrap:db_uri`` strips them)."""
+        bare = URL(self.url).with_user(None).with_password(None)
+        text = str(bare)
+        return text if text.endswith("/") else text + "/"
+
+    @property
+    def key(self) -> str:
+        """What identifies it for the replication id (``ids.endpoint_id`` of its store)."""
+        return str(URL(self.url).with_user(None).with_password(None))
+
+
+@dataclass(frozen=True, slots=True)
+class ReplicationSpec:
+    """What to replicate and how; ``job_id`` is the scheduler's id for it."""
+
+    source: Endpoint
+    target: Endpoint
+    continuous: bool = False
+    create_target: bool = False
+    doc_ids: tuple[str, ...] | None = None
+    selector: dict[str, Any] | None = None
+    filter: str | None = None
+    query_params: dict[str, Any] | None = None
+
+    @property
+    def base_id(self) -> str:
+        return replication_id(
+            self.source.key, self.target.key, doc_ids=self.doc_ids, selector=self.selector
+        )
+
+    @property
+    def job_id(self) -> str:
+        """CouchDB's ``<base>+continuous+create_target`` form: the options that change what a
+        job does but not its checkpoints are suffixes, so the same job is recognised twice."""
+        suffixes = ("+continuous" if self.continuous else "") + (
+            "+create_target" if self.create_target else ""
+        )
+        return self.base_id + suffixes
+
+    def options(self) -> dict[str, Any]:
+        """Keyword arguments for ``replicate``: only the filters that are set, so a replicator
+        without ``selector``/``filter`` support still runs the unfiltered jobs."""
+        chosen: dict[str, Any] = {}
+        if self.doc_ids is not None:
+            chosen["doc_ids"] = list(self.doc_ids)
+        if self.selector is not None:
+            chosen["selector"] = self.selector
+        if self.filter is not None:
+            chosen["filter"] = self.filter
+        if self.query_params is not None:
+            chosen["query_params"] = self.query_params
+        return chosen
+
+
+@dataclass(frozen=True, slots=True)
+class CancelRequest:
+    """``{"replication_id": ..., "cancel": true}``: stop a job by its id."""
+
+    job_id: str
+
+
+LocalResolver = Callable[[str], Endpoint]
+
+
+def parse(body: Mapping[str, Any], local: LocalResolver) -> ReplicationSpec | CancelRequest:
+    """A ``_replicate`` body; ``cancel: true`` with a ``replication_id`` names a job alone."""
+    cancel = _boolean(body, "cancel")
+    if cancel and "replication_id" in body:
+        return CancelRequest(str(body["replication_id"]))
+    spec = parse_spec(body, local)
+    return CancelRequest(spec.job_id) if cancel else spec
+
+
+def parse_spec(body: Mapping[str, Any], local: LocalResolver) -> ReplicationSpec:
+    """The replication ``body`` describes, or CouchDB's error for it."""
+    if body.get("source") is None or body.get("target") is None:
+        raise CouchError(MISSING_ENDPOINT, error="error")
+    doc_ids = body.get("doc_ids")
+    if doc_ids is not None and not isinstance(doc_ids, list):
+        raise BadRequest("parameter `doc_ids` must be an array")
+    selector = body.get("selector")
+    if selector is not None and not isinstance(selector, dict):
+        raise BadRequest("parameter `selector` must be a JSON object")
+    query_params = body.get("query_params")
+    if query_params is not None and not isinstance(query_params, dict):
+        raise BadRequest("parameter `query_params` must be an object")
+    chosen = [k for k in ("doc_ids", "filter", "selector") if body.get(k) is not None]
+    if len(chosen) > 1:
+        raise BadRequest(MUTUALLY_EXCLUSIVE)
+    name = body.get("filter")
+    if name is not None and (not isinstance(name, str) or not _FILTER.match(name)):
+        raise CouchError(BAD_FILTER, error="error")
+    return ReplicationSpec(
+        source=_endpoint(body["source"], local),
+        target=_endpoint(body["target"], local),
+        continuous=_boolean(body, "continuous"),
+        create_target=_boolean(body, "create_target"),
+        doc_ids=tuple(str(d) for d in doc_ids) if doc_ids is not None else None,
+        selector=selector,
+        filter=name.removeprefix("_design/") if isinstance(name, str) else None,
+        query_params=query_params,
+    )
+
+
+def refuse_local(name: str) -> Endpoint:
+    """A ``_replicator`` document's resolver: CouchDB 3 refuses local database names there."""
+    raise Forbidden(LOCAL_ENDPOINTS)
+
+
+def _boolean(body: Mapping[str, Any], name: str) -> bool:
+    value = body.get(name, False)
+    if not isinstance(value, bool):
+        raise BadRequest(f"parameter `{name}` must be a boolean")
+    return value
+
+
+def _endpoint(value: Any, local: LocalResolver) -> Endpoint:
+    if isinstance(value, str):
+        return Endpoint(value) if is_url(value) else local(value)
+    if not isinstance(value, dict):
+        raise BadRequest("endpoint has an invalid url", error="invalid_replication")
+    url = value.get("url")
+    if not isinstance(url, str) or not is_url(url):
+        raise BadRequest("endpoint has an invalid url", error="invalid_replication")
+    headers = value.get("headers") or {}
+    if not isinstance(headers, dict):
+        raise BadRequest("endpoint headers must be an object", error="invalid_replication")
+    merged = {str(k): str(v) for k, v in headers.items()}
+    basic = (value.get("auth") or {}).get("basic") if isinstance(value.get("auth"), dict) else None
+    if isinstance(basic, dict) and "username" in basic and "password" in basic:
+        pair = f"{basic['username']}:{basic['password']}".encode()
+        merged["Authorization"] = "Basic " + base64.b64encode(pair).decode()
+    return Endpoint(url, merged)
