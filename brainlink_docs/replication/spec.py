@@ -48,13 +48,15 @@ class Endpoint:
     def shown(self) -> str:
         """The URL as the scheduler and ``_active_tasks`` show it: no credentials, one trailing
         slash (CouchDB's ``couch_replicator_api_wrap:db_uri`` strips them)."""
-        bare = URL(self.url).with_user(None).with_password(None)
-        text = str(bare)
-        return text if text.endswith("/") else text + "/"
+        if not is_url(self.url):
+            return self.url  # an embedded database's file (the scheduler's own tests)
+        return self.key if self.key.endswith("/") else self.key + "/"
 
     @property
     def key(self) -> str:
         """What identifies it for the replication id (``ids.endpoint_id`` of its store)."""
+        if not is_url(self.url):
+            return self.url
         return str(URL(self.url).with_user(None).with_password(None))
 
 
