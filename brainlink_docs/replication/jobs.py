@@ -331,12 +331,13 @@ async def _replicate(job: Job) -> ReplicationResult:
 
 @contextlib.asynccontextmanager
 async def _opened(endpoint: Endpoint, *, create: bool) -> AsyncIterator[DocumentStore]:
-    """The endpoint's store, with CouchDB's errors for one that cannot be opened."""
+    """The endpoint's store, with CouchDB's errors for one that cannot be opened (a missing
+    database is CouchDB's ``db_not_found`` body with a 404, where CouchDB answers 500)."""
     url = endpoint.shown
     try:
         store = await open_endpoint(endpoint.url, create=create, headers=endpoint.headers)
     except NotFound as exc:
-        raise CouchError(f"could not open {url}", error="db_not_found") from exc
+        raise NotFound(f"could not open {url}", error="db_not_found") from exc
     except (Unauthorized, Forbidden) as exc:
         raise Unauthorized(f"unauthorized to access or create database {url}") from exc
     try:

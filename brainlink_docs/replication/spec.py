@@ -8,9 +8,10 @@ trailing slash). A local database name is resolved by the caller (``local``): Co
 ``_replicate`` turns it into a URL of the server itself, carrying the requester's credentials,
 while a ``_replicator`` document with one is refused (``local_endpoints_not_supported``).
 
-The errors are CouchDB 3.5's, status and body, as the real server answers them
-(``couch_replicator_parse``); a few are 500s there (``Missing replicator database``, a bad
-``filter``) and stay 500s here so a client sees the same thing.
+The errors are CouchDB 3.5's bodies, as the real server answers them (``couch_replicator_parse``),
+with its statuses but one departure: what CouchDB answers with a 500 for a client's mistake
+(``Missing replicator database``, a bad ``filter``) is a 400 here, since our server answers 500
+for its own faults only (the fuzz test holds it to that).
 """
 
 from __future__ import annotations
@@ -23,7 +24,7 @@ from typing import Any
 
 from yarl import URL
 
-from brainlink_docs.errors import BadRequest, CouchError, Forbidden
+from brainlink_docs.errors import BadRequest, Forbidden
 from brainlink_docs.replication.ids import replication_id
 from brainlink_docs.store.endpoints import is_url
 
@@ -125,7 +126,7 @@ def parse(body: Mapping[str, Any], local: LocalResolver) -> ReplicationSpec | Ca
 def parse_spec(body: Mapping[str, Any], local: LocalResolver) -> ReplicationSpec:
     """The replication ``body`` describes, or CouchDB's error for it."""
     if body.get("source") is None or body.get("target") is None:
-        raise CouchError(MISSING_ENDPOINT, error="error")
+        raise BadRequest(MISSING_ENDPOINT, error="error")
     doc_ids = body.get("doc_ids")
     if doc_ids is not None and not isinstance(doc_ids, list):
         raise BadRequest("parameter `doc_ids` must be an array")
@@ -140,7 +141,7 @@ def parse_spec(body: Mapping[str, Any], local: LocalResolver) -> ReplicationSpec
         raise BadRequest(MUTUALLY_EXCLUSIVE)
     name = body.get("filter")
     if name is not None and (not isinstance(name, str) or not _FILTER.match(name)):
-        raise CouchError(BAD_FILTER, error="error")
+        raise BadRequest(BAD_FILTER, error="error")
     return ReplicationSpec(
         source=_endpoint(body["source"], local),
         target=_endpoint(body["target"], local),

@@ -357,6 +357,34 @@ ENDPOINTS: tuple[Endpoint, ...] = (
     Endpoint(
         "active_tasks", "GET", "/_active_tasks", SERVER_ADMIN_ONLY, Expect(200, check=is_list)
     ),
+    # Any named user may replicate; this body is refused before any database is opened.
+    Endpoint(
+        "replicate",
+        "POST",
+        "/_replicate",
+        EXPLICIT,
+        Expect(400),
+        body=lambda v: {"source": "x", "target": "y", "doc_ids": "a"},
+        explicit=_everyone(
+            Expect(400, "bad_request", "parameter `doc_ids` must be an array"),
+            anonymous=Expect(401, "unauthorized", "You are not an authenticated user"),
+            wrong_password=BAD_CREDENTIALS,
+        ),
+    ),
+    Endpoint(
+        "scheduler_jobs",
+        "GET",
+        "/_scheduler/jobs",
+        SERVER_ADMIN_ONLY,
+        Expect(200, check=has("total_rows", "jobs")),
+    ),
+    Endpoint(
+        "scheduler_docs",
+        "GET",
+        "/_scheduler/docs",
+        SERVER_ADMIN_ONLY,
+        Expect(200, check=has("total_rows", "docs")),
+    ),
     # -- database ----------------------------------------------------------------------------
     Endpoint("db_get", "GET", "/{db}", MEMBERS, Expect(200, check=db_name_is("db"))),
     Endpoint("db_head", "HEAD", "/{db}", MEMBERS, Expect(200, check=no_body)),

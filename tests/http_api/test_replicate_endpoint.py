@@ -198,27 +198,38 @@ async def test_a_continuous_replicator_job_resumes_after_a_restart(
 
 # ---- differential: errors ----------------------------------------------------------------------
 
+# Where our status departs from CouchDB's (same body): CouchDB answers these client mistakes with
+# a 500; ours answers 500 only for its own faults (test_fuzz), so a bad body is a 400 and a
+# database that does not exist a 404.
+BAD_REQUEST_NOT_500 = 400
+MISSING_DB_NOT_500 = 404
+
 # Bodies with placeholders: SRC an existing database's URL, MISSING one that does not exist, and
-# the bare names of both (local names, which _replicate resolves against the server itself).
-BAD_BODIES: list[Any] = [
-    {},
-    {"source": "SRC"},
-    {"target": "SRC"},
-    {"source": "SRC", "target": "MISSING"},
-    {"source": "src_name", "target": "missing_name"},
-    {"source": "SRC", "target": "MISSING", "doc_ids": ["a"], "filter": "d/f"},
-    {"source": "SRC", "target": "MISSING", "selector": {}, "doc_ids": ["a"]},
-    {"source": "SRC", "target": "MISSING", "doc_ids": "a"},
-    {"source": "SRC", "target": "MISSING", "selector": "a"},
-    {"source": "SRC", "target": "MISSING", "continuous": "yes"},
-    {"source": "SRC", "target": "MISSING", "create_target": "x"},
-    {"source": "SRC", "target": "MISSING", "cancel": "x"},
-    {"source": "SRC", "target": "MISSING", "query_params": "x"},
-    {"source": "SRC", "target": "MISSING", "filter": "bad"},
-    {"source": {"headers": {}}, "target": "SRC"},
-    {"source": "SRC", "target": "MISSING", "continuous": True, "cancel": True},
-    {"replication_id": "0123+continuous", "cancel": True},
-    [1],
+# the bare names of both (local names, which _replicate resolves against the server itself);
+# each with our departing status, or None where we answer CouchDB's status.
+BAD_BODIES: list[tuple[Any, int | None]] = [
+    ({}, BAD_REQUEST_NOT_500),
+    ({"source": "SRC"}, BAD_REQUEST_NOT_500),
+    ({"target": "SRC"}, BAD_REQUEST_NOT_500),
+    ({"source": "SRC", "target": "MISSING"}, MISSING_DB_NOT_500),
+    ({"source": "src_name", "target": "missing_name"}, MISSING_DB_NOT_500),
+    ({"source": "SRC", "target": "MISSING", "filter": "bad"}, BAD_REQUEST_NOT_500),
+] + [
+    (body, None)
+    for body in (
+        {"source": "SRC", "target": "MISSING", "doc_ids": ["a"], "filter": "d/f"},
+        {"source": "SRC", "target": "MISSING", "selector": {}, "doc_ids": ["a"]},
+        {"source": "SRC", "target": "MISSING", "doc_ids": "a"},
+        {"source": "SRC", "target": "MISSING", "selector": "a"},
+        {"source": "SRC", "target": "MISSING", "continuous": "yes"},
+        {"source": "SRC", "target": "MISSING", "create_target": "x"},
+        {"source": "SRC", "target": "MISSING", "cancel": "x"},
+        {"source": "SRC", "target": "MISSING", "query_params": "x"},
+        {"source": {"headers": {}}, "target": "SRC"},
+        {"source": "SRC", "target": "MISSING", "continuous": True, "cancel": True},
+        {"replication_id": "0123+continuous", "cancel": True},
+        [1],
+    )
 ]
 
 
@@ -242,9 +253,13 @@ async def _answer(
         return response.status, text
 
 
-@pytest.mark.parametrize("body", BAD_BODIES, ids=lambda body: str(body)[:60])
+@pytest.mark.parametrize(("body", "departure"), BAD_BODIES, ids=lambda v: str(v)[:60])
 async def test_bad_replicate_bodies_get_couchdbs_answers(
-    body: Any, server: Server, couchdb: CouchServer, http: aiohttp.ClientSession
+    body: Any,
+    departure: int | None,
+    server: Server,
+    couchdb: CouchServer,
+    http: aiohttp.ClientSession,
 ) -> None:
     answers = []
     for root, bare in ((server.authed_url, server.url), (couchdb.url, couchdb.bare_url)):
@@ -257,7 +272,12 @@ async def test_bad_replicate_bodies_get_couchdbs_answers(
             "missing_name": missing,
         }
         answers.append(await _answer(http, root, bare, body, names))
-    assert answers[0] == answers[1]
+    (ours, our_body), (theirs, their_body) = answers
+    assert our_body == their_body
+    if departure is None:
+        assert ours == theirs
+    else:
+        assert (ours, theirs) == (departure, 500)
 
 
 async def test_an_anonymous_replicate_is_refused_as_couchdb_refuses_it(

@@ -24,9 +24,10 @@ MAX_UUIDS = 1000
 # CouchDB's [chttpd] max_db_number_for_dbs_info_req default.
 MAX_DBS_INFO = 100
 # CouchDB 3.5 lists quickjs, access-ready, partitioned, pluggable-storage-engines, reshard and
-# scheduler; we have none of them (no JS engine, no _access, no partitions, one storage engine, no
-# shards, no replication scheduler), and a client reading the list must not think we do.
-FEATURES: list[str] = []
+# scheduler; we have only the replication scheduler (_scheduler/jobs, _scheduler/docs), and none
+# of the others (no JS engine, no _access, no partitions, one storage engine, no shards): a
+# client reading the list must not think we do.
+FEATURES: list[str] = ["scheduler"]
 
 
 async def welcome(request: web.Request) -> web.StreamResponse:
