@@ -14,8 +14,10 @@ import weakref
 from typing import Any
 
 from brainlink_docs.errors import Unauthorized
+from brainlink_docs.replication.replicator_db import REPLICATOR_DB
 from brainlink_docs.security.acl import Security, UserCtx
 from brainlink_docs.security.guarded import NOT_DB_ADMIN, MemberView, security_error, users_view
+from brainlink_docs.security.replicator import replicator_view
 from brainlink_docs.security.users import USERS_DB
 from brainlink_docs.store.api import DocumentStore
 
@@ -28,6 +30,9 @@ class Access(enum.Enum):
     # chttpd_db:require_db_admin (compaction, view cleanup): members get a 401, not a 403.
     DB_ADMIN_REQUIRED = "db_admin_required"
 
+
+# Databases whose documents have rules for everyone, server admins included.
+_VIEWED_DBS = frozenset({USERS_DB, REPLICATOR_DB})
 
 # What an anonymous client may still reach with require_valid_user: the welcome page, the
 # health check, and the login itself.
@@ -104,7 +109,7 @@ class GuardedLease:
 
     async def __aenter__(self) -> DocumentStore:
         store: DocumentStore = await self._lease.__aenter__()
-        if self._user.is_admin and self._db != USERS_DB:
+        if self._user.is_admin and self._db not in _VIEWED_DBS:
             return store  # server admins bypass every check: no security read on their path
         try:
             security = _security_of(store, await store.get_security())
@@ -112,6 +117,8 @@ class GuardedLease:
             if self._db == USERS_DB:
                 assert self._users_options is not None
                 return users_view(store, self._user, security, self._users_options)
+            if self._db == REPLICATOR_DB:
+                return replicator_view(store, self._user)
             if self._read_only or security.is_admin(self._user):
                 # The member view guards writes only; GET and HEAD never write.
                 return store
