@@ -59,6 +59,9 @@ async def _open_remote(url: str, *, create: bool, headers: Mapping[str, str] | N
     try:
         with contextlib.suppress(FileExists):  # created meanwhile by someone else: it exists
             await databases.create(store.name)
+    except BaseException:  # refused, unreachable or cancelled: the store is nobody's to close
+        await store.close()
+        raise
     finally:
         await databases.close()
     return store

@@ -190,7 +190,14 @@ async def test_a_continuous_replicator_job_resumes_after_a_restart(
     with _serve(data, "--port", str(port)):
         await put_doc(http, f"{ours}/live", {"_id": "after-restart"})
         await arrives(http, remote, "after-restart")
-        row = await scheduler_doc(http, ours, "live")
+        row: Doc = {}
+
+        async def counted() -> bool:  # the counters follow the batch's checkpoint
+            nonlocal row
+            row = await scheduler_doc(http, ours, "live")
+            return bool(row.get("info", {}).get("docs_read"))
+
+        await wait_until(counted, "the resumed job's batch counted", lambda: row)
         assert row["state"] == "running"
         # Resumed from its checkpoint: only the new document was read in this run.
         assert row["info"]["docs_read"] == 1
@@ -388,11 +395,15 @@ async def test_scheduler_docs_rows_and_written_states_have_couchdbs_shape(
     assert ours["written"]["_replication_state"] == theirs["written"]["_replication_state"]
 
 
-async def test_scheduler_docs_of_an_unknown_document_is_couchdbs_404(
-    server: Server, couchdb: CouchServer, http: aiohttp.ClientSession
+@pytest.mark.parametrize(
+    "path",
+    ["/_scheduler/docs/_replicator/none", "/_scheduler/jobs/none", "/_scheduler/docs/other/x"],
+)
+async def test_scheduler_paths_to_nothing_get_couchdbs_answers(
+    path: str, server: Server, couchdb: CouchServer, http: aiohttp.ClientSession
 ) -> None:
     answers = []
     for root in (server.authed_url, couchdb.url):
-        async with http.get(f"{root}/_scheduler/docs/_replicator/{fresh('none')}") as response:
+        async with http.get(root + path) as response:
             answers.append((response.status, await response.json()))
     assert answers[0] == answers[1]

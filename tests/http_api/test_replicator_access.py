@@ -136,3 +136,23 @@ async def test_replicator_documents_follow_couchdbs_owner_and_credential_rules(
     assert by_step["owner reads"][1]["target"]["auth"]["basic"]["password"] == "pw2"
     assert "secret" not in str(by_step["other reads"][1])
     assert by_step["admin's owner"][1]["owner"] == "ADMIN"
+
+
+async def test_a_user_may_not_cancel_another_users_replication(
+    server: Server, couchdb: CouchServer, http: aiohttp.ClientSession
+) -> None:
+    name = f"user{uuid.uuid4().hex[:8]}"
+    answers = []
+    for root, bare in ((server.authed_url, server.url), (couchdb.url, couchdb.bare_url)):
+        await _users(http, root, [name])
+        src = f"src{uuid.uuid4().hex[:8]}"
+        await request_json(http, "PUT", f"{root}/{src}")
+        body = {"source": src, "target": f"{src}-copy", "continuous": True, "create_target": True}
+        started = await request_json(http, "POST", f"{root}/_replicate", json=body)
+        cancel = {"replication_id": started["_local_id"], "cancel": True}
+        try:
+            answers.append(await _ask(http, "POST", f"{bare}/_replicate", (name, PASSWORD), cancel))
+        finally:
+            await request_json(http, "POST", f"{root}/_replicate", json=cancel, expect=(200, 404))
+    assert answers[0] == answers[1]
+    assert answers[0][0] == 401

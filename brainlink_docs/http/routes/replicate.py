@@ -14,7 +14,7 @@ from urllib.parse import quote
 
 from aiohttp import web
 
-from brainlink_docs.errors import NotFound, Unauthorized
+from brainlink_docs.errors import BadRequest, NotFound, Unauthorized
 from brainlink_docs.http.keys import USER_CTX
 from brainlink_docs.http.requests import json_object, require_json_type
 from brainlink_docs.http.responses import json_response
@@ -62,6 +62,9 @@ async def replicate(request: web.Request) -> web.StreamResponse:
     scheduler = request.app[SCHEDULER]
     wanted = parse(body, _local_resolver(request))
     if isinstance(wanted, CancelRequest):
+        running = scheduler.jobs.get(wanted.job_id)
+        if running is not None and not user.is_admin and running.user != user.name:
+            raise Unauthorized("You are not a server admin.")  # another user's job
         if not await scheduler.cancel(wanted.job_id):
             raise NotFound("missing")
         return json_response({"ok": True, "_local_id": wanted.job_id})
@@ -87,7 +90,7 @@ async def scheduler_jobs(request: web.Request, *rest: str) -> web.StreamResponse
     if rest:
         found = next((job for job in jobs if job.id == rest[0]), None)
         if found is None:
-            raise NotFound("unknown_job", error="not_found")
+            raise NotFound("missing")
         return json_response(job_row(found))
     rows = [job_row(job) for job in jobs]
     return json_response({"total_rows": len(rows), "offset": 0, "jobs": rows})
@@ -95,7 +98,7 @@ async def scheduler_jobs(request: web.Request, *rest: str) -> web.StreamResponse
 
 async def scheduler_docs(request: web.Request, *rest: str) -> web.StreamResponse:
     if rest and rest[0] != REPLICATOR_DB:
-        raise NotFound("Database does not exist.")
+        raise BadRequest("Invalid path")  # CouchDB 3.5 on any other database
     rows = _doc_rows(request.app[SCHEDULER], request.app[REPLICATOR_DOCS])
     if len(rest) > 1:
         doc_id = "/".join(rest[1:])
