@@ -165,7 +165,7 @@ def make_app(databases: Databases, settings: Settings) -> web.Application:
         await app[DATABASES].close()
 
     app.on_startup.append(create_users_db)
-    replicate.setup(app, databases)  # its jobs stop before the databases close
+    replicate.setup(app, databases)  # its jobs stop on shutdown, before the databases close
     app.on_cleanup.append(close_databases)
     return app
 

@@ -4,7 +4,7 @@ replication rows of ``_active_tasks``, over the server's ``Scheduler`` (``replic
 Rows use CouchDB 3.5's field names and shapes (compared key by key with the real server's in
 ``tests/http_api/test_replicate_endpoint.py``); endpoints are shown without credentials, as
 CouchDB shows them. ``setup`` attaches the scheduler and the ``_replicator`` watcher to the
-application: started with it, stopped before its databases close.
+application: started with it, stopped as its shutdown begins (before its databases close).
 """
 
 from __future__ import annotations
@@ -50,7 +50,9 @@ def setup(app: web.Application, databases: Databases) -> None:
         await scheduler.stop()
 
     app.on_startup.append(start)
-    app.on_cleanup.append(stop)
+    # On shutdown, before the server waits for in-flight requests: a continuous job's longpoll
+    # on this very server is one of them, and would hold the shutdown for its whole grace time.
+    app.on_shutdown.append(stop)
 
 
 async def replicate(request: web.Request) -> web.StreamResponse:
