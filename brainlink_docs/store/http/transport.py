@@ -199,6 +199,17 @@ class Transport:
             headers=self._headers,
         )
 
+    def parent(self) -> Transport:
+        """The transport one path segment up (a database's server root), sharing the session."""
+        return Transport(
+            self._session,
+            self._base.rsplit("/", 1)[0],
+            authorization=self._authorization,
+            timeout=self._seconds,
+            owns_session=False,
+            headers=self._headers,
+        )
+
     async def send(
         self,
         method: str,
