@@ -26,12 +26,13 @@ from typing import Any
 import aiohttp
 import jwt
 import pytest
+import pytest_asyncio
 import trustme
 from aiohttp import web
 from couch import CouchServer
 from http_api.conftest import ADMIN, PASSWORD, TEST_ITERATIONS, serving
 from http_api.conftest import test_settings as server_settings
-from http_api.couch_peer import ask, couch_config
+from http_api.couch_peer import ask, couch_config, wait_until
 from replication.test_replicate import state, write_corpus
 
 from brainlink_docs.config import AuthSettings
@@ -288,23 +289,60 @@ async def test_a_password_changed_meanwhile_surfaces_after_one_login(account: Ac
 
 # --- JWT ----------------------------------------------------------------------------------
 
+# CouchDB 3.5 reads [chttpd] authentication_handlers only at start: the JWT handler costs it two
+# restarts (in and out), so one CouchDB configured for the whole module serves every JWT test.
+JWT_HANDLERS = (
+    "{chttpd_auth, jwt_authentication_handler}, {chttpd_auth, cookie_authentication_handler}, "
+    "{chttpd_auth, default_authentication_handler}"
+)
 
-@pytest.fixture
-async def ours(tmp_path: Path) -> AsyncIterator[Peer]:
-    async with serving(tmp_path / "data", auth=our_auth_settings()) as server:
-        yield Peer("ours", server.url, (ADMIN, PASSWORD))
+
+@pytest_asyncio.fixture(
+    loop_scope="module",
+    scope="module",
+    params=["ours", pytest.param("couchdb", marks=pytest.mark.couchdb)],
+)
+async def jwt_peer(
+    request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory
+) -> AsyncIterator[Peer]:
+    """A server that verifies HS256 tokens signed with ``HMAC_KEY``."""
+    if request.param == "ours":
+        data_dir = tmp_path_factory.mktemp("jwt") / "data"
+        async with serving(data_dir, auth=our_auth_settings()) as server:
+            yield Peer("ours", server.url, (ADMIN, PASSWORD))
+        return
+    couch: CouchServer = request.getfixturevalue("couchdb")
+    key = base64.b64encode(HMAC_KEY).decode()
+    jwt_on = {
+        ("jwt_keys", "hmac:_default"): key,
+        ("chttpd", "authentication_handlers"): JWT_HANDLERS,
+    }
+    async with couch_config(couch, jwt_on, restart_needed=True):
+        ready = {"Authorization": bearer(600).header()}
+        await wait_until(
+            couch,
+            "/_session",
+            ready,
+            lambda a: a.status == 200 and a.body["info"]["authenticated"] == "jwt",
+            "a valid JWT after the restart",
+        )
+        yield Peer("couchdb", couch.bare_url, couch.auth)
 
 
-async def test_a_bearer_jwt_names_the_user(ours: Peer) -> None:
-    databases = await HttpDatabases.connect(ours.url, auth=bearer(600))
+@pytest.mark.asyncio(loop_scope="module")
+async def test_a_bearer_jwt_names_the_user(jwt_peer: Peer) -> None:
+    name = f"t{uuid.uuid4().hex}"
+    databases = await HttpDatabases.connect(jwt_peer.url, auth=bearer(600))
     try:
-        store = await databases.create("jwt-made")  # only a server admin may: the token says so
+        store = await databases.create(name)  # only a server admin may: the token says so
         await store.put({"_id": "x"})
-        assert "jwt-made" in await databases.list()
+        assert name in await databases.list()
+        await databases.delete(name)
     finally:
         await databases.close()
 
 
+@pytest.mark.asyncio(loop_scope="module")
 @pytest.mark.parametrize(
     ("token", "error", "reason"),
     [
@@ -314,10 +352,10 @@ async def test_a_bearer_jwt_names_the_user(ours: Peer) -> None:
     ],
     ids=["expired", "forged"],
 )
-async def test_a_bad_jwt_is_refused_as_couchdb_refuses_it(
-    ours: Peer, token: Bearer, error: type[Exception], reason: str
+async def test_a_bad_jwt_is_refused_with_the_servers_error(
+    jwt_peer: Peer, token: Bearer, error: type[Exception], reason: str
 ) -> None:
-    databases = await HttpDatabases.connect(ours.url, auth=token)
+    databases = await HttpDatabases.connect(jwt_peer.url, auth=token)
     try:
         with pytest.raises(error) as refused:
             await databases.list()
