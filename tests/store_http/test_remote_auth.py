@@ -33,15 +33,18 @@ from couch import CouchServer
 from http_api.conftest import ADMIN, PASSWORD, TEST_ITERATIONS, serving
 from http_api.conftest import test_settings as server_settings
 from http_api.couch_peer import ask, couch_config, wait_until
+from hypothesis import given
+from hypothesis import strategies as st
 from replication.test_replicate import state, write_corpus
 
 from brainlink_docs.config import AuthSettings
 from brainlink_docs.errors import BadRequest, Unauthorized, Unavailable, UntrustedPeer
+from brainlink_docs.http.auth import basic_credentials
 from brainlink_docs.http.server import start
 from brainlink_docs.replication import replicate
 from brainlink_docs.store.endpoints import open_endpoint
 from brainlink_docs.store.http import HttpDatabases, HttpStore
-from brainlink_docs.store.http.auth import Basic, Bearer, CookieSession
+from brainlink_docs.store.http.auth import Basic, Bearer, CookieSession, as_auth
 from brainlink_docs.store.sqlite import SqliteStore
 
 # Seconds a session cookie lives on both peers during these tests: long enough for a test's
@@ -168,6 +171,23 @@ def bearer(exp_in: float, key: bytes = HMAC_KEY) -> Bearer:
 
 def logins(seen: list[Exchange]) -> list[Exchange]:
     return [e for e in seen if e.path == "/_session"]
+
+
+# --- Basic, as a law ------------------------------------------------------------------------
+
+
+@given(
+    login=st.text(st.characters(blacklist_characters=":", blacklist_categories=["Cs"])),
+    password=st.text(st.characters(blacklist_categories=["Cs"])),
+)
+def test_a_basic_header_is_read_back_as_the_same_login_and_password(
+    login: str, password: str
+) -> None:
+    # The server's own reader (chttpd's rule: UTF-8, split at the first colon) is the judge.
+    header = Basic(login, password).header()
+    assert header.startswith("Basic ")
+    assert basic_credentials(header) == (login, password)
+    assert as_auth((login, password)) == Basic(login, password)
 
 
 # --- the protected database is protected --------------------------------------------------
