@@ -157,10 +157,6 @@ class CookieLogin:
     def headers(self) -> Mapping[str, str]:
         return self._headers
 
-    @property
-    def login_url(self) -> str:
-        return self._login_url
-
     async def ready(self, post: Post) -> None:
         if self._headers:
             return
