@@ -33,6 +33,16 @@ def is_url(spec: str) -> bool:
     return spec.startswith(("http://", "https://"))
 
 
+def split_userinfo(url: str) -> tuple[str, tuple[str, str] | None]:
+    """``url`` without its userinfo, and the (login, password) it carried, percent-decoded: so
+    credentials typed into a URL can log in another way (``CookieSession(*credentials)``)
+    than the Basic auth the URL alone means."""
+    parsed = URL(url)
+    if parsed.user is None:
+        return url, None
+    return str(parsed.with_user(None)), (parsed.user, parsed.password or "")
+
+
 @dataclass(frozen=True, slots=True)
 class Remote:
     """How to reach a URL endpoint: what ``HttpStore.open`` takes besides the URL."""

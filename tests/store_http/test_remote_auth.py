@@ -42,7 +42,7 @@ from brainlink_docs.errors import BadRequest, Unauthorized, Unavailable, Untrust
 from brainlink_docs.http.auth import basic_credentials
 from brainlink_docs.http.server import start
 from brainlink_docs.replication import replicate
-from brainlink_docs.store.endpoints import open_endpoint
+from brainlink_docs.store.endpoints import open_endpoint, split_userinfo
 from brainlink_docs.store.http import HttpDatabases, HttpStore
 from brainlink_docs.store.http.auth import Basic, Bearer, CookieSession, as_auth
 from brainlink_docs.store.sqlite import SqliteStore
@@ -188,6 +188,20 @@ def test_a_basic_header_is_read_back_as_the_same_login_and_password(
     assert header.startswith("Basic ")
     assert basic_credentials(header) == (login, password)
     assert as_auth((login, password)) == Basic(login, password)
+
+
+@pytest.mark.parametrize(
+    ("url", "bare", "credentials"),
+    [
+        ("https://al%40ice:p%3Ass@h:6984/db", "https://h:6984/db", ("al@ice", "p:ss")),
+        ("http://bob@h/db", "http://h/db", ("bob", "")),
+        ("http://h/db", "http://h/db", None),
+    ],
+)
+def test_userinfo_splits_off_decoded(
+    url: str, bare: str, credentials: tuple[str, str] | None
+) -> None:
+    assert split_userinfo(url) == (bare, credentials)
 
 
 # --- the protected database is protected --------------------------------------------------
