@@ -230,10 +230,11 @@ class Transport:
         return Transport(
             self._session,
             self._base.rsplit("/", 1)[0],
-            authorization=self._authorization,
+            credential=self._credential,
             timeout=self._seconds,
             owns_session=False,
             headers=self._headers,
+            tls=self._tls,
         )
 
     async def send(
