@@ -40,10 +40,11 @@ from brainlink_docs.store.api import (
     ReadOptions,
 )
 from brainlink_docs.store.http import wire
+from brainlink_docs.store.http.auth import AuthOption
 from brainlink_docs.store.http.transport import (
     DEFAULT_TIMEOUT,
     JSON,
-    Credentials,
+    CaFile,
     Reply,
     Transport,
     attachment_path,
@@ -83,16 +84,26 @@ class HttpStore:
         url: str | URL,
         *,
         session: aiohttp.ClientSession | None = None,
-        auth: Credentials | None = None,
+        auth: AuthOption | None = None,
         timeout: float = DEFAULT_TIMEOUT,  # noqa: ASYNC109 - bounds each later request
         headers: Mapping[str, str] | None = None,
+        ca_file: CaFile | None = None,
     ) -> HttpStore:
         """Bind to the database at ``url``; no request is made until the first call, so a
-        missing database shows as ``NotFound`` there. Credentials come from the URL userinfo or
-        ``auth`` (``(login, password)`` or ``aiohttp.BasicAuth``). Without ``session`` the
+        missing database (or a wrong password) shows there. Credentials come from the URL
+        userinfo or ``auth``: ``auth.Basic``/``(login, password)``/``aiohttp.BasicAuth``,
+        ``auth.Bearer`` (a JWT) or ``auth.CookieSession`` (``POST /_session`` at the server
+        root, logging in again when the cookie expires). ``ca_file``: the CA bundle an https
+        server's certificate must chain to (default: the system's). Without ``session`` the
         store owns one and ``close()`` closes it; ``timeout`` bounds each request (seconds)."""
         transport = Transport.create(
-            url, session=session, auth=auth, timeout=timeout, headers=headers
+            url,
+            session=session,
+            auth=auth,
+            timeout=timeout,
+            headers=headers,
+            ca_file=ca_file,
+            depth=1,
         )
         try:
             name = name_of(transport.base)
