@@ -111,11 +111,12 @@ def render(state: FieldState) -> Doc:
         if entry.value is REMOVED:
             _remove(body, path)
         else:
-            _set(body, path, copy.deepcopy(entry.value))
+            set_at(body, path, copy.deepcopy(entry.value))
     return body
 
 
-def _set(body: Doc, path: Path, value: Any) -> None:
+def set_at(body: Doc, path: Path, value: Any) -> None:
+    """Put ``value`` at ``path``, making objects along the way (replacing what is not one)."""
     node = body
     for key in path[:-1]:
         child = node.get(key)
@@ -133,7 +134,8 @@ def _remove(body: Doc, path: Path) -> None:
         node.pop(path[-1], None)
 
 
-def _at(body: Any, path: Path) -> tuple[bool, Any]:
+def value_at(body: Any, path: Path) -> tuple[bool, Any]:
+    """Whether ``body`` has something at ``path``, and what."""
     node = body
     for key in path:
         if not isinstance(node, dict) or key not in node:
@@ -150,7 +152,7 @@ def metadata(state: FieldState, body: Doc) -> Doc:
         if entry.value is REMOVED:
             removed[pointer] = str(entry.clock)
             continue
-        found, value = _at(body, path)
+        found, value = value_at(body, path)
         if found and canonical_json(value) == canonical_json(entry.value):
             fields[pointer] = str(entry.clock)
         else:
