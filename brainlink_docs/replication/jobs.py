@@ -3,15 +3,17 @@
 A ``Job`` is one replication (a ``ReplicationSpec``) and everything the scheduler shows about it:
 its state (``pending`` → ``running`` → ``completed``, or ``crashing`` between retries, or
 ``failed``), its ``history`` of events (newest first, as ``_scheduler/jobs`` lists them), its
-progress counters (fed by the replicator's ``on_batch``) and its error count. The ``Scheduler``
+counters (fed by the replicator's progress events) and its error count. The ``Scheduler``
 owns the jobs by id (CouchDB's ``<rep id>+continuous+create_target``): the same replication
 asked for twice is one job.
 
-A job that fails to reach an endpoint or is cut off is ``crashing`` and is started again after
-an exponential backoff (CouchDB's scheduler penalises consecutive crashes the same way); a
-one-shot ``_replicate`` job is not retried, since its caller waits for the answer and gets the
-error instead. Cancelling a job ends its task; ``stop`` ends them all on server shutdown, and the
-checkpoints each batch wrote let the next run resume where this one stopped.
+A peer that fails mid-run (``Unavailable``) is retried by the replicator itself, with its own
+backoff; the job shows ``crashing`` meanwhile. A job that stops on an error (a database that
+cannot be opened, credentials refused, a one-shot run that gave up) is ``crashing`` and is
+started again after an exponential backoff (CouchDB's scheduler penalises consecutive crashes
+the same way); a one-shot ``_replicate`` job is not restarted, since its caller waits for the
+answer and gets the error instead. Cancelling a job ends its task; ``stop`` ends them all on
+server shutdown, and the checkpoints each run wrote let the next one resume where it stopped.
 
 The state is in dataclasses, read by the HTTP routes and the ``_replicator`` watcher, never in
 closures; the only callback is the listener told when a job finishes, which writes the outcome
@@ -33,8 +35,8 @@ from typing import Any
 
 from brainlink_docs.errors import CouchError, Forbidden, NotFound, Unauthorized
 from brainlink_docs.replication.replicate import (
+    Progress,
     ReplicationResult,
-    ReplicationState,
     replicate,
     replicate_continuously,
 )
@@ -90,10 +92,10 @@ class Event:
 
 
 @dataclass(slots=True)
-class Progress:
-    """A job's counters under CouchDB's names (``couch_replicator_stats``). ``bulk_get_docs``
-    and ``bulk_get_attempts`` are the documents read: ours reads every one through ``_bulk_get``
-    and does not retry single documents."""
+class JobStats:
+    """A job's counters under CouchDB's names (``couch_replicator_stats``), from the
+    replicator's progress events. ``bulk_get_docs`` and ``bulk_get_attempts`` are the documents
+    read: ours reads every one through ``_bulk_get`` and does not retry single documents."""
 
     revisions_checked: int = 0
     missing_revisions_found: int = 0
@@ -102,15 +104,17 @@ class Progress:
     doc_write_failures: int = 0
     changes_pending: int | None = None
     checkpointed_source_seq: str = "0"
+    source_seq: str = "0"
 
-    def update(self, state: ReplicationState, pending: int) -> None:
-        self.revisions_checked = state.missing_checked
-        self.missing_revisions_found = state.missing_found
-        self.docs_read = state.docs_read
-        self.docs_written = state.docs_written
-        self.doc_write_failures = state.doc_write_failures
-        self.changes_pending = pending
-        self.checkpointed_source_seq = state.recorded_seq
+    def update(self, progress: Progress) -> None:
+        self.revisions_checked = progress.revisions_checked
+        self.missing_revisions_found = progress.missing_revisions_found
+        self.docs_read = progress.docs_read
+        self.docs_written = progress.docs_written
+        self.doc_write_failures = progress.doc_write_failures
+        self.changes_pending = progress.changes_pending
+        self.checkpointed_source_seq = progress.checkpointed_source_seq
+        self.source_seq = progress.source_seq
 
     def finish(self, result: ReplicationResult) -> None:
         stats = result.stats
@@ -136,11 +140,11 @@ class Progress:
         }
 
     def running_json(self) -> dict[str, Any]:
-        """A running job's ``info``: the stats plus where the source is (the last sequence we
-        read is all we know of it)."""
+        """A running job's ``info``: the stats plus how far the changes were read
+        (``source_seq``) and done (``through_seq``, the checkpointed one for us)."""
         return {
             **self.to_json(),
-            "source_seq": self.checkpointed_source_seq,
+            "source_seq": self.source_seq,
             "through_seq": self.checkpointed_source_seq,
         }
 
@@ -167,7 +171,7 @@ class Job:
     retry: bool = True
     state: JobState = JobState.PENDING
     history: list[Event] = field(default_factory=list)
-    progress: Progress = field(default_factory=Progress)
+    progress: JobStats = field(default_factory=JobStats)
     error_count: int = 0
     error: str | None = None
     started_on: float = field(default_factory=time.time)
@@ -194,8 +198,18 @@ class Job:
         self.updated_on = time.time()
         self.last_updated = iso_now()
 
-    def on_batch(self, state: ReplicationState, pending: int) -> None:
-        self.progress.update(state, pending)
+    def on_progress(self, progress: Progress) -> None:
+        """The replicator's event: counters, and ``crashing`` while it retries a peer that
+        failed (CouchDB's state for a job waiting to try again), ``running`` once it is back."""
+        self.progress.update(progress)
+        if progress.status == "retrying":
+            self.state = JobState.CRASHING
+            self.error_count += 1
+            self.error = progress.error
+            self.record("crashed", progress.error)
+        elif self.state is JobState.CRASHING:
+            self.state = JobState.RUNNING
+            self.record("started")
         self.touch()
 
 
@@ -325,8 +339,8 @@ async def _replicate(job: Job) -> ReplicationResult:
     ):
         options = spec.options()
         if spec.continuous:
-            await replicate_continuously(source, target, on_batch=job.on_batch, **options)
-        return await replicate(source, target, on_batch=job.on_batch, **options)
+            await replicate_continuously(source, target, options, on_progress=job.on_progress)
+        return await replicate(source, target, options, on_progress=job.on_progress)
 
 
 @contextlib.asynccontextmanager

@@ -21,7 +21,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from brainlink_docs.errors import Conflict, CouchError, NotFound
-from brainlink_docs.replication.jobs import DocRef, Job, JobState, Progress, Scheduler, iso_now
+from brainlink_docs.replication.jobs import DocRef, Job, JobState, JobStats, Scheduler, iso_now
 from brainlink_docs.replication.spec import ReplicationSpec, parse_spec, refuse_local
 from brainlink_docs.store.api import Change, ChangesQuery, Databases, Doc, DocumentStore
 
@@ -181,7 +181,7 @@ def _finished_job(spec: ReplicationSpec, ref: DocRef, doc: Doc) -> Job:
     job = Job(spec, doc=ref, state=JobState(doc["_replication_state"]))
     stats = doc.get("_replication_stats")
     if isinstance(stats, dict):
-        progress = Progress()
+        progress = JobStats()
         for name in (
             "revisions_checked",
             "missing_revisions_found",

@@ -17,6 +17,7 @@ for its own faults only (the fuzz test holds it to that).
 from __future__ import annotations
 
 import base64
+import json
 import re
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
@@ -26,6 +27,7 @@ from yarl import URL
 
 from brainlink_docs.errors import BadRequest, Forbidden
 from brainlink_docs.replication.ids import replication_id
+from brainlink_docs.replication.options import ReplicationOptions
 from brainlink_docs.store.endpoints import is_url
 
 # CouchDB's answer to a body without source or target (its parser looks the pair up in the
@@ -76,8 +78,16 @@ class ReplicationSpec:
 
     @property
     def base_id(self) -> str:
+        """The replication id the scheduler knows the job by. A named filter counts by its name
+        and parameters here: its code is on the source, read when the job runs (the checkpoints'
+        id, ``rep_id_of``, hashes the code, so an edited filter still starts a new history)."""
         return replication_id(
-            self.source.key, self.target.key, doc_ids=self.doc_ids, selector=self.selector
+            self.source.key,
+            self.target.key,
+            doc_ids=self.doc_ids,
+            selector=self.selector,
+            filter_code=self.filter,
+            query_params=self.query_params_text(),
         )
 
     @property
@@ -89,19 +99,22 @@ class ReplicationSpec:
         )
         return self.base_id + suffixes
 
-    def options(self) -> dict[str, Any]:
-        """Keyword arguments for ``replicate``: only the filters that are set, so a replicator
-        without ``selector``/``filter`` support still runs the unfiltered jobs."""
-        chosen: dict[str, Any] = {}
-        if self.doc_ids is not None:
-            chosen["doc_ids"] = list(self.doc_ids)
-        if self.selector is not None:
-            chosen["selector"] = self.selector
-        if self.filter is not None:
-            chosen["filter"] = self.filter
-        if self.query_params is not None:
-            chosen["query_params"] = self.query_params
-        return chosen
+    def query_params_text(self) -> dict[str, str]:
+        """``query_params`` as the filter receives them: query-string values (CouchDB passes
+        a non-string value as its JSON)."""
+        return {
+            str(k): v if isinstance(v, str) else json.dumps(v)
+            for k, v in (self.query_params or {}).items()
+        }
+
+    def options(self) -> ReplicationOptions:
+        """What ``replicate`` is asked to do (its default batching and retries)."""
+        return ReplicationOptions(
+            doc_ids=self.doc_ids,
+            selector=self.selector,
+            filter=self.filter,
+            query_params=self.query_params_text(),
+        )
 
 
 @dataclass(frozen=True, slots=True)

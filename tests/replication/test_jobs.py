@@ -25,6 +25,7 @@ from brainlink_docs.replication.jobs import (
     Scheduler,
     backoff,
 )
+from brainlink_docs.replication.options import ReplicationOptions
 from brainlink_docs.replication.spec import (
     CancelRequest,
     Endpoint,
@@ -97,13 +98,23 @@ def test_cancel_names_a_job_by_id_or_by_its_body() -> None:
     )
 
 
-def test_filters_are_passed_only_when_set() -> None:
+def test_the_spec_hands_the_replicator_its_filter_as_query_string_values() -> None:
     base = {"source": "http://h:1/a", "target": "http://h:1/b"}
-    assert parse_spec(base, refuse_local).options() == {}
+    assert parse_spec(base, refuse_local).options() == ReplicationOptions()
     chosen = parse_spec({**base, "filter": "_design/app/f", "query_params": {"k": 1}}, refuse_local)
-    assert chosen.options() == {"filter": "app/f", "query_params": {"k": 1}}
+    assert chosen.options() == ReplicationOptions(filter="app/f", query_params={"k": "1"})
     with pytest.raises(BadRequest):
         parse_spec({**base, "selector": {}, "doc_ids": ["a"]}, refuse_local)
+
+
+@given(names, names)
+def test_jobs_with_other_filters_are_other_jobs(first: str, second: str) -> None:
+    base = {"source": "http://h:1/a", "target": "http://h:1/b"}
+    one = parse_spec({**base, "filter": f"app/{first}"}, refuse_local)
+    two = parse_spec({**base, "filter": f"app/{second}"}, refuse_local)
+    unfiltered = parse_spec(base, refuse_local)
+    assert (one.job_id == two.job_id) is (first == second)
+    assert unfiltered.job_id not in (one.job_id, two.job_id)
 
 
 async def until(predicate: Callable[[], bool], what: str) -> None:
