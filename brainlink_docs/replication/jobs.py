@@ -34,6 +34,7 @@ from datetime import UTC, datetime
 from typing import Any
 
 from brainlink_docs.errors import CouchError, Forbidden, NotFound, Unauthorized
+from brainlink_docs.replication.options import DEFAULT_CHECKPOINT_INTERVAL_S
 from brainlink_docs.replication.replicate import (
     Progress,
     ReplicationResult,
@@ -53,9 +54,8 @@ BACKOFF_BASE_S = 1.0
 BACKOFF_MAX_S = 300.0
 # _scheduler/jobs keeps this many events per job (CouchDB's [replicator] max_history, 20).
 MAX_HISTORY = 20
-# What _active_tasks reports as checkpoint_interval: ours checkpoints after every batch, not on a
-# timer; CouchDB's default interval (ms) keeps clients that read the field working.
-CHECKPOINT_INTERVAL_MS = 30000
+# What _active_tasks reports as checkpoint_interval (ms, as CouchDB): the replicator's own.
+CHECKPOINT_INTERVAL_MS = round(DEFAULT_CHECKPOINT_INTERVAL_S * 1000)
 # The node the scheduler shows: ours is one process, which Erlang names nonode@nohost.
 NODE = "nonode@nohost"
 
