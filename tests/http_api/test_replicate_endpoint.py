@@ -20,7 +20,7 @@ from typing import Any
 import aiohttp
 import pytest
 from couch import CouchServer
-from interop.couch_api import Doc, create_db, get_doc, put_doc, request_json
+from interop.couch_api import Doc, bulk_docs, create_db, get_doc, put_doc, request_json
 from interop.couch_replicator import (
     assert_cancelled,
     assert_replicator_doc_stopped,
@@ -165,6 +165,30 @@ async def test_deleting_a_replicator_document_stops_its_job(
     await assert_replicator_doc_stopped(http, ours, "follow")
     await put_doc(http, remote, {"_id": "after-delete"})
     await stays_away(http, f"{ours}/copy", "after-delete")
+
+
+FILTERED_CORPUS = [
+    {"_id": "a", "kind": "keep"},
+    {"_id": "b", "kind": "drop"},
+    {"_id": "c", "kind": "keep"},
+    {"_id": "d"},
+]
+
+
+@pytest.mark.parametrize("chosen", [{"selector": {"kind": "keep"}}, {"doc_ids": ["a", "c"]}])
+async def test_a_filtered_replicate_copies_what_couchdb_copies(
+    chosen: Doc, server: Server, couchdb: CouchServer, http: aiohttp.ClientSession
+) -> None:
+    copied = []
+    for root in (server.authed_url, couchdb.url):
+        src, tgt = fresh("filtered-src"), fresh("filtered-tgt")
+        await create_db(http, f"{root}/{src}")
+        await bulk_docs(http, f"{root}/{src}", FILTERED_CORPUS)
+        answer = await replicate(http, root, src, tgt, create_target=True, **chosen)
+        rows = (await request_json(http, "GET", f"{root}/{tgt}/_all_docs"))["rows"]
+        copied.append(([row["id"] for row in rows], answer["history"][0]["docs_written"]))
+    assert copied[0] == copied[1]
+    assert copied[0][0] == ["a", "c"]
 
 
 # ---- restart ---------------------------------------------------------------------------------
