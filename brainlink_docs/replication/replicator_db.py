@@ -21,7 +21,15 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from brainlink_docs.errors import Conflict, CouchError, NotFound
-from brainlink_docs.replication.jobs import DocRef, Job, JobState, JobStats, Scheduler, iso_now
+from brainlink_docs.replication.jobs import (
+    FINISHED,
+    DocRef,
+    Job,
+    JobState,
+    JobStats,
+    Scheduler,
+    iso_now,
+)
 from brainlink_docs.replication.spec import ReplicationSpec, parse_spec, refuse_local
 from brainlink_docs.store.api import Change, ChangesQuery, Databases, Doc, DocumentStore
 
@@ -31,16 +39,16 @@ REPLICATOR_DB = "_replicator"
 # How often to look again for a _replicator database that does not exist (yet), or that failed
 # under the watcher: a database created later is picked up within this.
 POLL_S = 1.0
-FINAL_STATES = frozenset({"completed", "failed"})
 
 
 @dataclass(slots=True)
 class DocFailure:
-    """A ``_replicator`` document that is not a valid replication: ``_scheduler/docs`` shows it
-    as ``failed`` with the reason."""
+    """A ``_replicator`` document that is not a valid replication, or that asks for one another
+    document already runs: ``_scheduler/docs`` shows it as ``failed`` with the reason."""
 
     doc: DocRef
     reason: str
+    spec: ReplicationSpec | None = None
     last_updated: str = field(default_factory=iso_now)
 
 
@@ -89,10 +97,14 @@ class ReplicatorDocs:
         ref = DocRef(REPLICATOR_DB, change.id)
         job = self.scheduler.for_doc(ref)
         doc = change.doc
-        if change.deleted or doc is None:
-            self.failures.pop(change.id, None)
+        if change.deleted or doc is None or doc.get("_replication_state") == "failed":
             if job is not None:
                 await self.scheduler.forget(job)
+            if change.deleted or doc is None:
+                self.failures.pop(change.id, None)
+            else:  # failed before (our write-back, or a previous run of the server)
+                reason = str(doc.get("_replication_state_reason") or "")
+                self.failures.setdefault(change.id, DocFailure(ref, reason, _spec_of(doc)))
             return
         try:
             spec = parse_spec(doc, refuse_local)
@@ -106,13 +118,19 @@ class ReplicatorDocs:
             return  # our own write-back, or an edit that leaves the replication as it was
         if job is not None:
             await self.scheduler.forget(job)
-        if doc.get("_replication_state") in FINAL_STATES:
+        if doc.get("_replication_state") == "completed":
             self.scheduler.remember(_finished_job(spec, ref, doc))
+            return
+        running = self.scheduler.jobs.get(spec.job_id)
+        if running is not None and running.state not in FINISHED and running.doc != ref:
+            await self._refuse(ref, doc, _duplicate(spec, ref, running), spec)
             return
         self.scheduler.add(Job(spec, doc=ref))
 
-    async def _refuse(self, ref: DocRef, doc: Doc, reason: str) -> None:
-        self.failures[ref.doc_id] = DocFailure(ref, reason)
+    async def _refuse(
+        self, ref: DocRef, doc: Doc, reason: str, spec: ReplicationSpec | None = None
+    ) -> None:
+        self.failures[ref.doc_id] = DocFailure(ref, reason, spec)
         if doc.get("_replication_state") == "failed":
             return
         await _write_back(
@@ -139,6 +157,19 @@ class ReplicatorDocs:
         else:
             fields["_replication_state_reason"] = job.error or "unknown"
         await _write_back(self.databases, job.doc, None, fields, spec=job.spec)
+
+
+def _duplicate(spec: ReplicationSpec, ref: DocRef, running: Job) -> str:
+    """CouchDB 3.5's reason for a second document asking for a running replication."""
+    by = (
+        f"document `{running.doc.doc_id}` from db `{running.doc.database}`"
+        if running.doc is not None
+        else "a _replicate request"
+    )
+    return (
+        f"Replication `{spec.job_id}` specified by document `{ref.doc_id}` already started,"
+        f" triggered by {by}"
+    )
 
 
 async def _write_back(
@@ -176,9 +207,9 @@ def _spec_of(doc: Doc) -> ReplicationSpec | None:
 
 
 def _finished_job(spec: ReplicationSpec, ref: DocRef, doc: Doc) -> Job:
-    """The record of a document's job that ended before this server started, from what the
-    document says (``_scheduler/docs`` lists completed and failed documents too)."""
-    job = Job(spec, doc=ref, state=JobState(doc["_replication_state"]))
+    """The record of a document's job that completed before this server started, from what the
+    document says (``_scheduler/docs`` lists completed documents too)."""
+    job = Job(spec, doc=ref, state=JobState.COMPLETED)
     stats = doc.get("_replication_stats")
     if isinstance(stats, dict):
         progress = JobStats()

@@ -11,6 +11,7 @@ replication shows the same keys and states in ``_scheduler/jobs``, ``_scheduler/
 from __future__ import annotations
 
 import asyncio
+import re
 import signal
 import uuid
 from collections.abc import AsyncIterator
@@ -431,3 +432,55 @@ async def test_scheduler_paths_to_nothing_get_couchdbs_answers(
         async with http.get(root + path) as response:
             answers.append((response.status, await response.json()))
     assert answers[0] == answers[1]
+
+
+async def _duplicate_rows(http: aiohttp.ClientSession, root: str) -> dict[str, Doc]:
+    """Two ``_replicator`` documents for one continuous replication: the second one's
+    ``_scheduler/docs`` row and its document once it has failed."""
+    src, tgt = f"{root}/{fresh('dup-src')}", f"{root}/{fresh('dup-tgt')}"
+    await request_json(http, "PUT", f"{root}/_replicator", expect=(201, 412))
+    await create_db(http, src)
+    await create_db(http, tgt)
+    first, second = fresh("dup-first"), fresh("dup-second")
+    await put_replicator_doc(http, root, first, src, tgt, continuous=True)
+    row: Doc = {}
+
+    async def in_state(doc_id: str, wanted: str) -> bool:
+        nonlocal row
+        row = await scheduler_doc(http, root, doc_id)
+        return row.get("state") == wanted
+
+    try:
+        await wait_until(lambda: in_state(first, "running"), "first running", lambda: row)
+        await put_replicator_doc(http, root, second, src, tgt, continuous=True)
+        await wait_until(lambda: in_state(second, "failed"), "second failed", lambda: row)
+        written = await get_doc(http, f"{root}/_replicator", second)
+    finally:
+        await delete_replicator_doc(http, root, second)
+        await delete_replicator_doc(http, root, first)
+    names = {first: "FIRST", second: "SECOND"}
+    for doc in (row, written):
+        for key in ("_replication_state_reason",):
+            if key in doc:
+                doc[key] = _normalized(doc[key], names)
+        if isinstance(doc.get("info"), dict):
+            doc["info"]["error"] = _normalized(doc["info"]["error"], names)
+    return {"row": row, "written": written}
+
+
+def _normalized(reason: str, names: dict[str, str]) -> str:
+    for name, placeholder in names.items():
+        reason = reason.replace(name, placeholder)
+    return re.sub(r"[0-9a-f]{32}", "REPID", reason)
+
+
+async def test_a_second_document_for_a_running_replication_fails_as_on_couchdb(
+    server: Server, couchdb: CouchServer, http: aiohttp.ClientSession
+) -> None:
+    ours = await _duplicate_rows(http, server.authed_url)
+    theirs = await _duplicate_rows(http, couchdb.url)
+    assert set(ours["row"]) == set(theirs["row"])
+    assert ours["row"]["info"] == theirs["row"]["info"]
+    assert ours["row"]["state"] == theirs["row"]["state"] == "failed"
+    fields = ("_replication_state", "_replication_state_reason")
+    assert [ours["written"][f] for f in fields] == [theirs["written"][f] for f in fields]

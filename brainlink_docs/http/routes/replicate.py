@@ -177,13 +177,14 @@ def _error(job: Job) -> dict[str, Any] | None:
 
 
 def failure_row(failure: DocFailure) -> dict[str, Any]:
-    """A document that is not a valid replication."""
+    """A document that is not a valid replication, or a second one for a running replication."""
+    spec = failure.spec
     return {
         "database": failure.doc.database,
         "doc_id": failure.doc.doc_id,
         "id": None,
-        "source": None,
-        "target": None,
+        "source": spec.source.shown if spec is not None else None,
+        "target": spec.target.shown if spec is not None else None,
         "state": "failed",
         "error_count": 1,
         "info": {"error": failure.reason},
