@@ -323,6 +323,10 @@ class Scheduler:
                 await self.on_finished(job)
             except CouchError:
                 log.exception("could not record the end of replication %s", job.id)
+        if job.doc is None and self.jobs.get(job.id) is job:
+            # A _replicate job's end goes to its caller; only documents' jobs stay listed
+            # (_scheduler/docs), so a server answering one-shot requests does not grow.
+            del self.jobs[job.id]
         job.finished.set()
 
 

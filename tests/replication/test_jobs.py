@@ -176,14 +176,15 @@ async def test_a_one_shot_job_answers_its_error_instead_of_retrying(tmp_path: Pa
     await _corpus_file(tmp_path / "source.sqlite")
     scheduler = Scheduler()
     spec = _file_spec(tmp_path / "source.sqlite", tmp_path / "missing.sqlite")
+    job = Job(spec, retry=False)
     try:
         with pytest.raises(CouchError) as caught:
-            await scheduler.run_once(Job(spec, retry=False))
+            await scheduler.run_once(job)
     finally:
         await scheduler.stop()
     assert caught.value.error == "db_not_found"
-    job = scheduler.jobs[spec.job_id]
     assert job.state is JobState.FAILED and job.error_count == 1
+    assert spec.job_id not in scheduler.jobs  # its caller has the answer; nothing is kept
 
 
 async def test_stop_ends_continuous_jobs_and_a_restart_resumes_from_checkpoints(
