@@ -484,3 +484,26 @@ async def test_a_second_document_for_a_running_replication_fails_as_on_couchdb(
     assert ours["row"]["state"] == theirs["row"]["state"] == "failed"
     fields = ("_replication_state", "_replication_state_reason")
     assert [ours["written"][f] for f in fields] == [theirs["written"][f] for f in fields]
+
+
+async def test_replication_members_are_kept_and_others_refused_as_on_couchdb(
+    server: Server, couchdb: CouchServer, http: aiohttp.ClientSession
+) -> None:
+    kept = {
+        "_replication_state": "completed",
+        "_replication_state_time": "2026-01-01T00:00:00Z",
+        "_replication_state_reason": "r",
+        "_replication_id": "i",
+        "_replication_stats": {"docs_written": 1},
+    }
+    answers = []
+    for root in (server.authed_url, couchdb.url):
+        db = f"{root}/{fresh('members')}"
+        await create_db(http, db)
+        await put_doc(http, db, {"_id": "kept", **kept})
+        read = await get_doc(http, db, "kept")
+        async with http.put(f"{db}/other", json={"_replication_other": 1}) as response:
+            refused = (response.status, await response.json())
+        answers.append(({k: v for k, v in read.items() if k != "_rev"}, refused))
+    assert answers[0] == answers[1]
+    assert answers[0][0] == {"_id": "kept", **kept}
