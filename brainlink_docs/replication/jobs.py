@@ -173,6 +173,8 @@ class Job:
     history: list[Event] = field(default_factory=list)
     progress: JobStats = field(default_factory=JobStats)
     error_count: int = 0
+    # Crashes since the job last got somewhere: what the backoff before a restart grows with.
+    crashes: int = 0
     error: str | None = None
     started_on: float = field(default_factory=time.time)
     updated_on: float = field(default_factory=time.time)
@@ -207,9 +209,11 @@ class Job:
             self.error_count += 1
             self.error = progress.error
             self.record("crashed", progress.error)
-        elif self.state is JobState.CRASHING:
-            self.state = JobState.RUNNING
-            self.record("started")
+        else:
+            self.crashes = 0
+            if self.state is JobState.CRASHING:
+                self.state = JobState.RUNNING
+                self.record("started")
         self.touch()
 
 
@@ -301,13 +305,14 @@ class Scheduler:
                 job.result = await _replicate(job)
             except CouchError as exc:
                 job.error_count += 1
+                job.crashes += 1
                 job.error = f"{exc.error}: {exc.reason}"
                 job.record("crashed", job.error)
                 if not job.retry:
                     await self._finish(job, JobState.FAILED, exc)
                     return
                 job.state = JobState.CRASHING
-                await asyncio.sleep(backoff(job.error_count))
+                await asyncio.sleep(backoff(job.crashes))
                 job.state = JobState.PENDING
                 continue
             job.progress.finish(job.result)
