@@ -46,25 +46,30 @@ def _build_parser() -> argparse.ArgumentParser:
         "replicate",
         help="copy what TARGET lacks from SOURCE (each a database URL or file), resuming from "
         "the last run's checkpoint",
-        description="One-shot replication with CouchDB's protocol between any two databases: "
+        description="Replication with CouchDB's protocol between any two databases: "
         "an embedded database file, our server, a real CouchDB or pouchdb-server "
         "(http(s)://user:password@host:port/db). Shows progress on a terminal and prints "
         "CouchDB's _replicate answer as JSON.",
     )
     replicate.add_argument("source", help="database URL or file to copy from")
     replicate.add_argument("target", help="database URL or file to copy into")
-    replicate.add_argument("--doc-ids", nargs="+", metavar="ID", help="only these documents")
     replicate.add_argument(
         "--create-target", action="store_true", help="create the target if it does not exist"
     )
-    replicate.add_argument(
-        "--batch-size", type=int, default=500, help="changes per batch (default 500)"
+    _replication_options(replicate)
+    sync = commands.add_parser(
+        "sync",
+        help="replicate A to B and B to A together, so both end with every edit",
+        description="Bidirectional replication (PouchDB's sync): two replications, one each "
+        "way, each with its own checkpoints. Prints both answers as JSON: push (A to B) and "
+        "pull (B to A).",
     )
-    replicate.add_argument(
-        "--continuous",
-        action="store_true",
-        help="after catching up, keep replicating each new write until interrupted (Ctrl-C)",
+    sync.add_argument("a", help="database URL or file (a device's, usually)")
+    sync.add_argument("b", help="database URL or file (a server's, usually)")
+    sync.add_argument(
+        "--create", action="store_true", help="create either database if it does not exist"
     )
+    _replication_options(sync)
     demo = commands.add_parser(
         "demo",
         help="walk through the embedded engine: edits, a replicated conflict, the changes feed",
@@ -77,17 +82,49 @@ def _build_parser() -> argparse.ArgumentParser:
     return parser
 
 
+def _replication_options(command: argparse.ArgumentParser) -> None:
+    """The options ``replicate`` and ``sync`` share (CouchDB's replication fields)."""
+    chosen = command.add_mutually_exclusive_group()
+    chosen.add_argument("--doc-ids", nargs="+", metavar="ID", help="only these documents")
+    chosen.add_argument(
+        "--selector", metavar="JSON", help='only documents a Mango selector matches: {"type": …}'
+    )
+    chosen.add_argument(
+        "--filter",
+        metavar="DDOC/NAME",
+        help="only what the source's filter function passes (a server that runs JavaScript)",
+    )
+    command.add_argument(
+        "--query-params", metavar="JSON", help="the filter function's req.query, as an object"
+    )
+    command.add_argument(
+        "--batch-size", type=int, default=500, help="changes per batch (default 500)"
+    )
+    command.add_argument(
+        "--batches-in-flight",
+        type=int,
+        default=4,
+        help="batches read and written at once (default 4)",
+    )
+    command.add_argument(
+        "--continuous",
+        action="store_true",
+        help="after catching up, keep replicating each new write until interrupted (Ctrl-C)",
+    )
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     args = _build_parser().parse_args(argv)
     if args.command == "serve":
         return _serve(args)
-    if args.command == "replicate":
-        from brainlink_docs.replication.command import run_replicate
+    if args.command in ("replicate", "sync"):
+        from brainlink_docs.replication.command import run_replicate, run_sync
 
+        run = run_replicate if args.command == "replicate" else run_sync
         try:
-            return asyncio.run(run_replicate(args))
+            return asyncio.run(run(args))
         except KeyboardInterrupt:
-            sys.stderr.write("brainlink-docs replicate: stopped\n")
+            sys.stderr.write(f"brainlink-docs {args.command}: stopped\n")
             return 130
     if args.command == "demo":
         from brainlink_docs.demo import run_demo

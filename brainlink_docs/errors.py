@@ -113,6 +113,11 @@ class NotImplementedYet(CouchError):
     default_reason = "This feature is not implemented."
 
 
+def filter_needs_javascript(name: str) -> NotImplementedYet:
+    """A named filter function asked of a store that cannot run JavaScript (yet)."""
+    return NotImplementedYet(f"Filter {name} needs a JavaScript engine, not implemented yet.")
+
+
 class Unavailable(CouchError):
     """A peer could not be reached or answered 5xx; the only error a replicator retries."""
 

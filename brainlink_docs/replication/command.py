@@ -1,10 +1,11 @@
-"""``brainlink-docs replicate``: open both ends, replicate with a progress bar, print the answer
-(``--continuous``: keep following the source until interrupted).
+"""``brainlink-docs replicate`` and ``sync``: open the ends, replicate with a progress bar, print
+CouchDB's answer (``--continuous``: keep following until interrupted).
 
-The progress bar is ``rich``'s (a maintained library; drawn only on a terminal): documents
-written against written plus the changes the source still reports pending, with the rate and
-the time left. Failures to reach a peer, wrong credentials and missing databases end the
-command with one line on stderr and exit status 1, never a traceback.
+The progress bar is ``rich``'s (a maintained library; drawn only on a terminal), one line per
+direction: documents written against written plus the changes the source still reports
+pending, with the rate and the time left, fed by the replicator's ``Progress`` events. Failures
+to reach a peer, wrong credentials, missing databases and bad options end the command with one
+line on stderr and exit status 1, never a traceback.
 """
 
 from __future__ import annotations
@@ -12,24 +13,32 @@ from __future__ import annotations
 import argparse
 import contextlib
 import sys
+from collections.abc import Iterator
+from typing import Any
 
 import orjson
 from rich.console import Console
 from rich.progress import (
     BarColumn,
     MofNCompleteColumn,
-    Progress,
+    TaskID,
     TaskProgressColumn,
     TextColumn,
     TimeRemainingColumn,
 )
+from rich.progress import Progress as ProgressBar
 
-from brainlink_docs.errors import CouchError
+from brainlink_docs.errors import BadRequest, CouchError
+from brainlink_docs.replication.options import ReplicationOptions
 from brainlink_docs.replication.replicate import (
-    ReplicationState,
+    OnProgress,
+    Progress,
+    ReplicationResult,
+    rep_id_of,
     replicate,
     replicate_continuously,
 )
+from brainlink_docs.replication.sync import sync, sync_continuously
 from brainlink_docs.store.api import DocumentStore
 from brainlink_docs.store.endpoints import open_endpoint
 
@@ -37,37 +46,62 @@ from brainlink_docs.store.endpoints import open_endpoint
 async def run_replicate(args: argparse.Namespace) -> int:
     async with contextlib.AsyncExitStack() as stack:
         try:
+            options = options_from(args)
             source = await _opened(stack, args.source, create=False)
             target = await _opened(stack, args.target, create=args.create_target)
-            with _progress() as progress:
-                task = progress.add_task("replicating", total=None)
-
-                def on_batch(state: ReplicationState, pending: int) -> None:
-                    done = state.docs_written + state.doc_write_failures
-                    progress.update(task, completed=done, total=done + pending)
-
+            labels = {await rep_id_of(source, target, options): "replicating"}
+            with _progress_bar(labels) as on_progress:
                 if args.continuous:
-                    await replicate_continuously(
-                        source,
-                        target,
-                        doc_ids=args.doc_ids,
-                        batch_size=args.batch_size,
-                        on_batch=on_batch,
-                    )
-                result = await replicate(
-                    source,
-                    target,
-                    doc_ids=args.doc_ids,
-                    batch_size=args.batch_size,
-                    on_batch=on_batch,
-                )
+                    await replicate_continuously(source, target, options, on_progress=on_progress)
+                result = await replicate(source, target, options, on_progress=on_progress)
         except CouchError as exc:
-            sys.stderr.write(f"brainlink-docs replicate: {_describe(exc)}\n")
-            return 1
-    sys.stdout.write(orjson.dumps(result.to_json(), option=orjson.OPT_INDENT_2).decode() + "\n")
-    for failure in result.failures:
-        sys.stderr.write(f"not written: {failure.id}: {failure.error}: {failure.reason}\n")
-    return 1 if result.failures else 0
+            return _failed("replicate", exc)
+    _print_json(result.to_json())
+    return _report_failures(result)
+
+
+async def run_sync(args: argparse.Namespace) -> int:
+    async with contextlib.AsyncExitStack() as stack:
+        try:
+            options = options_from(args)
+            a = await _opened(stack, args.a, create=args.create)
+            b = await _opened(stack, args.b, create=args.create)
+            labels = {
+                await rep_id_of(a, b, options): "push A → B",
+                await rep_id_of(b, a, options): "pull B → A",
+            }
+            with _progress_bar(labels) as on_progress:
+                if args.continuous:
+                    await sync_continuously(a, b, options, on_progress=on_progress)
+                push, pull = await sync(a, b, options, on_progress=on_progress)
+        except CouchError as exc:
+            return _failed("sync", exc)
+    _print_json({"ok": True, "push": push.to_json(), "pull": pull.to_json()})
+    return max(_report_failures(push), _report_failures(pull))
+
+
+def options_from(args: argparse.Namespace) -> ReplicationOptions:
+    """The replication options the command line asks for; ``BadRequest`` for bad JSON."""
+    return ReplicationOptions(
+        doc_ids=tuple(args.doc_ids) if args.doc_ids else None,
+        selector=_json_object(args.selector, "--selector"),
+        filter=args.filter,
+        query_params=_json_object(args.query_params, "--query-params") or {},
+        batch_size=args.batch_size,
+        batches_in_flight=args.batches_in_flight,
+    )
+
+
+def _json_object(text: str | None, option: str) -> dict[str, Any] | None:
+    if text is None:
+        return None
+    try:
+        value = orjson.loads(text)
+    except orjson.JSONDecodeError as exc:
+        raise BadRequest(f"{option} is not valid JSON: {exc}") from exc
+    if not isinstance(value, dict):
+        raise BadRequest(f"{option} must be a JSON object")
+    return value
 
 
 async def _opened(stack: contextlib.AsyncExitStack, spec: str, *, create: bool) -> DocumentStore:
@@ -87,18 +121,46 @@ def _without_password(spec: str) -> str:
     return f"{scheme}://{userinfo.split(':', 1)[0]}@{host}"
 
 
-def _describe(exc: CouchError) -> str:
-    return f"{exc.reason} ({exc.status} {exc.error})"
+def _failed(command: str, exc: CouchError) -> int:
+    sys.stderr.write(f"brainlink-docs {command}: {exc.reason} ({exc.status} {exc.error})\n")
+    return 1
 
 
-def _progress() -> Progress:
-    return Progress(
+def _print_json(answer: dict[str, Any]) -> None:
+    sys.stdout.write(orjson.dumps(answer, option=orjson.OPT_INDENT_2).decode() + "\n")
+
+
+def _report_failures(result: ReplicationResult) -> int:
+    for failure in result.failures:
+        sys.stderr.write(f"not written: {failure.id}: {failure.error}: {failure.reason}\n")
+    return 1 if result.failures else 0
+
+
+@contextlib.contextmanager
+def _progress_bar(labels: dict[str, str]) -> Iterator[OnProgress]:
+    """A progress callback drawing a bar per replication id in ``labels`` (two for a sync) on
+    stderr."""
+    bar = ProgressBar(
         TextColumn("{task.description}"),
         BarColumn(),
         MofNCompleteColumn(),
         TaskProgressColumn(),
         TimeRemainingColumn(),
+        TextColumn("{task.fields[status]}"),
         console=Console(stderr=True),
         transient=False,
         disable=not sys.stderr.isatty(),
     )
+    tasks: dict[str, TaskID] = {
+        rep_id: bar.add_task(label, total=None, status="starting")
+        for rep_id, label in labels.items()
+    }
+
+    def on_progress(event: Progress) -> None:
+        task = tasks[event.replication_id]
+        done = event.docs_written + event.doc_write_failures
+        status = f"retrying: {event.error}" if event.status == "retrying" else event.status
+        bar.update(task, completed=done, total=done + event.changes_pending, status=status)
+
+    with bar:
+        yield on_progress

@@ -41,14 +41,20 @@ def replication_id(
     *,
     doc_ids: Sequence[str] | None = None,
     selector: Mapping[str, Any] | None = None,
+    filter_code: str | None = None,
+    query_params: Mapping[str, str] | None = None,
 ) -> str:
     """The hex id of a replication from ``source`` to ``target`` (endpoint ids) with these
-    filters; ``doc_ids`` are a set, so their order does not matter."""
-    key = {
+    filters; ``doc_ids`` are a set, so their order does not matter. A named filter counts by
+    its source code and parameters (CouchDB hashes the function's code, so an edited filter is
+    a new replication); an unfiltered job's id does not depend on them."""
+    key: dict[str, Any] = {
         "version": REPLICATION_ID_VERSION,
         "source": source,
         "target": target,
         "doc_ids": sorted(set(doc_ids)) if doc_ids is not None else None,
         "selector": selector,
     }
+    if filter_code is not None:
+        key["filter"] = {"code": filter_code, "query_params": dict(query_params or {})}
     return hashlib.md5(canonical_json(key)).hexdigest()

@@ -133,6 +133,10 @@ class ChangesQuery:
     attachments: bool = False
     doc_ids: tuple[str, ...] | None = None
     selector: Mapping[str, Any] | None = None
+    # A filter function of a design document, ``"ddoc/name"``, given ``query_params`` as its
+    # ``req.query``: a server with a JavaScript engine runs it (CouchDB); others answer 501.
+    filter: str | None = None
+    query_params: Mapping[str, str] | None = None
 
 
 @dataclass(frozen=True, slots=True)

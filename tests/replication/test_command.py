@@ -21,11 +21,15 @@ from .test_replicate import state, write_corpus
 
 
 async def run_cli(*args: str) -> tuple[int, str, str]:
+    return await run_command("replicate", *args)
+
+
+async def run_command(command: str, *args: str) -> tuple[int, str, str]:
     process = await asyncio.create_subprocess_exec(
         sys.executable,
         "-m",
         "brainlink_docs.cli",
-        "replicate",
+        command,
         *args,
         stdout=asyncio.subprocess.PIPE,
         stderr=asyncio.subprocess.PIPE,
@@ -67,6 +71,63 @@ async def test_replicate_a_file_to_our_server_and_back(tmp_path: Path) -> None:
         assert await state(copy) == expected
     finally:
         await copy.close()
+
+
+async def test_sync_a_file_with_our_server_both_ways(tmp_path: Path) -> None:
+    """``sync``: the device's corpus reaches the server and the server's documents reach the
+    device, in one command; run again, nothing moves."""
+    device_path = tmp_path / "device.sqlite"
+    device = await SqliteStore.open(device_path)
+    try:
+        await write_corpus(device)
+    finally:
+        await device.close()
+    async with serving(tmp_path / "server") as server:
+        url = f"{server.authed_url}/notes"
+        async with serving_db(server.authed_url, "notes"):
+            remote = await HttpStore.open(url)
+            try:
+                await remote.bulk_docs([{"_id": f"from-server-{n}"} for n in range(12)])
+                code, out, err = await run_command("sync", str(device_path), url)
+                assert code == 0, err
+                answer = json.loads(out)
+                assert answer["push"]["history"][0]["docs_written"] > 0
+                assert answer["pull"]["history"][0]["docs_written"] == 12
+                device = await SqliteStore.open(device_path)
+                try:
+                    assert await state(device) == await state(remote)
+                finally:
+                    await device.close()
+                code, out, err = await run_command("sync", str(device_path), url)
+                assert code == 0, err
+                answer = json.loads(out)
+                assert answer["push"]["history"][0]["missing_found"] == 0
+                assert answer["pull"]["history"][0]["missing_found"] == 0
+            finally:
+                await remote.close()
+
+
+async def test_a_selector_from_the_command_line_and_bad_options_are_one_line(
+    tmp_path: Path,
+) -> None:
+    source_path, target = tmp_path / "s.sqlite", str(tmp_path / "t.sqlite")
+    source = await SqliteStore.open(source_path)
+    try:
+        await source.bulk_docs(
+            [{"_id": f"d{n}", "type": "chat" if n % 2 else "file"} for n in range(10)]
+        )
+    finally:
+        await source.close()
+    code, out, err = await run_cli(
+        str(source_path), target, "--create-target", "--selector", '{"type": "chat"}'
+    )
+    assert code == 0, err
+    assert json.loads(out)["history"][0]["docs_written"] == 5
+    for bad in (["--selector", "{not json"], ["--selector", "[1]"], ["--filter", "nofilter"]):
+        code, out, err = await run_cli(str(source_path), target, *bad)
+        assert code == 1, (bad, err)
+        assert len(err.strip().splitlines()) == 1 and "Traceback" not in err, (bad, err)
+        assert out == ""
 
 
 async def test_errors_are_one_clear_line_and_status_1(tmp_path: Path) -> None:

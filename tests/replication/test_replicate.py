@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import asyncio
 import base64
+import itertools
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
@@ -24,8 +25,13 @@ from hypothesis import strategies as st
 from peers import fresh_database
 from store.helpers import BIN, backend, inline, replicated, rev
 
-from brainlink_docs.errors import NotFound
-from brainlink_docs.replication import replicate, replicate_continuously
+from brainlink_docs.errors import BadRequest, NotFound, NotImplementedYet
+from brainlink_docs.replication import (
+    Progress,
+    ReplicationOptions,
+    replicate,
+    replicate_continuously,
+)
 from brainlink_docs.store.api import DocumentStore, ReadOptions, iter_changes
 from brainlink_docs.store.sqlite import SqliteStore
 
@@ -129,7 +135,7 @@ async def test_a_second_run_resumes_from_its_checkpoint(
 ) -> None:
     source, target = await store_factory("source"), await store_factory("target")
     await write_corpus(source)
-    first = await replicate(source, target, batch_size=7)
+    first = await replicate(source, target, ReplicationOptions(batch_size=7))
     again = await replicate(source, target)
     assert again.no_changes
     assert again.start_last_seq == first.source_last_seq
@@ -146,12 +152,112 @@ async def test_doc_ids_replicate_only_those_documents(
 ) -> None:
     source, target = await store_factory("source"), await store_factory("target")
     await write_corpus(source)
-    result = await replicate(source, target, doc_ids=["msg-001", "with-atts"])
+    result = await replicate(source, target, ReplicationOptions(doc_ids=("msg-001", "with-atts")))
     target_state = await state(target)
     assert sorted(target_state) == ["msg-001", "with-atts"]
     source_state = await state(source)
     assert_same(target_state, {k: source_state[k] for k in target_state}, request)
     assert result.stats["docs_written"] == 2
+
+
+async def test_a_selector_replicates_only_the_documents_it_matches(
+    store_factory: StoreFactory, request: pytest.FixtureRequest
+) -> None:
+    source, target = await store_factory("source"), await store_factory("target")
+    await write_corpus(source)
+    await source.bulk_docs(
+        [{"_id": f"ws-{n}", "type": "workspace", "owner": n % 2} for n in range(6)]
+    )
+    mine = ReplicationOptions(selector={"type": "workspace", "owner": 1}, batch_size=2)
+    result = await replicate(source, target, mine)
+    target_state = await state(target)
+    assert sorted(target_state) == ["ws-1", "ws-3", "ws-5"]
+    source_state = await state(source)
+    assert_same(target_state, {k: source_state[k] for k in target_state}, request)
+    assert result.stats["docs_written"] == 3
+    # Another filter is another replication: its own id, its own checkpoints.
+    theirs = await replicate(source, target, ReplicationOptions(selector={"owner": 0}))
+    assert theirs.rep_id != result.rep_id
+    assert theirs.start_last_seq == "0"
+
+
+def test_only_one_filter_per_replication_as_in_couchdb() -> None:
+    with pytest.raises(BadRequest, match="mutually exclusive"):
+        ReplicationOptions(doc_ids=("a",), selector={"a": 1})
+    with pytest.raises(BadRequest, match="designname/filtername"):
+        ReplicationOptions(filter="nofilter")
+
+
+async def test_a_named_filter_runs_on_the_real_couchdb_with_its_query_params(
+    tmp_path: Path, couchdb: CouchServer
+) -> None:
+    """A device syncs one user's workspaces: CouchDB runs the filter function with the
+    replication's ``query_params`` as ``req.query``. Editing the function is a new replication."""
+    target = await SqliteStore.open(tmp_path / "device.sqlite")
+    try:
+        async with fresh_database(couchdb.url, "repl-named-filter") as source:
+            by_owner = "function(doc, req) { return doc.owner === req.query.owner; }"
+            await source.put({"_id": "_design/sync", "filters": {"by_owner": by_owner}})
+            await source.bulk_docs([{"_id": f"ws-{n}", "owner": f"u{n % 3}"} for n in range(9)])
+            options = ReplicationOptions(filter="sync/by_owner", query_params={"owner": "u2"})
+            first = await replicate(source, target, options)
+            assert sorted(row["id"] for row in (await target.all_docs()).rows) == [
+                "ws-2",
+                "ws-5",
+                "ws-8",
+            ]
+            assert first.stats["docs_written"] == 3
+            ddoc = await source.get("_design/sync")
+            edited = "function(doc, req) { return doc.owner === req.query.owner && false; }"
+            await source.put({**ddoc, "filters": {"by_owner": edited}})
+            second = await replicate(source, target, options)
+            assert second.rep_id != first.rep_id
+    finally:
+        await target.close()
+
+
+async def test_a_named_filter_on_a_store_without_javascript_is_a_clear_501(
+    tmp_path: Path,
+) -> None:
+    source = await SqliteStore.open(tmp_path / "s.sqlite")
+    target = await SqliteStore.open(tmp_path / "t.sqlite")
+    try:
+        await source.put({"_id": "_design/sync", "filters": {"mine": "function(d){return true}"}})
+        with pytest.raises(NotImplementedYet, match="JavaScript"):
+            await replicate(source, target, ReplicationOptions(filter="sync/mine"))
+        with pytest.raises(NotFound):
+            await replicate(source, target, ReplicationOptions(filter="sync/missing"))
+    finally:
+        await source.close()
+        await target.close()
+
+
+async def test_progress_events_count_what_the_result_counts(
+    store_factory: StoreFactory,
+) -> None:
+    """Events arrive per batch done, their counters only grow, the checkpointed sequence is
+    always one the run has finished, and the last event says what the result says."""
+    source, target = await store_factory("source"), await store_factory("target")
+    await write_corpus(source)
+    events: list[Progress] = []
+    options = ReplicationOptions(batch_size=5, batches_in_flight=3, checkpoint_interval=0.0)
+    result = await replicate(source, target, options, on_progress=events.append)
+    assert len(events) >= 10
+    for before, after in itertools.pairwise(events):
+        assert after.docs_written >= before.docs_written
+        assert after.revisions_checked >= before.revisions_checked
+    last = events[-1]
+    assert last.status == "idle"
+    assert last.checkpointed_source_seq == result.source_last_seq
+    assert (last.docs_read, last.docs_written, last.doc_write_failures) == (
+        result.stats["docs_read"],
+        result.stats["docs_written"],
+        result.stats["doc_write_failures"],
+    )
+    assert last.missing_revisions_found == result.stats["missing_found"]
+    assert last.changes_pending == 0
+    checkpointed = {e.checkpointed_source_seq for e in events}
+    assert len(checkpointed) > 2  # checkpoint_interval 0: every batch done is recorded
 
 
 async def test_a_document_the_target_refuses_is_counted_and_named(
@@ -255,25 +361,39 @@ edits = st.lists(
 )
 
 
+pipelines = st.builds(
+    ReplicationOptions,
+    batch_size=st.integers(min_value=1, max_value=5),
+    batches_in_flight=st.integers(min_value=1, max_value=4),
+    checkpoint_interval=st.sampled_from([0.0, 1.0]),
+)
+
+
 @settings(max_examples=25, deadline=None)
-@given(edits, st.integers(min_value=1, max_value=5))
-def test_replication_converges_whatever_the_history_and_batch_size(
-    tmp_path_factory: pytest.TempPathFactory, history: list[tuple[str, str]], batch: int
+@given(edits, pipelines)
+def test_replication_converges_whatever_the_history_batches_and_pipelining(
+    tmp_path_factory: pytest.TempPathFactory,
+    history: list[tuple[str, str]],
+    options: ReplicationOptions,
 ) -> None:
-    asyncio.run(_converges(tmp_path_factory.mktemp("law"), history, batch))
+    asyncio.run(_converges(tmp_path_factory.mktemp("law"), history, options))
 
 
-async def _converges(directory: Path, history: list[tuple[str, str]], batch: int) -> None:
+async def _converges(
+    directory: Path, history: list[tuple[str, str]], options: ReplicationOptions
+) -> None:
     source = await SqliteStore.open(directory / "s.sqlite")
     target = await SqliteStore.open(directory / "t.sqlite")
     try:
         for n, (doc_id, action) in enumerate(history):
             await _apply(source, doc_id, action, n)
             if n % 7 == 3:  # replicate part-way, so later runs are incremental
-                await replicate(source, target, batch_size=batch)
-        await replicate(source, target, batch_size=batch)
+                await replicate(source, target, options)
+        done = await replicate(source, target, options)
         assert await state(target) == await state(source)
-        again = await replicate(source, target, batch_size=batch)
+        # Caught up, the run checkpointed the source's last sequence: nothing is left to check.
+        assert done.source_last_seq == (await source.changes()).last_seq
+        again = await replicate(source, target, options)
         assert again.no_changes
     finally:
         await source.close()
@@ -326,7 +446,9 @@ async def test_continuous_replication_carries_each_new_write_until_cancelled(
 ) -> None:
     source, target = await store_factory("source"), await store_factory("target")
     await write_corpus(source)
-    job = asyncio.create_task(replicate_continuously(source, target, batch_size=50))
+    job = asyncio.create_task(
+        replicate_continuously(source, target, ReplicationOptions(batch_size=50))
+    )
     try:
         await wait_for_doc(target, "with-atts", (await source.get("with-atts"))["_rev"])
         for n in range(5):

@@ -17,7 +17,7 @@ from typing import Any
 import orjson
 from aiohttp import web
 
-from brainlink_docs.errors import BadRequest, NotImplementedYet
+from brainlink_docs.errors import BadRequest, filter_needs_javascript
 from brainlink_docs.http import params
 from brainlink_docs.http.requests import json_object, require_json_type, use_store
 from brainlink_docs.http.responses import BASE_HEADERS
@@ -65,7 +65,7 @@ def parse_feed(query: Any, body: dict[str, Any] | None, last_event_id: str | Non
     elif flt == "_design":
         selector = {"_id": {"$beginsWith": "_design/"}}
     elif flt is not None:
-        raise NotImplementedYet(f"Filter {flt} needs a JavaScript engine, not implemented yet.")
+        raise filter_needs_javascript(flt)
     style = query.get("style", "main_only")
     if style not in ("main_only", "all_docs"):
         raise BadRequest("Invalid style; expected main_only or all_docs")

@@ -118,6 +118,10 @@ def changes_request(query: ChangesQuery) -> tuple[Params, dict[str, Any] | None]
     for name in ("descending", "include_docs", "conflicts", "attachments"):
         if getattr(query, name):
             params[name] = "true"
+    if query.filter is not None:
+        # A named filter reads its parameters from the query string (CouchDB's req.query);
+        # the feed's own parameters win over a query parameter of the same name.
+        return {**(query.query_params or {}), **params, "filter": query.filter}, None
     body = _changes_filter(query)
     if body is None:
         return params, None

@@ -15,7 +15,7 @@ from typing import Any
 
 import orjson
 
-from brainlink_docs.errors import BadRequest, error_from_token
+from brainlink_docs.errors import BadRequest, error_from_token, filter_needs_javascript
 from brainlink_docs.store.api import (
     AllDocsPage,
     AllDocsQuery,
@@ -201,6 +201,8 @@ class SqliteStore:
         return await self._engine.read(_all_docs, query, self._token)
 
     async def changes(self, query: ChangesQuery = _DEFAULT_CHANGES) -> ChangesPage:
+        if query.filter is not None:
+            raise filter_needs_javascript(query.filter)
         if query.selector is not None:
             validate_selector(query.selector)
         return await self._engine.read(_changes, query, self._token)
