@@ -28,7 +28,8 @@ bounded by its batch size; no longpoll or continuous feed goes through it here).
 
 Every exchange whose response reached the client in full is kept in ``delivered`` (request and
 response, bodies included): what the client was told, e.g. which writes were acknowledged.
-``on_forwarded`` runs as soon as a request has been sent upstream (to kill the server then).
+``on_forwarded`` runs as soon as a request has been sent upstream (to kill the server then);
+``latency`` delays each request (a slow link).
 """
 
 from __future__ import annotations
@@ -234,6 +235,9 @@ class FaultProxy:
     faults: list[Fault] = field(default_factory=list)
     delivered: list[Exchange] = field(default_factory=list)
     forwarded: int = 0
+    # Seconds each request waits before it is forwarded: a slow link, so a run lasts long enough
+    # for time-based behaviour (the replicator's checkpoint interval) to show.
+    latency: float = 0.0
     on_forwarded: Callable[[Message], None] | None = None
     _server: asyncio.Server | None = None
     _clients: set[asyncio.StreamWriter] = field(default_factory=set)
@@ -359,6 +363,8 @@ class FaultProxy:
             return False
         if fault is not None and fault.after_bytes is None:
             return await self._fail(fault, client, b"")
+        if self.latency:
+            await asyncio.sleep(self.latency)
         up_writer.write(request.raw)
         await up_writer.drain()
         self.forwarded += 1
