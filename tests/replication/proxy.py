@@ -11,7 +11,9 @@ runtime (``arm``, ``clear``, ``stop_listening``/``listen``):
   ``_bulk_docs`` the target wrote while the client got an error);
 - ``STALL``: send nothing more (before forwarding, or after ``after_bytes`` of the response)
   for ``seconds``, then reset: longer than the client's timeout, so the client gives up first;
-- ``ERROR``: answer ``500`` with CouchDB's error body instead of forwarding;
+- ``ERROR``: answer ``500`` with CouchDB's error body instead of forwarding
+  (``after_bytes=None``), or after forwarding, in place of the peer's answer (any number: the
+  peer did the work, the client was told it failed);
 - ``REFUSE``: reset this connection and every other one, stop listening (a connect is refused)
   and listen again on the same port after ``seconds`` (a peer going down for a while).
 
@@ -69,7 +71,8 @@ class Fault:
     method: str | None = None
     nth: int = 1
     times: int = 1
-    # DROP/STALL: None acts before forwarding; a number forwards and passes on that many bytes.
+    # None acts before forwarding; a number forwards first, and DROP/STALL pass on that many
+    # bytes of the answer (ERROR replaces all of it).
     after_bytes: int | None = None
     # STALL: how long nothing is sent; REFUSE: how long nothing listens.
     seconds: float = 30.0
@@ -353,10 +356,8 @@ class FaultProxy:
     ) -> bool:
         """Forward one request and its response, or fault; whether the connection goes on."""
         fault = next((f for f in self.faults if f.fires(request)), None)
-        if fault is not None and fault.kind is Kind.ERROR:
-            client.write(error_response())
-            await client.drain()
-            return True
+        if fault is not None and fault.kind is Kind.ERROR and fault.after_bytes is None:
+            return await self._answer_error(client)
         if fault is not None and fault.kind is Kind.REFUSE:
             reset(client)
             self.refuse_for(fault.seconds)
@@ -371,6 +372,8 @@ class FaultProxy:
         if self.on_forwarded is not None:
             self.on_forwarded(request)
         response, closes = await read_response(up_reader, request.method)
+        if fault is not None and fault.kind is Kind.ERROR:
+            return await self._answer_error(client) and not closes
         if fault is not None:
             assert fault.after_bytes is not None
             # Never the whole response: the client must see it cut short.
@@ -380,6 +383,11 @@ class FaultProxy:
         await client.drain()
         self.delivered.append(Exchange(request, response))
         return not closes
+
+    async def _answer_error(self, client: asyncio.StreamWriter) -> bool:
+        client.write(error_response())
+        await client.drain()
+        return True
 
     async def _fail(self, fault: Fault, client: asyncio.StreamWriter, sent: bytes) -> bool:
         """Pass on ``sent`` (part of a response), then drop or stall and drop."""

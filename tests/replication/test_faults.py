@@ -39,6 +39,7 @@ from brainlink_docs.replication import (
     ReplicationResult,
     RetryPolicy,
     replicate,
+    replicate_continuously,
 )
 from brainlink_docs.replication.backoff import DEFAULT_GIVE_UP_S
 from brainlink_docs.store.api import ChangesQuery, DocumentStore
@@ -47,7 +48,7 @@ from brainlink_docs.store.sqlite import SqliteStore
 
 from .proxy import HOST, Exchange, Fault, FaultProxy, Kind, Message
 from .test_command import run_cli
-from .test_replicate import state, write_corpus
+from .test_replicate import state, wait_for_doc, write_corpus
 
 # Small documents beside the corpus: with BATCH changes per batch, about eight batches.
 EXTRA_DOCS = 300
@@ -157,6 +158,7 @@ PUSH_CASES = {
     "stall-bulk_docs-written": [Fault(Kind.STALL, BULK_DOCS, nth=4, after_bytes=0)],
     "stall-revs_diff": [Fault(Kind.STALL, REVS_DIFF, nth=2)],
     "500-bulk_docs": [Fault(Kind.ERROR, BULK_DOCS, nth=3, times=3)],
+    "500-bulk_docs-written": [Fault(Kind.ERROR, BULK_DOCS, nth=2, after_bytes=0)],
     "500-first-checkpoint-read": [Fault(Kind.ERROR, LOCAL, method="GET")],
     "drop-checkpoint-written-unanswered": [
         Fault(Kind.DROP, LOCAL, method="PUT", nth=2, after_bytes=0)
@@ -171,6 +173,7 @@ PULL_CASES = {
     "stall-changes": [Fault(Kind.STALL, CHANGES, nth=4)],
     "500-bulk_get": [Fault(Kind.ERROR, BULK_GET, nth=1, times=2)],
     "500-changes": [Fault(Kind.ERROR, CHANGES, nth=3)],
+    "500-source-checkpoint-written": [Fault(Kind.ERROR, LOCAL, method="PUT", after_bytes=0)],
     "drop-source-checkpoint-written-unanswered": [
         Fault(Kind.DROP, LOCAL, method="PUT", nth=3, after_bytes=0)
     ],
@@ -443,6 +446,81 @@ async def test_our_server_killed_mid_replication_loses_nothing_and_the_run_compl
         assert await state(restarted) == await state(local)
 
 
+# --- continuous replication through faults -------------------------------------------------------
+
+
+@contextlib.asynccontextmanager
+async def following(source: DocumentStore, target: DocumentStore) -> AsyncIterator[None]:
+    """``replicate_continuously`` in the background for the block, cancelled after it."""
+    job = asyncio.create_task(replicate_continuously(source, target, OPTIONS))
+    try:
+        yield
+        assert not job.done(), job
+    finally:
+        job.cancel()
+        with contextlib.suppress(asyncio.CancelledError):
+            await job
+
+
+async def put_and_wait(written_on: DocumentStore, seen_on: DocumentStore, doc_id: str) -> None:
+    """A new document on one side arrives on the other (``wait_for_doc``'s deadline)."""
+    written = await written_on.put({"_id": doc_id})
+    await wait_for_doc(seen_on, doc_id, written.rev)
+
+
+async def test_continuous_push_carries_writes_made_while_the_target_was_away(
+    tmp_path: Path,
+) -> None:
+    """Following the source into our server: the server refuses connections for a while, then
+    answers a write batch with a reset after writing it; each write made meanwhile arrives."""
+    local = await SqliteStore.open(tmp_path / "local.sqlite")
+    try:
+        async with our_peer(tmp_path / "server") as peer, following(local, peer.faulty):
+            await seed(local)
+            await put_and_wait(local, peer.direct, "before")
+            peer.proxy.refuse_for(1.0)
+            await put_and_wait(local, peer.direct, "while-refused")
+            peer.proxy.arm(Fault(Kind.DROP, BULK_DOCS, after_bytes=0))
+            await put_and_wait(local, peer.direct, "written-unanswered")
+            await put_and_wait(local, peer.direct, "after")
+            assert peer.proxy.fired == 1
+            assert await state(peer.direct) == await state(local)
+    finally:
+        await local.close()
+
+
+async def test_continuous_pull_follows_our_server_through_a_kill_and_restart(
+    tmp_path: Path,
+) -> None:
+    """Following our server (a process) into a file: its longpoll dropped, then the server
+    SIGKILLed while the replicator waits on a longpoll and started again; writes made on the
+    server after each arrive."""
+    local = await SqliteStore.open(tmp_path / "local.sqlite")
+    async with contextlib.AsyncExitStack() as stack:
+        stack.push_async_callback(local.close)
+        server = await stack.enter_async_context(served(tmp_path))
+        await _create_db(server.url)
+        proxy = await stack.enter_async_context(FaultProxy(HOST, server.port))
+        faulty = await stack.enter_async_context(
+            _remote(f"{proxy.url}/{DB}", auth=(ADMIN, SERVE_PASSWORD))
+        )
+        async with _remote(f"{server.url}/{DB}") as direct:
+            await seed(direct)
+        await stack.enter_async_context(following(faulty, local))
+        async with _remote(f"{server.url}/{DB}") as direct:
+            await put_and_wait(direct, local, "before")
+            proxy.arm(Fault(Kind.DROP, "feed=longpoll"))
+            await put_and_wait(direct, local, "after-a-dropped-longpoll")
+        await asyncio.sleep(0.2)  # the replicator is waiting on its next longpoll
+        server.kill()
+        await server.wait_killed()
+        await server.start()
+        async with _remote(f"{server.url}/{DB}") as direct:
+            await put_and_wait(direct, local, "after-a-restart")
+            assert proxy.fired == 1
+            assert await state(direct) == await state(local)
+
+
 # --- the replicator process killed ----------------------------------------------------------------
 
 # Each request through the proxy waits this long, so a run of ~7 sequential batches (two
@@ -524,8 +602,8 @@ async def _opened(path: Path) -> AsyncIterator[SqliteStore]:
 
 
 @contextlib.asynccontextmanager
-async def _remote(url: str) -> AsyncIterator[HttpStore]:
-    store = await HttpStore.open(url)
+async def _remote(url: str, auth: tuple[str, str] | None = None) -> AsyncIterator[HttpStore]:
+    store = await HttpStore.open(url, auth=auth, timeout=CLIENT_TIMEOUT_S)
     try:
         yield store
     finally:
