@@ -199,14 +199,13 @@ async def read_response(reader: asyncio.StreamReader, method: str) -> tuple[Mess
         if head is None:
             raise ConnectionResetError("upstream closed before answering")
         bare = Message(head, b"")
-        if bare.status >= 200 or bare.status == 101:
+        if bare.status >= 200:
             break  # 1xx interim answers are passed over (we never send Expect: 100-continue)
-    if method == "HEAD" or bare.status in _NO_BODY_STATUSES:
-        body = b""
-    else:
-        body = await _read_body(reader, bare, to_eof=True)
-    framed = bare.header("Content-Length") is not None or bare.header("Transfer-Encoding")
-    closes = (bare.header("Connection") or "").lower() == "close" or (not framed and body != b"")
+    framed = any(bare.header(name) is not None for name in ("Content-Length", "Transfer-Encoding"))
+    has_body = method != "HEAD" and bare.status not in _NO_BODY_STATUSES
+    body = await _read_body(reader, bare, to_eof=True) if has_body else b""
+    # A body framed by nothing ends with the connection (RFC 9112 section 6.3).
+    closes = (bare.header("Connection") or "").lower() == "close" or (has_body and not framed)
     return Message(head, body), closes
 
 
