@@ -14,6 +14,9 @@ runtime (``arm``, ``clear``, ``stop_listening``/``listen``):
 - ``ERROR``: answer ``500`` with CouchDB's error body instead of forwarding
   (``after_bytes=None``), or after forwarding, in place of the peer's answer (any number: the
   peer did the work, the client was told it failed);
+- ``CUT``: forward only the first ``after_bytes`` bytes of the request (None: half of it),
+  end the upload there (FIN) and reset the client: a client that died mid-upload, whose half
+  request the peer must not store;
 - ``REFUSE``: reset this connection and every other one, stop listening (a connect is refused)
   and listen again on the same port after ``seconds`` (a peer going down for a while).
 
@@ -51,6 +54,8 @@ HOST = "127.0.0.1"
 HEAD_LIMIT = 64 * 1024
 # The body CouchDB sends with a 500 (chttpd's error shape), so clients parse it as they would.
 ERROR_BODY = b'{"error":"unknown_error","reason":"injected by the fault proxy"}'
+# How long the peer gets to answer (or drop) a cut-off request before the proxy moves on.
+CUT_ANSWER_S = 5.0
 # Statuses and methods whose responses never have a body (RFC 9110 section 6.4.1).
 _NO_BODY_STATUSES = {204, 304}
 
@@ -59,6 +64,7 @@ class Kind(enum.Enum):
     DROP = "drop"
     STALL = "stall"
     ERROR = "error"
+    CUT = "cut"
     REFUSE = "refuse"
 
 
@@ -361,6 +367,8 @@ class FaultProxy:
             reset(client)
             self.refuse_for(fault.seconds)
             return False
+        if fault is not None and fault.kind is Kind.CUT:
+            return await self._cut(fault, request, client, up_reader, up_writer)
         if fault is not None and fault.after_bytes is None:
             return await self._fail(fault, client, b"")
         if self.latency:
@@ -382,6 +390,24 @@ class FaultProxy:
         await client.drain()
         self.delivered.append(Exchange(request, response))
         return not closes
+
+    async def _cut(
+        self,
+        fault: Fault,
+        request: Message,
+        client: asyncio.StreamWriter,
+        up_reader: asyncio.StreamReader,
+        up_writer: asyncio.StreamWriter,
+    ) -> bool:
+        """Send part of ``request`` and end the upload; whatever the peer answers is dropped."""
+        size = len(request.raw) // 2 if fault.after_bytes is None else fault.after_bytes
+        up_writer.write(request.raw[: min(size, len(request.raw) - 1)])
+        await up_writer.drain()
+        up_writer.write_eof()
+        with contextlib.suppress(OSError, TimeoutError):
+            await asyncio.wait_for(up_reader.read(), CUT_ANSWER_S)
+        reset(client)
+        return False
 
     async def _answer_error(self, client: asyncio.StreamWriter) -> bool:
         client.write(error_response())

@@ -154,6 +154,9 @@ PUSH_CASES = {
     "drop-bulk_docs-unsent": [Fault(Kind.DROP, BULK_DOCS, nth=2)],
     "drop-bulk_docs-written-unanswered": [Fault(Kind.DROP, BULK_DOCS, nth=2, after_bytes=0)],
     "drop-bulk_docs-mid-answer": [Fault(Kind.DROP, BULK_DOCS, nth=3, after_bytes=20)],
+    # Half a batch, then the client is gone: nothing of it may be stored half-way.
+    "cut-bulk_docs-upload": [Fault(Kind.CUT, BULK_DOCS, nth=2)],
+    "cut-multipart-put-upload": [Fault(Kind.CUT, r"/with-atts\?", method="PUT")],
     "drop-revs_diff-twice": [Fault(Kind.DROP, REVS_DIFF, nth=3, times=2)],
     "stall-bulk_docs-written": [Fault(Kind.STALL, BULK_DOCS, nth=4, after_bytes=0)],
     "stall-revs_diff": [Fault(Kind.STALL, REVS_DIFF, nth=2)],
@@ -201,6 +204,7 @@ async def test_replication_through_a_fault_ends_identical_on_our_server(
 COUCH_CASES = [
     pytest.param("push", PUSH_CASES["drop-bulk_docs-written-unanswered"], id="push-drop-written"),
     pytest.param("push", PUSH_CASES["500-bulk_docs"], id="push-500-bulk_docs"),
+    pytest.param("push", PUSH_CASES["cut-multipart-put-upload"], id="push-cut-multipart-put"),
     pytest.param("push", PUSH_CASES["refuse-at-bulk_docs"], id="push-refuse"),
     pytest.param("pull", PULL_CASES["drop-bulk_get-mid-answer"], id="pull-drop-bulk_get"),
     pytest.param("pull", PULL_CASES["stall-changes"], id="pull-stall-changes"),
