@@ -705,3 +705,23 @@ async def test_the_command_gives_up_on_a_peer_that_goes_down_mid_run(tmp_path: P
     assert len(lines) == 1 and "503" in lines[0], err
     assert out == b""
     assert DEFAULT_GIVE_UP_S <= elapsed <= DEFAULT_GIVE_UP_S + RUN_DEADLINE_S
+
+
+@pytest.mark.xfail(
+    strict=True,
+    reason="finding: the command opens each end (GET /db) once, outside the retries, so a peer "
+    "down when it starts ends it at once with 503, however brief the outage",
+)
+async def test_the_command_waits_out_a_peer_that_is_briefly_down_when_it_starts(
+    tmp_path: Path,
+) -> None:
+    device = tmp_path / "device.sqlite"
+    async with _opened(device) as source:
+        await source.put({"_id": "a"})
+    async with serving(tmp_path / "server") as server:
+        await _create_db(f"http://{ADMIN}:{PASSWORD}@{HOST}:{server.port}")
+        async with FaultProxy(HOST, server.port) as proxy:
+            proxy.refuse_for(1.0)
+            url = f"http://{ADMIN}:{PASSWORD}@{HOST}:{proxy.port}/{DB}"
+            code, _out, err = await run_cli(str(device), url)
+    assert code == 0, err
