@@ -398,12 +398,13 @@ async def _create_db(server_url: str) -> None:
 
 # Where our server dies: as the nth request to that path reaches it, at once or 10 ms later
 # (mid-write). With four batches in flight, earlier batches have been answered by the fifth.
+# Each case starts a server process twice (~4 s): two run only with the slow tests.
 KILLS = [
-    pytest.param("push", BULK_DOCS, 5, 0.0, id="push-bulk_docs"),
+    pytest.param("push", BULK_DOCS, 5, 0.0, id="push-bulk_docs", marks=pytest.mark.slow),
     pytest.param("push", BULK_DOCS, 5, 0.01, id="push-bulk_docs-10ms"),
     pytest.param("push", LOCAL, 3, 0.0, id="push-checkpoint"),
     pytest.param("pull", BULK_GET, 5, 0.01, id="pull-bulk_get-10ms"),
-    pytest.param("pull", LOCAL, 3, 0.01, id="pull-checkpoint-10ms"),
+    pytest.param("pull", LOCAL, 3, 0.01, id="pull-checkpoint-10ms", marks=pytest.mark.slow),
 ]
 
 
