@@ -633,9 +633,12 @@ async def test_a_run_against_a_peer_that_stays_down_gives_up_with_unavailable(
             await peer.proxy.stop_listening()
             loop = asyncio.get_running_loop()
             began = loop.time()
-            with pytest.raises(Unavailable):
+            with pytest.raises(Unavailable) as raised:
                 await replicate(local, peer.faulty, GIVE_UP)
             assert GIVE_UP_S <= loop.time() - began <= GIVE_UP_S + GIVE_UP_SLACK_S
+            # It names the peer and what went wrong, not just "unavailable".
+            assert f"{HOST}:{peer.proxy.port}" in raised.value.reason
+            assert "Cannot connect" in raised.value.reason
     finally:
         await local.close()
 
