@@ -111,6 +111,22 @@ def _replication_options(command: argparse.ArgumentParser) -> None:
         action="store_true",
         help="after catching up, keep replicating each new write until interrupted (Ctrl-C)",
     )
+    remote = command.add_argument_group("servers (every http(s) end)")
+    login = remote.add_mutually_exclusive_group()
+    login.add_argument(
+        "--cookie",
+        action="store_true",
+        help="log in once with POST /_session using the URL's user:password, then send the "
+        "session cookie (logging in again when it expires) instead of the password each time",
+    )
+    login.add_argument(
+        "--jwt-env",
+        metavar="VAR",
+        help="send the JSON Web Token in environment variable VAR as a bearer token",
+    )
+    remote.add_argument(
+        "--ca-file", metavar="PEM", help="trust servers whose certificate this CA bundle signed"
+    )
 
 
 def main(argv: Sequence[str] | None = None) -> int:

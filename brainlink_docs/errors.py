@@ -126,6 +126,20 @@ class Unavailable(CouchError):
     default_reason = "The service is unavailable."
 
 
+class UntrustedPeer(CouchError):
+    """The peer's TLS certificate did not verify (unknown CA, wrong host name, expired).
+
+    Not an ``Unavailable``: retrying cannot make a certificate trusted, so a replicator that
+    retries outages stops on this at once, with the verifier's reason. Only ever raised by the
+    HTTP client (no response carries it), so it has no place in the status table below; 502 is
+    a gateway's word for "the upstream's answer was unusable", if a server ever relays it.
+    """
+
+    status = 502
+    error = "untrusted_peer"
+    default_reason = "The peer's TLS certificate is not trusted."
+
+
 # Status plus token -> class, so a client can rebuild the exact subclass from a response.
 _BY_STATUS: dict[int, list[type[CouchError]]] = {}
 for _cls in (

@@ -19,14 +19,14 @@ from __future__ import annotations
 import base64
 import contextlib
 import uuid
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from typing import Any
 
 import orjson
 
 from brainlink_docs.canonical import attachment_digest
 from brainlink_docs.errors import Unavailable
-from brainlink_docs.store.encoding import GZIP, gzip_length
+from brainlink_docs.store.encoding import GZIP, gunzip_bytes, gzip_length
 
 Part = tuple[dict[str, str], bytes]
 
@@ -198,8 +198,12 @@ def _gzip(spec: dict[str, Any]) -> bool:
     return bool(spec.get("encoding") == GZIP)
 
 
+def _raw(spec: object) -> bool:
+    return isinstance(spec, dict) and isinstance(spec.get("data"), bytes)
+
+
 def _raw_clear(spec: object) -> bool:
-    return isinstance(spec, dict) and isinstance(spec.get("data"), bytes) and not _gzip(spec)
+    return _raw(spec) and not _gzip(spec)  # type: ignore[arg-type]
 
 
 def mismatched_digest(doc: Any) -> str | None:
@@ -216,14 +220,26 @@ def mismatched_digest(doc: Any) -> str | None:
 def inline_clear(doc: Any) -> Any:
     """``doc`` for a JSON body: raw clear attachment bytes become base64 ``data`` (every
     CouchDB-compatible server takes that, and computes the digest of what it stores)."""
+    return _inline(doc, _raw_clear)
+
+
+def inline_decoded(doc: Any) -> Any:
+    """``doc`` for a server that cannot store encoded bytes as given: every raw attachment,
+    gzip ones decompressed, becomes base64 ``data`` of its clear bytes (the server computes
+    its own digest, as for any new attachment)."""
+    return _inline(doc, _raw)
+
+
+def _inline(doc: Any, chosen: Callable[[object], bool]) -> Any:
     atts = doc.get("_attachments") if isinstance(doc, dict) else None
-    if not isinstance(atts, dict) or not any(map(_raw_clear, atts.values())):
+    if not isinstance(atts, dict) or not any(map(chosen, atts.values())):
         return doc
     converted = {}
     for name, spec in atts.items():
-        if _raw_clear(spec):
+        if chosen(spec):
             keep = {k: v for k, v in spec.items() if k in ("content_type", "revpos")}
-            spec = {**keep, "data": base64.b64encode(spec["data"]).decode("ascii")}
+            data = gunzip_bytes(spec["data"]) if _gzip(spec) else spec["data"]
+            spec = {**keep, "data": base64.b64encode(data).decode("ascii")}
         converted[name] = spec
     return {**doc, "_attachments": converted}
 

@@ -60,10 +60,26 @@ async def store_factory(
         yield await _factory(request, tmp_path, stack)
 
 
-async def _factory(
-    request: pytest.FixtureRequest, tmp_path: Path, stack: contextlib.AsyncExitStack
+async def open_backend(
+    request: pytest.FixtureRequest,
+    tmp_path: Path,
+    stack: contextlib.AsyncExitStack,
+    backend: str,
 ) -> StoreFactory:
-    backend = request.param
+    """A store factory of a named backend, for tests that pair backends (replication)."""
+    directory = tmp_path / backend
+    directory.mkdir(exist_ok=True)
+    return await _factory(request, directory, stack, backend)
+
+
+async def _factory(
+    request: pytest.FixtureRequest,
+    tmp_path: Path,
+    stack: contextlib.AsyncExitStack,
+    backend: str | None = None,
+) -> StoreFactory:
+    """Opens stores of ``backend`` (default: the test's parameter)."""
+    backend = backend or request.param
     if backend.startswith("sqlite"):
         from brainlink_docs.store.sqlite import SqliteStore
 

@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import argparse
 import contextlib
+import os
 import sys
 from collections.abc import Iterator
 from typing import Any
@@ -40,15 +41,16 @@ from brainlink_docs.replication.replicate import (
 )
 from brainlink_docs.replication.sync import sync, sync_continuously
 from brainlink_docs.store.api import DocumentStore
-from brainlink_docs.store.endpoints import open_endpoint
+from brainlink_docs.store.endpoints import is_url, open_endpoint, split_userinfo
+from brainlink_docs.store.http.auth import Auth, Bearer, CookieSession
 
 
 async def run_replicate(args: argparse.Namespace) -> int:
     async with contextlib.AsyncExitStack() as stack:
         try:
             options = options_from(args)
-            source = await _opened(stack, args.source, create=False)
-            target = await _opened(stack, args.target, create=args.create_target)
+            source = await _opened(stack, args.source, args, create=False)
+            target = await _opened(stack, args.target, args, create=args.create_target)
             labels = {await rep_id_of(source, target, options): "replicating"}
             with _progress_bar(labels) as on_progress:
                 if args.continuous:
@@ -64,8 +66,8 @@ async def run_sync(args: argparse.Namespace) -> int:
     async with contextlib.AsyncExitStack() as stack:
         try:
             options = options_from(args)
-            a = await _opened(stack, args.a, create=args.create)
-            b = await _opened(stack, args.b, create=args.create)
+            a = await _opened(stack, args.a, args, create=args.create)
+            b = await _opened(stack, args.b, args, create=args.create)
             labels = {
                 await rep_id_of(a, b, options): "push A → B",
                 await rep_id_of(b, a, options): "pull B → A",
@@ -104,13 +106,38 @@ def _json_object(text: str | None, option: str) -> dict[str, Any] | None:
     return value
 
 
-async def _opened(stack: contextlib.AsyncExitStack, spec: str, *, create: bool) -> DocumentStore:
+async def _opened(
+    stack: contextlib.AsyncExitStack, spec: str, args: argparse.Namespace, *, create: bool
+) -> DocumentStore:
     try:
-        store = await open_endpoint(spec, create=create)
+        if is_url(spec):
+            url, auth = _login(spec, args)
+            store = await open_endpoint(url, create=create, auth=auth, ca_file=args.ca_file)
+        else:
+            store = await open_endpoint(spec, create=create)
     except CouchError as exc:
         raise type(exc)(f"{_without_password(spec)}: {exc.reason}", error=exc.error) from exc
     stack.push_async_callback(store.close)
     return store
+
+
+def _login(url: str, args: argparse.Namespace) -> tuple[str, Auth | None]:
+    """The URL to open and how to log in: the URL's own credentials (Basic), a session cookie
+    made from them (``--cookie``), or a bearer token from the environment (``--jwt-env``)."""
+    if args.jwt_env:
+        token = os.environ.get(args.jwt_env)
+        if not token:
+            raise BadRequest(f"--jwt-env: environment variable {args.jwt_env} is not set")
+        bare, credentials = split_userinfo(url)
+        if credentials is not None:
+            raise BadRequest("--jwt-env: the URL must not also carry a user and password")
+        return bare, Bearer(token)
+    if args.cookie:
+        bare, credentials = split_userinfo(url)
+        if credentials is None:
+            raise BadRequest("--cookie: the URL carries no user:password to log in with")
+        return bare, CookieSession(*credentials)
+    return url, None
 
 
 def _without_password(spec: str) -> str:

@@ -130,6 +130,35 @@ async def test_a_selector_from_the_command_line_and_bad_options_are_one_line(
         assert out == ""
 
 
+async def test_cookie_login_from_the_command_line_and_its_errors(tmp_path: Path) -> None:
+    """``--cookie`` logs in with the URL's credentials through ``_session``; a wrong password,
+    a URL without credentials and an unset ``--jwt-env`` variable are one line each."""
+    source_path = tmp_path / "s.sqlite"
+    source = await SqliteStore.open(source_path)
+    try:
+        await source.bulk_docs([{"_id": f"d{n}"} for n in range(5)])
+    finally:
+        await source.close()
+    async with serving(tmp_path / "server") as server:
+        url = f"{server.authed_url}/cookies"
+        code, out, err = await run_cli(str(source_path), url, "--create-target", "--cookie")
+        assert code == 0, err
+        assert json.loads(out)["history"][0]["docs_written"] == 5
+        wrong = f"http://{server.admin}:wrong@127.0.0.1:{server.port}/cookies"
+        bare = f"http://127.0.0.1:{server.port}/cookies"
+        cases = [
+            ([wrong, "--cookie"], "401"),
+            ([bare, "--cookie"], "no user:password"),
+            ([bare, "--jwt-env", "BRAINLINK_TEST_NO_SUCH_VARIABLE"], "is not set"),
+        ]
+        for extra, expected in cases:
+            code, out, err = await run_cli(str(source_path), *extra)
+            assert code == 1, (extra, err)
+            lines = err.strip().splitlines()
+            assert len(lines) == 1 and expected in lines[0], (extra, err)
+            assert "wrong" not in err
+
+
 async def test_errors_are_one_clear_line_and_status_1(tmp_path: Path) -> None:
     async with serving(tmp_path / "server") as server:
         missing_file = str(tmp_path / "nope.sqlite")

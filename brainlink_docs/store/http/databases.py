@@ -14,10 +14,11 @@ from yarl import URL
 
 from brainlink_docs.errors import NotFound
 from brainlink_docs.store.api import validate_db_name
+from brainlink_docs.store.http.auth import AuthOption
 from brainlink_docs.store.http.store import HttpStore
 from brainlink_docs.store.http.transport import (
     DEFAULT_TIMEOUT,
-    Credentials,
+    CaFile,
     Transport,
     db_segment,
 )
@@ -38,14 +39,24 @@ class HttpDatabases:
         url: str | URL,
         *,
         session: aiohttp.ClientSession | None = None,
-        auth: Credentials | None = None,
+        auth: AuthOption | None = None,
         timeout: float = DEFAULT_TIMEOUT,  # noqa: ASYNC109 - bounds each later request
         headers: Mapping[str, str] | None = None,
+        ca_file: CaFile | None = None,
     ) -> HttpDatabases:
-        """Bind to the server at ``url`` (credentials in the userinfo or ``auth``); without
-        ``session`` it owns one. Async because an aiohttp session must be made in the loop."""
+        """Bind to the server at ``url`` (credentials in the userinfo or ``auth``, https
+        verified against ``ca_file`` when given: see ``HttpStore.open``); without ``session``
+        it owns one. Async because an aiohttp session must be made in the loop. The stores it
+        opens share its credential: one cookie session serves them all."""
         return cls(
-            Transport.create(url, session=session, auth=auth, timeout=timeout, headers=headers)
+            Transport.create(
+                url,
+                session=session,
+                auth=auth,
+                timeout=timeout,
+                headers=headers,
+                ca_file=ca_file,
+            )
         )
 
     def _store(self, name: str) -> HttpStore:

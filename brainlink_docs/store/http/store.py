@@ -22,7 +22,9 @@ from brainlink_docs import multipart
 from brainlink_docs.errors import (
     BadRequest,
     Conflict,
+    Forbidden,
     NotFound,
+    Unauthorized,
     Unavailable,
     content_md5_mismatch,
 )
@@ -38,10 +40,11 @@ from brainlink_docs.store.api import (
     ReadOptions,
 )
 from brainlink_docs.store.http import wire
+from brainlink_docs.store.http.auth import AuthOption
 from brainlink_docs.store.http.transport import (
     DEFAULT_TIMEOUT,
     JSON,
-    Credentials,
+    CaFile,
     Reply,
     Transport,
     attachment_path,
@@ -73,6 +76,7 @@ class HttpStore:
     def __init__(self, transport: Transport, name: str) -> None:
         self._t = transport
         self._name = name
+        self._stores_encoded: bool | None = None
 
     @classmethod
     async def open(
@@ -80,16 +84,26 @@ class HttpStore:
         url: str | URL,
         *,
         session: aiohttp.ClientSession | None = None,
-        auth: Credentials | None = None,
+        auth: AuthOption | None = None,
         timeout: float = DEFAULT_TIMEOUT,  # noqa: ASYNC109 - bounds each later request
         headers: Mapping[str, str] | None = None,
+        ca_file: CaFile | None = None,
     ) -> HttpStore:
         """Bind to the database at ``url``; no request is made until the first call, so a
-        missing database shows as ``NotFound`` there. Credentials come from the URL userinfo or
-        ``auth`` (``(login, password)`` or ``aiohttp.BasicAuth``). Without ``session`` the
+        missing database (or a wrong password) shows there. Credentials come from the URL
+        userinfo or ``auth``: ``auth.Basic``/``(login, password)``/``aiohttp.BasicAuth``,
+        ``auth.Bearer`` (a JWT) or ``auth.CookieSession`` (``POST /_session`` at the server
+        root, logging in again when the cookie expires). ``ca_file``: the CA bundle an https
+        server's certificate must chain to (default: the system's). Without ``session`` the
         store owns one and ``close()`` closes it; ``timeout`` bounds each request (seconds)."""
         transport = Transport.create(
-            url, session=session, auth=auth, timeout=timeout, headers=headers
+            url,
+            session=session,
+            auth=auth,
+            timeout=timeout,
+            headers=headers,
+            ca_file=ca_file,
+            depth=1,
         )
         try:
             name = name_of(transport.base)
@@ -165,6 +179,11 @@ class HttpStore:
             raise content_md5_mismatch()
         results: dict[int, BulkResult] = {}
         json_docs: list[tuple[int, Doc]] = []
+        if (
+            any(map(multipart.has_gzip_attachments, batch))
+            and not await self._stores_encoded_bytes()
+        ):
+            batch = [multipart.inline_decoded(doc) for doc in batch]
         for i, doc in enumerate(batch):
             if multipart.has_gzip_attachments(doc):
                 results[i] = await self._put_related(doc, new_edits)
@@ -174,6 +193,20 @@ class HttpStore:
             rows = await self._bulk_docs_json([doc for _, doc in json_docs], new_edits)
             results.update(zip((i for i, _ in json_docs), rows, strict=True))
         return [results[i] for i in range(len(batch))]
+
+    async def _stores_encoded_bytes(self) -> bool:
+        """Whether the server keeps a gzip part of a ``multipart/related`` upload as gzip (its
+        welcome says ``couchdb``: CouchDB and ours). pouchdb-server 4.2 would store the gzip
+        bytes as the attachment's content, so it is sent clear bytes instead and computes its
+        own digest, as it does for every attachment. A server whose root is closed to us is
+        taken for CouchDB (pouchdb-server's is open)."""
+        if self._stores_encoded is None:
+            try:
+                welcome = await self._t.parent().call("GET")
+            except (Unauthorized, Forbidden):
+                welcome = {"couchdb": "Welcome"}
+            self._stores_encoded = isinstance(welcome, dict) and "couchdb" in welcome
+        return self._stores_encoded
 
     async def _bulk_docs_json(self, batch: list[Doc], new_edits: bool) -> list[BulkResult]:
         payload = {"docs": batch, "new_edits": new_edits}
@@ -197,7 +230,10 @@ class HttpStore:
             )
         except Conflict as exc:
             return BulkResult(doc_id, None, exc.error, exc.reason)
-        return wire.write_result(reply.json())
+        answer = reply.json()
+        if isinstance(answer, list):  # pouchdb-server answers it as _bulk_docs: [] when written
+            return wire.bulk_results([doc], answer, new_edits=new_edits)[0]
+        return wire.write_result(answer)
 
     # -- feeds -----------------------------------------------------------------------------------
 

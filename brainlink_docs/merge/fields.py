@@ -1,0 +1,266 @@
+"""A document's fields with the clock of their last change: the state field-level merge joins.
+
+A body is seen as its *leaves*: every path to a value that is not a non-empty object (numbers,
+strings, lists, ``null``, ``{}``), each with the clock of the edit that last set it, plus the
+paths an edit removed (tombstones, so a stale copy cannot bring a removed field back). That
+``FieldState`` is a join-semilattice: ``join`` keeps, per path, the entry with the greatest
+clock, so merging is commutative, associative and idempotent by construction. ``render`` turns a
+state back into a body by applying its entries in clock order (ancestors first on equal
+clocks): a removal deletes what is below it, a later value replaces what it lands on.
+
+The state travels inside the document, in plain JSON under ``META`` (``"$merge"``): the
+document's clock, each visible leaf's clock (JSON pointers), the tombstones, the few entries a
+newer edit of a descendant hides (``hidden``: a field set to a number on one device while
+another gave it sub-fields), and the digest of the body it describes, so a body edited by a
+plain CouchDB client (which copies ``$merge`` unchanged) is recognised as unstamped rather than
+trusted. Entries an ancestor's newer entry overwrites can never show again and are pruned.
+"""
+
+from __future__ import annotations
+
+import copy
+import hashlib
+from collections.abc import Iterable, Iterator, Mapping
+from dataclasses import dataclass
+from typing import Any
+
+from brainlink_docs.canonical import canonical_json
+from brainlink_docs.errors import BadRequest
+from brainlink_docs.merge.clock import ZERO, Hlc, parse_hlc
+
+# The key of the merge metadata in a document: not ``_``-prefixed, which CouchDB reserves.
+META = "$merge"
+
+Path = tuple[str, ...]
+Doc = dict[str, Any]
+
+
+class _Removed:
+    """The value of a tombstone entry."""
+
+    def __repr__(self) -> str:
+        return "REMOVED"
+
+
+REMOVED: Any = _Removed()
+
+
+@dataclass(frozen=True, slots=True)
+class Entry:
+    clock: Hlc
+    value: Any  # a JSON leaf, or REMOVED
+
+    def rank(self) -> tuple[Hlc, bool, bytes]:
+        """Order of entries for one path: the later clock; on a tie (one replica writing two
+        values under one clock cannot happen, but a state must still have one answer), a value
+        over a removal, then the canonical JSON."""
+        removed = self.value is REMOVED
+        return (self.clock, not removed, b"" if removed else canonical_json(self.value))
+
+
+FieldState = dict[Path, Entry]
+
+
+def user_fields(doc: Mapping[str, Any]) -> Doc:
+    """The body the merge is about: no ``_`` fields (CouchDB's) and no metadata."""
+    return {k: v for k, v in doc.items() if not k.startswith("_") and k != META}
+
+
+def body_digest(body: Mapping[str, Any]) -> str:
+    return hashlib.md5(canonical_json(body)).hexdigest()
+
+
+def leaves(body: Any, prefix: Path = ()) -> Iterator[tuple[Path, Any]]:
+    """Every leaf of ``body``: ``(path, value)`` where value is not a non-empty object."""
+    if isinstance(body, dict) and body:
+        for key, value in body.items():
+            yield from leaves(value, (*prefix, key))
+    elif prefix:
+        yield prefix, body
+
+
+def join(states: Iterable[FieldState]) -> FieldState:
+    """Per path, the greatest entry of all ``states``; then pruned."""
+    out: FieldState = {}
+    for state in states:
+        for path, entry in state.items():
+            current = out.get(path)
+            if current is None or entry.rank() > current.rank():
+                out[path] = entry
+    return prune(out)
+
+
+def prune(state: FieldState) -> FieldState:
+    """Drop entries that a newer entry at an ancestor path overwrites: in any later join that
+    ancestor entry (or a newer one at its path) is applied after them, so they never show."""
+    return {path: e for path, e in state.items() if not _overwritten(state, path, e.clock)}
+
+
+def _overwritten(state: FieldState, path: Path, clock: Hlc) -> bool:
+    for n in range(1, len(path)):
+        ancestor = state.get(path[:n])
+        if ancestor is not None and ancestor.clock > clock:
+            return True
+    return False
+
+
+def render(state: FieldState) -> Doc:
+    """The body ``state`` describes: entries applied in clock order, ancestors first."""
+    body: Doc = {}
+    for path, entry in sorted(state.items(), key=lambda item: (item[1].clock, len(item[0]))):
+        if entry.value is REMOVED:
+            _remove(body, path)
+        else:
+            set_at(body, path, copy.deepcopy(entry.value))
+    return body
+
+
+def set_at(body: Doc, path: Path, value: Any) -> None:
+    """Put ``value`` at ``path``, making objects along the way (replacing what is not one)."""
+    node = body
+    for key in path[:-1]:
+        child = node.get(key)
+        if not isinstance(child, dict):
+            child = node[key] = {}
+        node = child
+    node[path[-1]] = value
+
+
+def _remove(body: Doc, path: Path) -> None:
+    node: Any = body
+    for key in path[:-1]:
+        node = node.get(key) if isinstance(node, dict) else None
+    if isinstance(node, dict):
+        node.pop(path[-1], None)
+
+
+def value_at(body: Any, path: Path) -> tuple[bool, Any]:
+    """Whether ``body`` has something at ``path``, and what."""
+    node = body
+    for key in path:
+        if not isinstance(node, dict) or key not in node:
+            return False, None
+        node = node[key]
+    return True, node
+
+
+def metadata(state: FieldState, body: Doc) -> Doc:
+    """``$merge`` for ``body`` rendered from ``state``: where each entry went."""
+    fields, removed, hidden = {}, {}, {}
+    for path, entry in sorted(state.items()):
+        pointer = to_pointer(path)
+        if entry.value is REMOVED:
+            removed[pointer] = str(entry.clock)
+            continue
+        found, value = value_at(body, path)
+        if found and canonical_json(value) == canonical_json(entry.value):
+            fields[pointer] = str(entry.clock)
+        else:
+            hidden[pointer] = [str(entry.clock), entry.value]
+    clocks = [entry.clock for entry in state.values()]
+    meta: Doc = {"clock": str(max(clocks)) if clocks else None, "fields": fields}
+    if removed:
+        meta["removed"] = removed
+    if hidden:
+        meta["hidden"] = hidden
+    meta["digest"] = body_digest(body)
+    return meta
+
+
+def document(state: FieldState, clock: Hlc | None = None) -> Doc:
+    """A body with its ``$merge``; ``clock`` raises the document's clock (an edit that changed
+    nothing still happened after what it saw)."""
+    state = prune(state)
+    body = render(state)
+    meta = metadata(state, body)
+    if clock is not None and (meta["clock"] is None or clock > parse_hlc(meta["clock"])):
+        meta["clock"] = str(clock)
+    return {**body, META: meta}
+
+
+def state_of(doc: Mapping[str, Any]) -> FieldState | None:
+    """The field state ``doc`` carries; ``None`` when it carries none that describes its body
+    (never stamped, or edited since by a client that does not stamp)."""
+    meta = doc.get(META)
+    body = user_fields(doc)
+    if not isinstance(meta, dict) or meta.get("digest") != body_digest(body):
+        return None
+    try:
+        clocks = {from_pointer(p): parse_hlc(c) for p, c in _items(meta.get("fields"))}
+        state: FieldState = {}
+        for path, value in leaves(body):
+            if path not in clocks:
+                return None
+            state[path] = Entry(clocks[path], value)
+        for pointer, clock in _items(meta.get("removed")):
+            state[from_pointer(pointer)] = Entry(parse_hlc(clock), REMOVED)
+        for pointer, pair in _items(meta.get("hidden")):
+            if not isinstance(pair, list) or len(pair) != 2:
+                return None
+            state[from_pointer(pointer)] = Entry(parse_hlc(pair[0]), pair[1])
+    except BadRequest:
+        return None
+    return state
+
+
+def doc_clock(doc: Mapping[str, Any]) -> Hlc | None:
+    """The clock of the edit that wrote ``doc`` (``None``: not written through the merger)."""
+    meta = doc.get(META)
+    if not isinstance(meta, dict):
+        return None
+    try:
+        return parse_hlc(meta.get("clock"))
+    except BadRequest:
+        return None
+
+
+def _items(value: object) -> list[tuple[str, Any]]:
+    return list(value.items()) if isinstance(value, dict) else []
+
+
+def stamp(previous: Mapping[str, Any] | None, edited: Mapping[str, Any], clock: Hlc) -> Doc:
+    """``edited`` with its merge metadata, as an edit at ``clock`` of ``previous`` (the
+    revision it was made from; ``None`` for a new document). Unchanged leaves keep their
+    clocks; changed, added and removed ones get ``clock``. An edit that removes an ancestor of a
+    leaf it keeps (a number that became an object) re-stamps that leaf too, so that rendering
+    (ancestors first) removes the old value and then sets the kept one."""
+    old = (state_of(previous) if previous is not None else None) or _unstamped(previous)
+    body = user_fields(edited)
+    new_leaves = dict(leaves(body))
+    state: FieldState = {}
+    for path, value in new_leaves.items():
+        before = old.get(path)
+        unchanged = before is not None and _same_value(before, value)
+        state[path] = before if unchanged and before is not None else Entry(clock, value)
+    for path, entry in old.items():
+        if path in state:
+            continue
+        state[path] = entry if entry.value is REMOVED else Entry(clock, REMOVED)
+        if entry.value is not REMOVED:
+            for leaf in new_leaves:
+                if leaf[: len(path)] == path and len(leaf) > len(path):
+                    state[leaf] = Entry(clock, new_leaves[leaf])
+    extra = {k: v for k, v in edited.items() if k.startswith("_")}
+    return {**extra, **document(state, clock)}
+
+
+def _same_value(entry: Entry, value: Any) -> bool:
+    return entry.value is not REMOVED and canonical_json(entry.value) == canonical_json(value)
+
+
+def _unstamped(previous: Mapping[str, Any] | None) -> FieldState:
+    """A revision with no usable metadata: its leaves, as of the beginning of time."""
+    if previous is None:
+        return {}
+    return {path: Entry(ZERO, value) for path, value in leaves(user_fields(previous))}
+
+
+def to_pointer(path: Path) -> str:
+    """RFC 6901: ``~`` as ``~0``, ``/`` as ``~1``."""
+    return "".join("/" + key.replace("~", "~0").replace("/", "~1") for key in path)
+
+
+def from_pointer(pointer: str) -> Path:
+    if not pointer.startswith("/"):
+        raise BadRequest(f"not a JSON pointer: {pointer!r}")
+    return tuple(p.replace("~1", "/").replace("~0", "~") for p in pointer[1:].split("/"))

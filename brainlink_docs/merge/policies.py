@@ -1,0 +1,156 @@
+"""Merge policies: how each kind of document is merged, keyed by its ``type`` field.
+
+A ``Policy`` names a strategy for the document (``fields``, the default: each field's latest
+change; or ``lww``: the latest edit, whole) and the fields that are CRDTs, by JSON pointer
+(``{"/usage/tokens": "counter", "/tags": "set", "/title": "register"}``), whose values are merged
+by their own rule over every leaf whatever the strategy chose. ``Policies`` is the registry:
+the typed entities declare theirs in code; a server reads them from JSON (a design document's
+``merge_policies`` or its config) in the same shape ``to_json`` writes.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterable, Mapping, Sequence
+from dataclasses import dataclass, field
+from typing import Any, Literal
+
+from brainlink_docs.errors import BadRequest
+from brainlink_docs.merge import crdt
+from brainlink_docs.merge.clock import ZERO, Hlc, latest
+from brainlink_docs.merge.fields import (
+    META,
+    Entry,
+    Path,
+    doc_clock,
+    document,
+    from_pointer,
+    leaves,
+    set_at,
+    state_of,
+    user_fields,
+    value_at,
+)
+from brainlink_docs.merge.strategies import last_writer_wins, merge_fields
+
+Strategy = Literal["fields", "lww"]
+CrdtKind = Literal["counter", "register", "set"]
+Doc = dict[str, Any]
+
+_CRDT_MERGES: dict[str, Callable[[Iterable[Any]], Any]] = {
+    "counter": crdt.merge_counters,
+    "register": crdt.merge_registers,
+    "set": crdt.merge_sets,
+}
+
+
+@dataclass(frozen=True, slots=True)
+class Policy:
+    strategy: Strategy = "fields"
+    crdts: Mapping[str, CrdtKind] = field(default_factory=dict)
+
+    def __post_init__(self) -> None:
+        if self.strategy not in ("fields", "lww"):
+            raise BadRequest(f"unknown merge strategy {self.strategy!r}: fields or lww")
+        for pointer, kind in self.crdts.items():
+            from_pointer(pointer)
+            if kind not in _CRDT_MERGES:
+                raise BadRequest(f"unknown CRDT {kind!r} for {pointer}: counter, register or set")
+
+    def merge(
+        self, leaves: Sequence[Mapping[str, Any]], ancestor: Mapping[str, Any] | None = None
+    ) -> Doc:
+        """The merged body (with ``$merge``) of ``leaves``."""
+        if self.strategy == "lww":
+            base = last_writer_wins(leaves)
+        else:
+            base = merge_fields(leaves, ancestor)
+        if not self.crdts:
+            return base
+        return _with_crdts(base, leaves, self.crdts)
+
+    def to_json(self) -> dict[str, Any]:
+        return {"strategy": self.strategy, "crdts": dict(self.crdts)}
+
+
+DEFAULT_POLICY = Policy()
+
+
+@dataclass(frozen=True, slots=True)
+class Policies:
+    """Policies by document ``type``; documents of other types get ``default``."""
+
+    by_type: Mapping[str, Policy] = field(default_factory=dict)
+    default: Policy = DEFAULT_POLICY
+
+    def for_doc(self, doc: Mapping[str, Any]) -> Policy:
+        kind = doc.get("type")
+        return self.by_type.get(kind, self.default) if isinstance(kind, str) else self.default
+
+    def to_json(self) -> dict[str, Any]:
+        return {
+            "default": self.default.to_json(),
+            "types": {k: p.to_json() for k, p in sorted(self.by_type.items())},
+        }
+
+    @classmethod
+    def from_json(cls, value: object) -> Policies:
+        """Policies as ``to_json`` writes them; ``BadRequest`` says what is wrong."""
+        if not isinstance(value, Mapping):
+            raise BadRequest("merge policies must be an object")
+        types = value.get("types", {})
+        if not isinstance(types, Mapping):
+            raise BadRequest("merge policies: `types` must be an object")
+        return cls(
+            {str(k): _policy(v) for k, v in types.items()},
+            _policy(value.get("default", {})),
+        )
+
+
+def _policy(value: object) -> Policy:
+    if not isinstance(value, Mapping):
+        raise BadRequest("a merge policy must be an object")
+    crdts = value.get("crdts", {})
+    if not isinstance(crdts, Mapping):
+        raise BadRequest("a merge policy's `crdts` must be an object")
+    return Policy(value.get("strategy", "fields"), dict(crdts))
+
+
+def _with_crdts(
+    base: Doc, leaves: Sequence[Mapping[str, Any]], crdts: Mapping[str, CrdtKind]
+) -> Doc:
+    """``base`` with each CRDT field replaced by the merge of every leaf's value there, at the
+    latest clock any leaf's edit of that field had."""
+    state = state_of(base)
+    body = user_fields(base)
+    for pointer, kind in sorted(crdts.items()):
+        path = from_pointer(pointer)
+        found = [value_at(user_fields(leaf), path) for leaf in leaves]
+        values = [value for present, value in found if present]
+        if not values:
+            continue
+        merged = _CRDT_MERGES[kind](values)
+        if state is None:
+            set_at(body, path, merged)
+            continue
+        clock = _field_clock(leaves, path)
+        state = {p: e for p, e in state.items() if p[: len(path)] != path}
+        state.update({(*path, *p): Entry(clock, v) for p, v in leaves_of(merged)})
+    if state is None:
+        return body if META not in base else {**body, META: base[META]}
+    return document(state, doc_clock(base))
+
+
+def leaves_of(value: Any) -> list[tuple[Path, Any]]:
+    """The leaves below a value, the value itself when it is one (the empty path)."""
+    found = list(leaves(value))
+    return found or [((), value)]
+
+
+def _field_clock(leaves_: Sequence[Mapping[str, Any]], path: Path) -> Hlc:
+    clocks: list[Hlc | None] = []
+    for leaf in leaves_:
+        state = state_of(leaf)
+        if state is None:
+            continue
+        clocks.extend(e.clock for p, e in state.items() if p[: len(path)] == path)
+    return latest(*clocks) or ZERO
