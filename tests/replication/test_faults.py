@@ -50,9 +50,9 @@ from .proxy import HOST, Exchange, Fault, FaultProxy, Kind, Message
 from .test_command import run_cli
 from .test_replicate import state, wait_for_doc, write_corpus
 
-# Small documents beside the corpus: with BATCH changes per batch, about eight batches.
-EXTRA_DOCS = 300
-BATCH = 50
+# Small documents beside the corpus: with BATCH changes per batch, about seven batches.
+EXTRA_DOCS = 200
+BATCH = 40
 # Retries come quickly here: the faults are brief and the tests measure recovery, not patience.
 FAST_RETRY = RetryPolicy(initial=0.02, maximum=0.25, give_up_after=30.0)
 # A checkpoint after every batch (the default waits 1 s, longer than these runs): checkpoint
@@ -551,7 +551,7 @@ def kill_after_first_checkpoint(kill: Callable[[], None]) -> Callable[[Message],
 
 
 async def test_a_killed_replicator_process_resumes_and_resends_little(tmp_path: Path) -> None:
-    """``brainlink-docs replicate --batch-size 50`` SIGKILLed while a batch is in flight after
+    """``brainlink-docs replicate --batch-size 40`` SIGKILLed while a batch is in flight after
     its first checkpoint, then run again: the target ends identical, the second run starts at
     the first one's checkpoint (it checks only the revisions after it) and writes exactly the
     revisions the target lacked, no more than were not yet checkpointed."""
