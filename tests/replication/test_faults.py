@@ -550,11 +550,25 @@ def kill_after_first_checkpoint(kill: Callable[[], None]) -> Callable[[Message],
     return hook
 
 
-async def test_a_killed_replicator_process_resumes_and_resends_little(tmp_path: Path) -> None:
-    """``brainlink-docs replicate --batch-size 40`` SIGKILLed while a batch is in flight after
-    its first checkpoint, then run again: the target ends identical, the second run starts at
-    the first one's checkpoint (it checks only the revisions after it) and writes exactly the
-    revisions the target lacked, no more than were not yet checkpointed."""
+Hook = Callable[[Callable[[], None]], Callable[[Message], None]]
+REPLICATOR_KILLS = [
+    pytest.param(kill_after_first_checkpoint, id="batch-after-checkpoint"),
+    # The target's second checkpoint written, the source's not (its GET, PUT, PUT): the sides
+    # disagree and the next run starts at the older, common one.
+    pytest.param(
+        lambda kill: after_nth(LOCAL, 3, kill), id="between-checkpoints", marks=pytest.mark.slow
+    ),
+]
+
+
+@pytest.mark.parametrize("hook", REPLICATOR_KILLS)
+async def test_a_killed_replicator_process_resumes_and_resends_little(
+    tmp_path: Path, hook: Hook
+) -> None:
+    """``brainlink-docs replicate --batch-size 40`` SIGKILLed mid-run after a checkpoint, then
+    run again: the target ends identical, the second run starts at a checkpoint of the first
+    (it checks only the revisions after it) and writes exactly the revisions the target lacked,
+    no more than were not yet checkpointed."""
     device = tmp_path / "device.sqlite"
     async with _opened(device) as source:
         await seed(source)
@@ -569,9 +583,7 @@ async def test_a_killed_replicator_process_resumes_and_resends_little(tmp_path: 
                 sys.executable, "-m", "brainlink_docs.cli", "replicate", *args,
                 stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.PIPE,
             )  # fmt: skip
-            proxy.on_forwarded = kill_after_first_checkpoint(
-                lambda: process.send_signal(signal.SIGKILL)
-            )
+            proxy.on_forwarded = hook(lambda: process.send_signal(signal.SIGKILL))
             _out, err = await asyncio.wait_for(process.communicate(), RUN_DEADLINE_S)
             assert process.returncode == -signal.SIGKILL, err
             async with _opened(device) as source, _remote(f"{server_url}/{DB}") as target:
