@@ -70,6 +70,16 @@ def _build_parser() -> argparse.ArgumentParser:
         "--create", action="store_true", help="create either database if it does not exist"
     )
     _replication_options(sync)
+    resolve = commands.add_parser(
+        "resolve",
+        help="merge every conflicted document of DB (a URL or file) by its type's policy",
+        description="Find the documents with conflicts, merge their leaves (field by field by "
+        "default), write each merge under the winning leaf and delete the others, with "
+        "revision ids derived from the merge so replicas resolving alike agree. Prints one "
+        "JSON line per document resolved.",
+    )
+    resolve.add_argument("db", help="database URL or file")
+    _policies_option(resolve)
     demo = commands.add_parser(
         "demo",
         help="walk through the embedded engine: edits, a replicated conflict, the changes feed",
@@ -111,6 +121,12 @@ def _replication_options(command: argparse.ArgumentParser) -> None:
         action="store_true",
         help="after catching up, keep replicating each new write until interrupted (Ctrl-C)",
     )
+    command.add_argument(
+        "--resolve",
+        action="store_true",
+        help="then merge the conflicted documents (the target's; both sides' for sync)",
+    )
+    _policies_option(command)
     remote = command.add_argument_group("servers (every http(s) end)")
     login = remote.add_mutually_exclusive_group()
     login.add_argument(
@@ -129,6 +145,16 @@ def _replication_options(command: argparse.ArgumentParser) -> None:
     )
 
 
+def _policies_option(command: argparse.ArgumentParser) -> None:
+    command.add_argument(
+        "--policies",
+        type=Path,
+        metavar="FILE",
+        help='merge policies as JSON: {"types": {"usage": {"strategy": "lww", '
+        '"crdts": {"/tokens": "counter"}}}} (default: field by field for every type)',
+    )
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     args = _build_parser().parse_args(argv)
     if args.command == "serve":
@@ -142,6 +168,10 @@ def main(argv: Sequence[str] | None = None) -> int:
         except KeyboardInterrupt:
             sys.stderr.write(f"brainlink-docs {args.command}: stopped\n")
             return 130
+    if args.command == "resolve":
+        from brainlink_docs.merge.command import run_resolve
+
+        return asyncio.run(run_resolve(args))
     if args.command == "demo":
         from brainlink_docs.demo import run_demo
 

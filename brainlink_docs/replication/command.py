@@ -30,6 +30,8 @@ from rich.progress import (
 from rich.progress import Progress as ProgressBar
 
 from brainlink_docs.errors import BadRequest, CouchError
+from brainlink_docs.merge.command import load_policies, resolution_row
+from brainlink_docs.merge.resolver import resolve_all
 from brainlink_docs.replication.options import ReplicationOptions
 from brainlink_docs.replication.replicate import (
     OnProgress,
@@ -56,9 +58,10 @@ async def run_replicate(args: argparse.Namespace) -> int:
                 if args.continuous:
                     await replicate_continuously(source, target, options, on_progress=on_progress)
                 result = await replicate(source, target, options, on_progress=on_progress)
+            resolved = await _resolve(args, target)
         except CouchError as exc:
             return _failed("replicate", exc)
-    _print_json(result.to_json())
+    _print_json({**result.to_json(), **resolved})
     return _report_failures(result)
 
 
@@ -76,14 +79,28 @@ async def run_sync(args: argparse.Namespace) -> int:
                 if args.continuous:
                     await sync_continuously(a, b, options, on_progress=on_progress)
                 push, pull = await sync(a, b, options, on_progress=on_progress)
+            resolved = await _resolve(args, a, b)
         except CouchError as exc:
             return _failed("sync", exc)
-    _print_json({"ok": True, "push": push.to_json(), "pull": pull.to_json()})
+    _print_json({"ok": True, "push": push.to_json(), "pull": pull.to_json(), **resolved})
     return max(_report_failures(push), _report_failures(pull))
+
+
+async def _resolve(args: argparse.Namespace, *stores: DocumentStore) -> dict[str, Any]:
+    """With ``--resolve``: each store's conflicts merged (by the same derived revisions on
+    both sides of a sync, so the next sync adds no conflict); the rows, for the answer."""
+    if not args.resolve:
+        return {}
+    policies = load_policies(args.policies)
+    rows = [resolution_row(r) for store in stores for r in await resolve_all(store, policies)]
+    return {"resolved": rows}
 
 
 def options_from(args: argparse.Namespace) -> ReplicationOptions:
     """The replication options the command line asks for; ``BadRequest`` for bad JSON."""
+    if args.resolve and args.continuous:
+        raise BadRequest("--resolve applies to one-shot runs, not --continuous")
+    load_policies(args.policies)  # a bad file is reported before anything moves
     return ReplicationOptions(
         doc_ids=tuple(args.doc_ids) if args.doc_ids else None,
         selector=_json_object(args.selector, "--selector"),

@@ -1,0 +1,64 @@
+"""``brainlink-docs resolve DB`` and the ``--resolve`` of ``replicate``/``sync``: merge the
+conflicted documents of a database by the policies given (a JSON file) or the default."""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from pathlib import Path
+from typing import Any
+
+import orjson
+
+from brainlink_docs.errors import BadRequest, CouchError
+from brainlink_docs.merge.policies import Policies
+from brainlink_docs.merge.resolver import Resolution, resolve_all
+from brainlink_docs.store.api import DocumentStore
+from brainlink_docs.store.endpoints import open_endpoint
+
+
+async def run_resolve(args: argparse.Namespace) -> int:
+    try:
+        policies = load_policies(args.policies)
+        store = await open_endpoint(args.db)
+    except CouchError as exc:
+        sys.stderr.write(f"brainlink-docs resolve: {exc.reason} ({exc.status} {exc.error})\n")
+        return 1
+    try:
+        resolutions = await resolve_and_report(store, policies)
+    except CouchError as exc:
+        sys.stderr.write(f"brainlink-docs resolve: {exc.reason} ({exc.status} {exc.error})\n")
+        return 1
+    finally:
+        await store.close()
+    return 0 if all(r.ok for r in resolutions) else 1
+
+
+async def resolve_and_report(store: DocumentStore, policies: Policies) -> list[Resolution]:
+    """Resolve ``store``'s conflicts, printing one JSON line per document."""
+    resolutions = await resolve_all(store, policies)
+    for line in map(resolution_row, resolutions):
+        sys.stdout.write(orjson.dumps(line).decode() + "\n")
+    return resolutions
+
+
+def resolution_row(r: Resolution) -> dict[str, Any]:
+    return {
+        "id": r.doc_id,
+        "rev": r.merged_rev,
+        "losing_revs": list(r.losing_revs),
+        "strategy": r.strategy,
+        "ok": r.ok,
+    }
+
+
+def load_policies(path: Path | None) -> Policies:
+    """The policies in ``path`` (``Policies.to_json``'s shape), or the default."""
+    if path is None:
+        return Policies()
+    try:
+        return Policies.from_json(orjson.loads(path.read_bytes()))
+    except OSError as exc:
+        raise BadRequest(f"--policies: {exc.strerror}: {path}") from exc
+    except orjson.JSONDecodeError as exc:
+        raise BadRequest(f"--policies: {path} is not valid JSON: {exc}") from exc
