@@ -422,7 +422,16 @@ async def test_scheduler_docs_rows_and_written_states_have_couchdbs_shape(
 
 @pytest.mark.parametrize(
     "path",
-    ["/_scheduler/docs/_replicator/none", "/_scheduler/jobs/none", "/_scheduler/docs/other/x"],
+    [
+        "/_scheduler/docs/_replicator/none",
+        "/_scheduler/jobs/none",
+        "/_scheduler/docs/other/x",
+        "/_scheduler/docs?states=bogus",
+        "/_scheduler/jobs?limit=-1",
+        "/_scheduler/jobs?skip=x",
+        "/_scheduler/docs?limit=-1",
+        "/_scheduler/docs?skip=x",
+    ],
 )
 async def test_scheduler_paths_to_nothing_get_couchdbs_answers(
     path: str, server: Server, couchdb: CouchServer, http: aiohttp.ClientSession
@@ -507,3 +516,25 @@ async def test_replication_members_are_kept_and_others_refused_as_on_couchdb(
         answers.append(({k: v for k, v in read.items() if k != "_rev"}, refused))
     assert answers[0] == answers[1]
     assert answers[0][0] == {"_id": "kept", **kept}
+
+
+async def test_scheduler_listings_page_and_filter_by_state_as_on_couchdb(
+    server: Server, couchdb: CouchServer, http: aiohttp.ClientSession
+) -> None:
+    for root in (server.authed_url, couchdb.url):
+        src, tgt = f"{root}/{fresh('paged-src')}", f"{root}/{fresh('paged-tgt')}"
+        await request_json(http, "PUT", f"{root}/_replicator", expect=(201, 412))
+        await create_db(http, src)
+        await create_db(http, tgt)
+        done = fresh("paged")
+        await run_replicator_doc(http, root, done, src, tgt)
+        try:
+            for state, listed in (("completed", True), ("running,crashing", False)):
+                page = await request_json(http, "GET", f"{root}/_scheduler/docs?states={state}")
+                ids = [row["doc_id"] for row in page["docs"]]
+                assert (done in ids) is listed, (root, state)
+                assert {row["state"] for row in page["docs"]} <= set(state.split(","))
+            jobs = await request_json(http, "GET", f"{root}/_scheduler/jobs?skip=100000")
+            assert jobs["jobs"] == [] and jobs["offset"] == jobs["total_rows"]
+        finally:
+            await delete_replicator_doc(http, root, done)

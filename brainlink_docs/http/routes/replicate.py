@@ -15,6 +15,7 @@ from urllib.parse import quote
 from aiohttp import web
 
 from brainlink_docs.errors import BadRequest, NotFound, Unauthorized
+from brainlink_docs.http import params
 from brainlink_docs.http.keys import USER_CTX
 from brainlink_docs.http.requests import json_object, require_json_type
 from brainlink_docs.http.responses import json_response
@@ -32,6 +33,9 @@ from brainlink_docs.store.api import Databases
 
 SCHEDULER: web.AppKey[Scheduler] = web.AppKey("scheduler", Scheduler)
 REPLICATOR_DOCS: web.AppKey[ReplicatorDocs] = web.AppKey("replicator_docs", ReplicatorDocs)
+# The states _scheduler/docs?states= accepts, in CouchDB 3.5's order for its error message.
+_STATES_ORDER = ("initializing", "error", "running", "pending", "crashing", "completed", "failed")
+_STATES = frozenset(_STATES_ORDER)
 # Headers of the request that a local database name's endpoint carries (CouchDB 3.5 replicates
 # a local name as its own URL, with the requester's credentials).
 _FORWARDED = ("Authorization", "Cookie")
@@ -95,20 +99,56 @@ async def scheduler_jobs(request: web.Request, *rest: str) -> web.StreamResponse
             raise NotFound("missing")
         return json_response(job_row(found))
     rows = [job_row(job) for job in jobs]
-    return json_response({"total_rows": len(rows), "offset": 0, "jobs": rows})
+    skip, limit = _job_count(request, "skip"), _job_count(request, "limit")
+    return json_response(_page(rows, "jobs", skip, limit))
 
 
 async def scheduler_docs(request: web.Request, *rest: str) -> web.StreamResponse:
     if rest and rest[0] != REPLICATOR_DB:
         raise BadRequest("Invalid path")  # CouchDB 3.5 on any other database
     rows = _doc_rows(request.app[SCHEDULER], request.app[REPLICATOR_DOCS])
+    states = request.query.get("states")
+    if states is not None:
+        wanted = set(states.split(","))
+        if not wanted <= _STATES:
+            raise BadRequest(
+                f"States must be one or more of [{','.join(_STATES_ORDER)}]",
+                error="query_parse_error",
+            )
+        rows = [row for row in rows if row["state"] in wanted]
     if len(rest) > 1:
         doc_id = "/".join(rest[1:])
         row = next((r for r in rows if r["doc_id"] == doc_id), None)
         if row is None:
             raise NotFound("missing")
         return json_response(row)
-    return json_response({"total_rows": len(rows), "offset": 0, "docs": rows})
+    # _scheduler/docs reads skip and limit as a view does (couch_mrview's messages).
+    skip, limit = params.integer(request.query, "skip"), params.integer(request.query, "limit")
+    return json_response(_page(rows, "docs", skip, limit))
+
+
+def _page(
+    rows: list[dict[str, Any]], name: str, skip: int | None, limit: int | None
+) -> dict[str, Any]:
+    """``skip`` and ``limit`` over the rows; ``total_rows`` counts them all (CouchDB 3.5)."""
+    skip = skip or 0
+    shown = rows[skip:] if limit is None else rows[skip : skip + limit]
+    return {"total_rows": len(rows), "offset": min(skip, len(rows)), name: shown}
+
+
+def _job_count(request: web.Request, name: str) -> int | None:
+    """``_scheduler/jobs``' ``skip``/``limit``, with its own messages
+    (``couch_replicator_httpd``)."""
+    raw = request.query.get(name)
+    if raw is None:
+        return None
+    try:
+        value = int(raw)
+    except ValueError:
+        raise BadRequest(f"{name} must be an integer", error="query_parse_error") from None
+    if value < 0:
+        raise BadRequest(f"{name} not in range of [0,infinity]", error="query_parse_error")
+    return value
 
 
 async def active_tasks(request: web.Request) -> web.StreamResponse:
