@@ -28,7 +28,7 @@ from brainlink_docs.replication.jobs import (
     Scheduler,
 )
 from brainlink_docs.replication.replicator_db import REPLICATOR_DB, DocFailure, ReplicatorDocs
-from brainlink_docs.replication.spec import CancelRequest, Endpoint, parse
+from brainlink_docs.replication.spec import CancelRequest, Endpoint, LocalResolver, parse
 from brainlink_docs.store.api import Databases
 
 SCHEDULER: web.AppKey[Scheduler] = web.AppKey("scheduler", Scheduler)
@@ -81,7 +81,9 @@ async def replicate(request: web.Request) -> web.StreamResponse:
     return json_response(result.to_json())
 
 
-def _local_resolver(request: web.Request) -> Any:
+def _local_resolver(request: web.Request) -> LocalResolver:
+    """CouchDB 3.5's reading of a local database name in ``_replicate``: this server's URL
+    for it, with the requester's credentials."""
     base = f"{request.scheme}://{request.host}"
     headers = {name: request.headers[name] for name in _FORWARDED if name in request.headers}
 
