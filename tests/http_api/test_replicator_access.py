@@ -11,15 +11,16 @@ copy), so revisions are left out of the comparison.
 from __future__ import annotations
 
 import uuid
-from collections.abc import AsyncIterator
 from typing import Any
 
 import aiohttp
-import pytest
 from couch import CouchServer
 from interop.couch_api import request_json
 
 from .conftest import Server
+from .replication_helpers import http
+
+__all__ = ["http"]  # the fixture, used by name
 
 PASSWORD = "pw-Secret-1"
 # A port nothing listens on: the jobs these documents start crash and wait, touching nothing.
@@ -40,12 +41,6 @@ async def _ask(
     headers = {"Accept": "application/json", "Authorization": aiohttp.encode_basic_auth(*auth)}
     async with http.request(method, url, json=body, headers=headers) as response:
         return response.status, _without_revs(await response.json())
-
-
-@pytest.fixture
-async def http() -> AsyncIterator[aiohttp.ClientSession]:
-    async with aiohttp.ClientSession() as session:
-        yield session
 
 
 async def _opened_replicator(http: aiohttp.ClientSession, root: str) -> Any:

@@ -2,7 +2,7 @@
 replication rows of ``_active_tasks``, over the server's ``Scheduler`` (``replication.jobs``).
 
 Rows use CouchDB 3.5's field names and shapes (compared key by key with the real server's in
-``tests/http_api/test_replicate_endpoint.py``); endpoints are shown without credentials, as
+``tests/http_api/test_scheduler_vs_couchdb.py``); endpoints are shown without credentials, as
 CouchDB shows them. ``setup`` attaches the scheduler and the ``_replicator`` watcher to the
 application: started with it, stopped as its shutdown begins (before its databases close).
 """
