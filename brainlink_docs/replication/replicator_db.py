@@ -89,7 +89,35 @@ class ReplicatorDocs:
                 for change in page.results:
                     await self._apply(change)
                 self.since = page.last_seq
+                while not await self._changed(store):
+                    if not await self._still(store):
+                        await self._reset()
+                        return
+
+    async def _changed(self, store: DocumentStore) -> bool:
+        """Whether ``store`` has a change after ``since`` within ``POLL_S``."""
+        try:
+            async with asyncio.timeout(POLL_S):
                 await store.wait_for_change(self.since)
+        except TimeoutError:
+            return False
+        return True
+
+    async def _still(self, store: DocumentStore) -> bool:
+        """Whether ``_replicator`` is still the database being followed: deleting it closes
+        the store, whose changes then never come (and a new one may have been created)."""
+        if not await self.databases.exists(REPLICATOR_DB):
+            return False
+        async with self.databases.use(REPLICATOR_DB) as current:
+            return current is store
+
+    async def _reset(self) -> None:
+        """``_replicator`` was deleted: its documents' jobs stop, as in CouchDB."""
+        for job in list(self.scheduler.jobs.values()):
+            if job.doc is not None and job.doc.database == REPLICATOR_DB:
+                await self.scheduler.forget(job)
+        self.failures.clear()
+        self.since = "0"
 
     async def _apply(self, change: Change) -> None:
         if change.id.startswith("_design/"):

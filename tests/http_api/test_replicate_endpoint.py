@@ -180,6 +180,28 @@ async def test_a_filtered_replicate_copies_what_couchdb_copies(
     assert copied[0][0] == ["a", "c"]
 
 
+async def test_deleting_the_replicator_database_stops_its_jobs(
+    server: Server, http: aiohttp.ClientSession
+) -> None:
+    ours = server.authed_url
+    for name in ("_replicator", "src", "copy"):
+        await create_db(http, f"{ours}/{name}")
+    await put_replicator_doc(http, ours, "follow", f"{ours}/src", f"{ours}/copy", continuous=True)
+    await put_doc(http, f"{ours}/src", {"_id": "first"})
+    await arrives(http, f"{ours}/copy", "first")
+    await request_json(http, "DELETE", f"{ours}/_replicator")
+
+    async def no_jobs() -> bool:
+        return (await request_json(http, "GET", f"{ours}/_scheduler/jobs"))["jobs"] == []
+
+    await wait_until(no_jobs, "the jobs of the deleted _replicator stopped")
+    await put_doc(http, f"{ours}/src", {"_id": "after-delete"})
+    await stays_away(http, f"{ours}/copy", "after-delete")
+    await create_db(http, f"{ours}/_replicator")  # a new one is followed from its start
+    await put_replicator_doc(http, ours, "again", f"{ours}/src", f"{ours}/copy", continuous=True)
+    await arrives(http, f"{ours}/copy", "after-delete")
+
+
 # ---- restart ---------------------------------------------------------------------------------
 
 
