@@ -2,10 +2,11 @@
 
 The watcher follows the database's changes (from the start on every server start, so the jobs of
 documents not yet ``completed`` or ``failed`` resume, each from its checkpoints). A new or edited
-document starts its job; deleting it stops the job. As in CouchDB 3.5, only the final states are
-written back into the document (``_replication_state`` ``completed`` with
-``_replication_state_time`` and ``_replication_stats``; ``failed`` with
-``_replication_state_reason`` for a document that is not a valid replication); the transient ones
+document starts its job; deleting it stops the job; deleting the database stops all of them. As
+in CouchDB 3.5, only the final states are written back into the document
+(``_replication_state`` ``completed`` with ``_replication_state_time`` and
+``_replication_stats``; ``failed`` with ``_replication_state_reason`` for a document that is not
+a valid replication, or that asks for a replication another document runs); the transient ones
 (``running``, ``crashing``...) are only shown by ``_scheduler/docs``.
 
 Our own write-back is a change too: a document whose replication is the same as the job already
