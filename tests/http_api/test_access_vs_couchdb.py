@@ -390,6 +390,7 @@ async def test_welcome_features_are_only_what_we_implement(
     ours = await ask(server.url, "GET", "/")
     assert set(couch.body["features"]) <= set(NOT_OURS) | set(OURS), couch.body["features"]
     assert ours.body["features"] == OURS
+    assert set(OURS) <= set(couch.body["features"])  # a feature of CouchDB's, not of ours
 
 
 # ---- logout ------------------------------------------------------------------------------
