@@ -217,7 +217,8 @@ class Job:
         self.touch()
 
 
-JobListener = Callable[[Job], Awaitable[None]]
+# Told how a job ends, before the scheduler shows it ended.
+JobListener = Callable[[Job, JobState], Awaitable[None]]
 
 
 class Scheduler:
@@ -320,14 +321,16 @@ class Scheduler:
             return
 
     async def _finish(self, job: Job, state: JobState, failure: CouchError | None) -> None:
-        job.state = state
+        """End ``job`` in ``state``; the listener records it (in its document) first, so a
+        client that sees the state in a listing finds it in the document too."""
         job.failure = failure
-        job.record("completed" if state is JobState.COMPLETED else "failed")
         if self.on_finished is not None:
             try:
-                await self.on_finished(job)
+                await self.on_finished(job, state)
             except CouchError:
                 log.exception("could not record the end of replication %s", job.id)
+        job.state = state
+        job.record("completed" if state is JobState.COMPLETED else "failed")
         if job.doc is None and self.jobs.get(job.id) is job:
             # A _replicate job's end goes to its caller; only documents' jobs stay listed
             # (_scheduler/docs), so a server answering one-shot requests does not grow.
@@ -350,6 +353,33 @@ async def _replicate(job: Job) -> ReplicationResult:
         if spec.continuous:
             await replicate_continuously(source, target, options, on_progress=job.on_progress)
         return await replicate(source, target, options, on_progress=job.on_progress)
+
+
+async def check_filter(spec: ReplicationSpec) -> None:
+    """CouchDB reads a named filter from the source when a replication is asked for (its code
+    is part of the replication id), so a missing one is the request's 404, not a job's crash;
+    these are its reasons, Erlang terms and all."""
+    if spec.filter is None:
+        return
+    ddoc, _, name = spec.filter.partition("/")
+    shown = spec.source.shown
+    try:
+        async with _opened(spec.source, create=False) as source:
+            design = await source.get(f"_design/{ddoc}")
+    except NotFound as exc:
+        if exc.error == "db_not_found":
+            reason = f'Could not open source database `{shown}`: {{db_not_found,<<"{shown}">>}}'
+        else:
+            reason = (
+                f"Couldn't open document `_design/{ddoc}` from source database `{shown}`:"
+                ' {error,<<"not_found">>}'
+            )
+        raise NotFound(reason) from exc
+    if not isinstance((design.get("filters") or {}).get(name), str):
+        raise NotFound(
+            f"Couldn't parse filter code from document {ddoc} on `{shown}` "
+            f' Error: {{not_found,<<"missing json key: {name}">>}}'
+        )
 
 
 @contextlib.asynccontextmanager

@@ -159,9 +159,12 @@ class ReplicatorDocs:
     async def _refuse(
         self, ref: DocRef, doc: Doc, reason: str, spec: ReplicationSpec | None = None
     ) -> None:
+        """Record the document as failed: in the document first, then in the listings."""
+        if doc.get("_replication_state") != "failed":
+            await self._write_failed(ref, doc, reason)
         self.failures[ref.doc_id] = DocFailure(ref, reason, spec)
-        if doc.get("_replication_state") == "failed":
-            return
+
+    async def _write_failed(self, ref: DocRef, doc: Doc, reason: str) -> None:
         await _write_back(
             self.databases,
             ref,
@@ -173,15 +176,15 @@ class ReplicatorDocs:
             },
         )
 
-    async def job_finished(self, job: Job) -> None:
+    async def job_finished(self, job: Job, state: JobState) -> None:
         """The scheduler's listener: a doc job's end goes into its document."""
         if job.doc is None:
             return
         fields: dict[str, Any] = {
-            "_replication_state": job.state.value,
+            "_replication_state": state.value,
             "_replication_state_time": iso_now(),
         }
-        if job.state is JobState.COMPLETED:
+        if state is JobState.COMPLETED:
             fields["_replication_stats"] = {**job.progress.to_json(), "start_time": job.start_time}
         else:
             fields["_replication_state_reason"] = job.error or "unknown"

@@ -36,6 +36,21 @@ MISSING_ENDPOINT = "Missing replicator database"
 MUTUALLY_EXCLUSIVE = "`doc_ids`,`filter`,`selector` are mutually exclusive"
 BAD_FILTER = "Invalid filter. Must match `ddocname/filtername`."
 LOCAL_ENDPOINTS = "local_endpoints_not_supported"
+# The options CouchDB checks, with the type each must have and its message when it has not
+# (couch_replicator_parse:convert_options); a null is a wrong type, but for ``doc_ids``.
+_OPTION_CHECKS: dict[str, tuple[type | tuple[type, ...], str]] = {
+    "cancel": (bool, "must be a boolean"),
+    "create_target": (bool, "must be a boolean"),
+    "create_target_params": (dict, "must be a JSON object"),
+    "winning_revs_only": (bool, "must be a boolean"),
+    "continuous": (bool, "must be a boolean"),
+    "query_params": (dict, "must be an object"),
+    "doc_ids": (list, "must be an array"),
+    "selector": (dict, "must be a JSON object"),
+    "use_bulk_get": (bool, "must be a boolean"),
+}
+# The names a cancel request may give the job by.
+_JOB_ID_KEYS = ("_local_id", "replication_id", "id")
 # ddoc/name, CouchDB's couch_replicator_filters:parse regex.
 _FILTER = re.compile(r"^(?:_design/)?[^/]+/[^/]+$")
 
@@ -128,42 +143,58 @@ LocalResolver = Callable[[str], Endpoint]
 
 
 def parse(body: Mapping[str, Any], local: LocalResolver) -> ReplicationSpec | CancelRequest:
-    """A ``_replicate`` body; ``cancel: true`` with a ``replication_id`` names a job alone."""
-    cancel = _boolean(body, "cancel")
-    if cancel and "replication_id" in body:
-        return CancelRequest(str(body["replication_id"]))
-    spec = parse_spec(body, local)
+    """A ``_replicate`` body; ``cancel: true`` with a job id (``replication_id``, ``_local_id``
+    or ``id``) names a job alone. The options are checked first, in the body's order, as
+    CouchDB's ``couch_replicator_parse:make_options`` does, so the first bad one is reported."""
+    _check_options(body)
+    cancel = body.get("cancel") is True
+    named = next((body[k] for k in _JOB_ID_KEYS if k in body), None)
+    if cancel and named is not None:
+        return CancelRequest(str(named))
+    spec = _spec(body, local)
     return CancelRequest(spec.job_id) if cancel else spec
 
 
 def parse_spec(body: Mapping[str, Any], local: LocalResolver) -> ReplicationSpec:
     """The replication ``body`` describes, or CouchDB's error for it."""
-    if body.get("source") is None or body.get("target") is None:
-        raise BadRequest(MISSING_ENDPOINT, error="error")
-    doc_ids = body.get("doc_ids")
-    if doc_ids is not None and not isinstance(doc_ids, list):
-        raise BadRequest("parameter `doc_ids` must be an array")
-    selector = body.get("selector")
-    if selector is not None and not isinstance(selector, dict):
-        raise BadRequest("parameter `selector` must be a JSON object")
-    query_params = body.get("query_params")
-    if query_params is not None and not isinstance(query_params, dict):
-        raise BadRequest("parameter `query_params` must be an object")
-    chosen = [k for k in ("doc_ids", "filter", "selector") if body.get(k) is not None]
+    _check_options(body)
+    return _spec(body, local)
+
+
+def _check_options(body: Mapping[str, Any]) -> None:
+    """CouchDB's option checks, in the order the body gives the options, then the filters'
+    exclusivity (a ``doc_ids`` of null is no filter; ``filter`` and ``selector`` count if
+    present at all)."""
+    for name, value in body.items():
+        rule = _OPTION_CHECKS.get(name)
+        if rule is None or (name == "doc_ids" and value is None):
+            continue
+        expected, message = rule
+        if not isinstance(value, expected):
+            raise BadRequest(f"parameter `{name}` {message}")
+    chosen = [k for k in ("doc_ids", "filter", "selector") if k in body]
+    if body.get("doc_ids", ()) is None:
+        chosen.remove("doc_ids")
     if len(chosen) > 1:
         raise BadRequest(MUTUALLY_EXCLUSIVE)
+
+
+def _spec(body: Mapping[str, Any], local: LocalResolver) -> ReplicationSpec:
+    source = _endpoint(body.get("source"), local)
+    target = _endpoint(body.get("target"), local)
     name = body.get("filter")
-    if name is not None and (not isinstance(name, str) or not _FILTER.match(name)):
+    if "filter" in body and (not isinstance(name, str) or not _FILTER.match(name)):
         raise BadRequest(BAD_FILTER, error="error")
+    doc_ids = body.get("doc_ids")
     return ReplicationSpec(
-        source=_endpoint(body["source"], local),
-        target=_endpoint(body["target"], local),
-        continuous=_boolean(body, "continuous"),
-        create_target=_boolean(body, "create_target"),
+        source=source,
+        target=target,
+        continuous=body.get("continuous") is True,
+        create_target=body.get("create_target") is True,
         doc_ids=tuple(str(d) for d in doc_ids) if doc_ids is not None else None,
-        selector=selector,
+        selector=body.get("selector"),
         filter=name.removeprefix("_design/") if isinstance(name, str) else None,
-        query_params=query_params,
+        query_params=body.get("query_params"),
     )
 
 
@@ -172,14 +203,9 @@ def refuse_local(name: str) -> Endpoint:
     raise Forbidden(LOCAL_ENDPOINTS)
 
 
-def _boolean(body: Mapping[str, Any], name: str) -> bool:
-    value = body.get(name, False)
-    if not isinstance(value, bool):
-        raise BadRequest(f"parameter `{name}` must be a boolean")
-    return value
-
-
 def _endpoint(value: Any, local: LocalResolver) -> Endpoint:
+    if value is None:
+        raise BadRequest(MISSING_ENDPOINT, error="error")
     if isinstance(value, str):
         return Endpoint(value) if is_url(value) else local(value)
     if not isinstance(value, dict):

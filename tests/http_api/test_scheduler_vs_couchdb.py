@@ -14,6 +14,8 @@ from typing import Any
 import aiohttp
 import pytest
 from couch import CouchServer
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
 from interop.couch_api import Doc, create_db, get_doc, put_doc, request_json
 from interop.couch_replicator import (
     cancel,
@@ -36,6 +38,8 @@ __all__ = ["http"]  # the fixture, used by name
 # Where our status departs from CouchDB's (same body): CouchDB answers these client mistakes with
 # a 500; ours answers 500 only for its own faults (test_fuzz), so a bad body is a 400 and a
 # database that does not exist a 404.
+# A filter function CouchDB's QuickJS can run; ours only stores it.
+FILTER_CODE = "function(doc, req) { return true; }"
 BAD_REQUEST_NOT_500 = 400
 MISSING_DB_NOT_500 = 404
 
@@ -49,6 +53,12 @@ BAD_BODIES: list[tuple[Any, int | None]] = [
     ({"source": "SRC", "target": "MISSING"}, MISSING_DB_NOT_500),
     ({"source": "src_name", "target": "missing_name"}, MISSING_DB_NOT_500),
     ({"source": "SRC", "target": "MISSING", "filter": "bad"}, BAD_REQUEST_NOT_500),
+    # SRC has _design/d with the filter g: found, so the missing target is what fails.
+    ({"source": "SRC", "target": "MISSING", "filter": "d/g"}, MISSING_DB_NOT_500),
+    # A named filter is read from the source when the replication is asked for.
+    ({"source": "SRC", "target": "MISSING", "filter": "d/f"}, None),
+    ({"source": "SRC", "target": "MISSING", "filter": "x/f"}, None),
+    ({"source": "MISSING", "target": "SRC", "filter": "d/g"}, None),
 ] + [
     (body, None)
     for body in (
@@ -100,6 +110,7 @@ async def test_bad_replicate_bodies_get_couchdbs_answers(
     for root, bare in ((server.authed_url, server.url), (couchdb.url, couchdb.bare_url)):
         src, missing = fresh("src"), fresh("missing")
         await create_db(http, f"{root}/{src}")
+        await put_doc(http, f"{root}/{src}", {"_id": "_design/d", "filters": {"g": FILTER_CODE}})
         names = {
             "SRC": f"{root}/{src}",
             "MISSING": f"{root}/{missing}",
@@ -318,3 +329,52 @@ async def test_scheduler_listings_page_and_filter_by_state_as_on_couchdb(
             assert jobs["jobs"] == [] and jobs["offset"] == jobs["total_rows"]
         finally:
             await delete_replicator_doc(http, root, done)
+
+
+# ---- differential: random bodies -----------------------------------------------------------
+
+# Values of each field: placeholders as in BAD_BODIES, wrong types, and nulls (CouchDB takes a
+# null as a wrong type, but for doc_ids). No body here starts a job: no continuous, no
+# create_target, and the target never exists.
+FIELD_VALUES: dict[str, list[Any]] = {
+    "source": ["SRC", "src_name", {"url": "SRC"}, {"headers": {}}],
+    "target": ["MISSING", {"url": "MISSING"}],
+    "doc_ids": [["a"], "a", None],
+    "selector": [{}, "a", None],
+    "filter": ["bad", "d/f"],
+    "continuous": [False, "x", None],
+    "create_target": [False, "x"],
+    "cancel": [True, False, "x"],
+    "replication_id": ["0123+continuous"],
+    "query_params": [{}, "x"],
+}
+random_bodies = st.lists(
+    st.sampled_from(sorted(FIELD_VALUES)).flatmap(
+        lambda key: st.tuples(st.just(key), st.sampled_from(FIELD_VALUES[key]))
+    ),
+    max_size=len(FIELD_VALUES),
+    unique_by=lambda pair: pair[0],
+).map(dict)  # the order of the keys matters: CouchDB checks the options in the body's order
+
+
+def _departure(answer: str) -> int:
+    """Our status where CouchDB answers 500 for a client's mistake (BAD_REQUEST_NOT_500)."""
+    return MISSING_DB_NOT_500 if '"db_not_found"' in answer else BAD_REQUEST_NOT_500
+
+
+@settings(
+    max_examples=60,
+    deadline=None,
+    suppress_health_check=[HealthCheck.function_scoped_fixture, HealthCheck.too_slow],
+)
+@given(body=random_bodies)
+async def test_random_replicate_bodies_get_couchdbs_answers(
+    body: dict[str, Any], server: Server, couchdb: CouchServer, http: aiohttp.ClientSession
+) -> None:
+    answers = []
+    for root, bare in ((server.authed_url, server.url), (couchdb.url, couchdb.bare_url)):
+        names = {"SRC": f"{root}/_users", "MISSING": f"{root}/missing-db", "src_name": "_users"}
+        answers.append(await _answer(http, root, bare, body, names))
+    (ours, our_body), (theirs, their_body) = answers
+    assert our_body == their_body
+    assert ours == theirs or (theirs == 500 and ours == _departure(our_body))

@@ -149,7 +149,8 @@ async def test_a_crashing_job_is_retried_until_its_target_exists(tmp_path: Path)
     expected = await _corpus_file(tmp_path / "source.sqlite")
     finished: list[Job] = []
 
-    async def record(job: Job) -> None:
+    async def record(job: Job, state: JobState) -> None:
+        assert job.state is not state  # told before the listings show it
         finished.append(job)
 
     scheduler = Scheduler(on_finished=record)

@@ -15,7 +15,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 from interop.couch_replicator import wait_until
 
-from brainlink_docs.errors import NotFound
+from brainlink_docs.errors import Conflict, NotFound
 from brainlink_docs.replication.jobs import DocRef, Scheduler
 from brainlink_docs.replication.replicator_db import REPLICATOR_DB, ReplicatorDocs
 from brainlink_docs.replication.spec import parse_spec, refuse_local
@@ -44,6 +44,17 @@ operations = st.lists(
 
 
 async def _apply(store: DocumentStore, operation: tuple[object, ...]) -> None:
+    """One user's write, done again over the newer revision when the watcher's own write-back
+    (a duplicate marked failed) got there first, as a client does on a conflict."""
+    while True:
+        try:
+            await _write(store, operation)
+            return
+        except Conflict:
+            continue
+
+
+async def _write(store: DocumentStore, operation: tuple[object, ...]) -> None:
     kind, doc_id = operation[0], str(operation[1])
     try:
         current = await store.get(doc_id)

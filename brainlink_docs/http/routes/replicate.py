@@ -26,6 +26,7 @@ from brainlink_docs.replication.jobs import (
     Job,
     JobState,
     Scheduler,
+    check_filter,
 )
 from brainlink_docs.replication.replicator_db import REPLICATOR_DB, DocFailure, ReplicatorDocs
 from brainlink_docs.replication.spec import CancelRequest, Endpoint, LocalResolver, parse
@@ -74,6 +75,7 @@ async def replicate(request: web.Request) -> web.StreamResponse:
         if not await scheduler.cancel(wanted.job_id):
             raise NotFound("missing")
         return json_response({"ok": True, "_local_id": wanted.job_id})
+    await check_filter(wanted)
     if wanted.continuous:
         job = scheduler.add(Job(wanted, user=user.name))
         return json_response({"ok": True, "_local_id": job.id}, status=202)
