@@ -5,9 +5,10 @@ The replicas are two embedded ``SqliteStore`` files and one database on our serv
 ``HttpStore``), so every step crosses both the embedded store and the HTTP API. Edits are
 ``put`` (a create without ``_rev``), ``update`` and ``delete`` of the winner, and conflicting
 offline edits (the same document edited on two replicas between replications) on a pool of three
-ids, so conflicts, deleted branches and recreations are common. ``replicate`` runs one
-``brainlink_docs.replication.replicate`` in a random direction with a small ``batch_size``, so
-runs checkpoint every few changes and the next run in the same direction resumes from there.
+ids, so conflicts, deleted branches and recreations are common; ``attach`` adds attachments to
+winners and ``compact`` drops old bodies. ``replicate`` runs one
+``brainlink_docs.replication.replicate`` in a random direction with a small ``batch_size``,
+so runs checkpoint every few changes and the next run in the same direction resumes there.
 
 Every revision a replica acknowledges is recorded. After syncing the full mesh until a round
 replicates nothing, every replica must hold the same winners (``_rev`` and ``_deleted``), the same
@@ -32,7 +33,7 @@ from hypothesis import settings
 from hypothesis import strategies as st
 from hypothesis.stateful import RuleBasedStateMachine, invariant, rule, run_state_machine_as_test
 from peers import fresh_database
-from store.helpers import gen, path_of
+from store.helpers import gen, inline, path_of
 
 from brainlink_docs.errors import Conflict, NotFound
 from brainlink_docs.replication import replicate
@@ -156,6 +157,25 @@ class Convergence(RuleBasedStateMachine):
             return
         self.acknowledge(doc_id, self.run(store.delete(doc_id, winner["_rev"])).rev)
 
+    @rule(replica=st.sampled_from(REPLICAS), doc_id=DOC_IDS, value=VALUES)
+    def attach(self, replica: str, doc_id: str, value: int) -> None:
+        """Add (or replace) an attachment on the live winner, keeping its others as stubs:
+        compressible text, so the stored gzip bytes and digests travel too."""
+        self.steps += 1
+        store = self.replicas[replica]
+        winner = self.run(live_winner(store, doc_id))
+        if winner is None:
+            return
+        data = f"attachment {value} of {doc_id} ".encode() * 40
+        attachments = {**winner.get("_attachments", {}), f"{value}.txt": inline(data, "text/plain")}
+        self.acknowledge(doc_id, self.run(store.put({**winner, "_attachments": attachments})).rev)
+
+    @rule(replica=st.sampled_from(REPLICAS))
+    def compact(self, replica: str) -> None:
+        """Compaction drops the bodies of non-leaf revisions, never a revision from the tree."""
+        self.steps += 1
+        self.run(self.replicas[replica].compact())
+
     @rule(editors=PAIRS, doc_id=DOC_IDS, value=VALUES)
     def conflicting_edits(self, editors: tuple[str, str], doc_id: str, value: int) -> None:
         """Two replicas edit the same document offline (each its own winner, or a create where
@@ -191,8 +211,8 @@ class Convergence(RuleBasedStateMachine):
 
     async def replicate_once(self, source: str, target: str, batch_size: int) -> int:
         """One run from ``source`` to ``target``; answers how many revisions the target lacked
-        (``missing_found``: counted whatever a target answers for a write with
-        ``new_edits=false``, where CouchDB sends no rows for the revisions it stored)."""
+        (``missing_found``, from the target's ``revs_diff``: zero exactly when the run had
+        nothing to carry)."""
         result = await replicate(
             self.replicas[source], self.replicas[target], batch_size=batch_size
         )
