@@ -36,7 +36,7 @@ from peers import fresh_database
 from store.helpers import gen, inline, path_of
 
 from brainlink_docs.errors import Conflict, NotFound
-from brainlink_docs.replication import replicate
+from brainlink_docs.replication import ReplicationOptions, replicate
 from brainlink_docs.store.api import ChangesQuery, DocumentStore, iter_changes
 from brainlink_docs.store.sqlite import SqliteStore
 
@@ -213,9 +213,8 @@ class Convergence(RuleBasedStateMachine):
         """One run from ``source`` to ``target``; answers how many revisions the target lacked
         (``missing_found``, from the target's ``revs_diff``: zero exactly when the run had
         nothing to carry)."""
-        result = await replicate(
-            self.replicas[source], self.replicas[target], batch_size=batch_size
-        )
+        options = ReplicationOptions(batch_size=batch_size, checkpoint_interval=0.0)
+        result = await replicate(self.replicas[source], self.replicas[target], options)
         assert result.failures == [], (source, target, result.failures)
         assert result.stats["doc_write_failures"] == 0, (source, target, result.stats)
         await self.assert_target_holds_every_leaf(source, target)
