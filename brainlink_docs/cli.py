@@ -117,6 +117,14 @@ def _replication_options(command: argparse.ArgumentParser) -> None:
         help="batches read and written at once (default 4)",
     )
     command.add_argument(
+        "--give-up-after",
+        type=float,
+        default=300.0,
+        metavar="SECONDS",
+        help="wait out a server that is down or failing for this long without progress, then "
+        "stop with its error (default 300; --continuous never gives up)",
+    )
+    command.add_argument(
         "--continuous",
         action="store_true",
         help="after catching up, keep replicating each new write until interrupted (Ctrl-C)",

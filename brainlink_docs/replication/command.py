@@ -32,6 +32,7 @@ from rich.progress import Progress as ProgressBar
 from brainlink_docs.errors import BadRequest, CouchError
 from brainlink_docs.merge.command import load_policies, resolution_row
 from brainlink_docs.merge.resolver import resolve_all
+from brainlink_docs.replication.backoff import RetryPolicy, retrying
 from brainlink_docs.replication.options import ReplicationOptions
 from brainlink_docs.replication.replicate import (
     OnProgress,
@@ -51,8 +52,8 @@ async def run_replicate(args: argparse.Namespace) -> int:
     async with contextlib.AsyncExitStack() as stack:
         try:
             options = options_from(args)
-            source = await _opened(stack, args.source, args, create=False)
-            target = await _opened(stack, args.target, args, create=args.create_target)
+            source = await _opened(stack, args.source, args, options, create=False)
+            target = await _opened(stack, args.target, args, options, create=args.create_target)
             labels = {await rep_id_of(source, target, options): "replicating"}
             with _progress_bar(labels) as on_progress:
                 if args.continuous:
@@ -69,8 +70,8 @@ async def run_sync(args: argparse.Namespace) -> int:
     async with contextlib.AsyncExitStack() as stack:
         try:
             options = options_from(args)
-            a = await _opened(stack, args.a, args, create=args.create)
-            b = await _opened(stack, args.b, args, create=args.create)
+            a = await _opened(stack, args.a, args, options, create=args.create)
+            b = await _opened(stack, args.b, args, options, create=args.create)
             labels = {
                 await rep_id_of(a, b, options): "push A → B",
                 await rep_id_of(b, a, options): "pull B → A",
@@ -108,6 +109,7 @@ def options_from(args: argparse.Namespace) -> ReplicationOptions:
         query_params=_json_object(args.query_params, "--query-params") or {},
         batch_size=args.batch_size,
         batches_in_flight=args.batches_in_flight,
+        retry=RetryPolicy(give_up_after=args.give_up_after),
     )
 
 
@@ -124,12 +126,23 @@ def _json_object(text: str | None, option: str) -> dict[str, Any] | None:
 
 
 async def _opened(
-    stack: contextlib.AsyncExitStack, spec: str, args: argparse.Namespace, *, create: bool
+    stack: contextlib.AsyncExitStack,
+    spec: str,
+    args: argparse.Namespace,
+    options: ReplicationOptions,
+    *,
+    create: bool,
 ) -> DocumentStore:
+    """The end ``spec`` names, waiting out a server that is down as the run itself would
+    (``--give-up-after``; for ever with ``--continuous``)."""
+    policy = options.retry.forever() if args.continuous else options.retry
     try:
         if is_url(spec):
             url, auth = _login(spec, args)
-            store = await open_endpoint(url, create=create, auth=auth, ca_file=args.ca_file)
+            store = await retrying(
+                policy,
+                lambda: open_endpoint(url, create=create, auth=auth, ca_file=args.ca_file),
+            )
         else:
             store = await open_endpoint(spec, create=create)
     except CouchError as exc:

@@ -173,7 +173,9 @@ async def test_errors_are_one_clear_line_and_status_1(tmp_path: Path) -> None:
         }
         target = str(tmp_path / "target.sqlite")
         for source, expected in cases.items():
-            code, out, err = await run_cli(source, target, "--create-target")
+            code, out, err = await run_cli(
+                source, target, "--create-target", "--give-up-after", "0"
+            )
             assert code == 1, (source, out, err)
             lines = err.strip().splitlines()
             assert len(lines) == 1 and expected in lines[0], (source, err)
