@@ -20,6 +20,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from couch import CouchServer
 from hypothesis import settings
 from hypothesis import strategies as st
 from hypothesis.stateful import RuleBasedStateMachine, rule, run_state_machine_as_test
@@ -63,6 +64,17 @@ def test_merged_replicas_converge_with_no_resolution_ping_pong(
     )
 
 
+def test_the_same_with_the_real_couchdb_as_the_server_replica(
+    couchdb: CouchServer, tmp_path_factory: pytest.TempPathFactory
+) -> None:
+    """CouchDB keeps the resolutions' revision ids (``new_edits=false``) and the plain edits
+    its own clients would make; it converges with the devices just the same."""
+    run_state_machine_as_test(
+        lambda: MergedConvergence(couchdb.url, tmp_path_factory.mktemp("merged-couch")),
+        settings=settings(max_examples=MAX_EXAMPLES, stateful_step_count=STEP_COUNT, deadline=None),
+    )
+
+
 class MergedConvergence(RuleBasedStateMachine):
     def __init__(self, url: str, directory: Path) -> None:
         super().__init__()
@@ -77,6 +89,7 @@ class MergedConvergence(RuleBasedStateMachine):
             stores[name] = store
         database = fresh_database(url, f"merged-{uuid.uuid4().hex[:12]}")
         stores["server"] = self.run(self.resources.enter_async_context(database))
+        self.plain = stores
         self.replicas = {
             name: StampingStore(store, name, now_ms=self.clock_of(name))
             for name, store in stores.items()
@@ -98,15 +111,24 @@ class MergedConvergence(RuleBasedStateMachine):
         self.written.setdefault((doc_id, field), set()).add(value)
         self.run(self._edit(self.replicas[replica], doc_id, field, value))
 
-    async def _edit(self, store: StampingStore, doc_id: str, field: str, value: int) -> None:
+    async def _edit(self, store: DocumentStore, doc_id: str, field: str, value: int) -> None:
         current = await _winner(store, doc_id)
-        body = {"type": "settings", **(user_fields(current) if current else {})}
+        kept = {k: v for k, v in current.items() if not k.startswith("_")} if current else {}
+        body = {"type": "settings", **kept}
         node = body
         *parents, last = field.split("/")
         for key in parents:
             node = node.setdefault(key, {})
         node[last] = value
         await store.put({**body, "_id": doc_id, **_rev_of(current)})
+
+    @rule(replica=st.sampled_from(REPLICAS), doc_id=SETTINGS_IDS, field=FIELDS, value=VALUES)
+    def plain_edit(self, replica: str, doc_id: str, field: str, value: int) -> None:
+        """A plain CouchDB client's edit: the same change, written without clocks (it copies
+        the ``$merge`` it read, now stale); the merge falls back to three-way for it."""
+        self.steps += 1
+        self.written.setdefault((doc_id, field), set()).add(value)
+        self.run(self._edit(self.plain[replica], doc_id, field, value))
 
     @rule(replica=st.sampled_from(REPLICAS), amount=st.integers(min_value=1, max_value=5))
     def count(self, replica: str, amount: int) -> None:
