@@ -33,7 +33,7 @@ class Hlc:
         return f"{self.wall:0{_WALL_DIGITS}x}-{self.counter:0{_COUNTER_DIGITS}x}-{self.replica}"
 
 
-# Below every real clock: what an edit without a clock (a plain CouchDB client's) counts as.
+# Below every real clock (whose replica is never empty): what a value with no clock counts as.
 ZERO = Hlc(0, 0, "")
 
 
@@ -42,7 +42,7 @@ def parse_hlc(text: object) -> Hlc:
     if isinstance(text, str):
         wall, sep1, rest = text.partition("-")
         counter, sep2, replica = rest.partition("-")
-        if sep1 and sep2 and replica:
+        if sep1 and sep2:  # an empty replica is ZERO's
             try:
                 return Hlc(int(wall, 16), int(counter, 16), replica)
             except ValueError:

@@ -57,13 +57,13 @@ class Policy:
                 raise BadRequest(f"unknown CRDT {kind!r} for {pointer}: counter, register or set")
 
     def merge(
-        self, leaves: Sequence[Mapping[str, Any]], ancestor: Mapping[str, Any] | None = None
+        self,
+        leaves: Sequence[Mapping[str, Any]],
+        bases: Mapping[str, Mapping[str, Any]] | None = None,
     ) -> Doc:
-        """The merged body (with ``$merge``) of ``leaves``."""
-        if self.strategy == "lww":
-            base = last_writer_wins(leaves)
-        else:
-            base = merge_fields(leaves, ancestor)
+        """The merged body (with ``$merge``) of ``leaves`` (``bases``: see ``merge_fields``)."""
+        lww = self.strategy == "lww"
+        base = last_writer_wins(leaves) if lww else merge_fields(leaves, bases)
         if not self.crdts:
             return base
         return _with_crdts(base, leaves, self.crdts)

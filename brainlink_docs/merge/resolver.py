@@ -1,7 +1,8 @@
 """The resolver: finds conflicted documents in any ``DocumentStore`` and writes their merges.
 
 For a document with two or more live leaves: every leaf is read with its history, the policy
-of its ``type`` merges them (with the common ancestor's body when the store still has it), and
+of its ``type`` merges them (a leaf a plain client wrote, without clocks, against the revision
+its edits started from, when the store still has it), and
 one ``bulk_docs(new_edits=False)`` writes the merge as a child of CouchDB's winning leaf and a
 deletion under every other live leaf, plus a record of what was merged. Nothing is left in
 ``_conflicts``.
@@ -25,6 +26,7 @@ from typing import Any
 
 from brainlink_docs.canonical import canonical_json
 from brainlink_docs.errors import NotFound
+from brainlink_docs.merge.fields import state_of
 from brainlink_docs.merge.policies import Policies, Policy
 from brainlink_docs.revs.ids import parse_rev, path_to_revisions, revisions_to_path
 from brainlink_docs.store.api import (
@@ -80,8 +82,8 @@ async def resolve(
         return None
     winner = max(live, key=_couch_rank)
     policy = (policies or Policies()).for_doc(winner)
-    ancestor = await _common_ancestor(store, doc_id, live)
-    docs = resolution_docs(doc_id, winner, live, policy.merge(live, ancestor), policy)
+    bases = await _bases(store, doc_id, live)
+    docs = resolution_docs(doc_id, winner, live, policy.merge(live, bases), policy)
     rows = await store.bulk_docs(docs, new_edits=False)
     losers = tuple(sorted(d["_rev"] for d in live if d is not winner))
     return Resolution(doc_id, docs[0]["_rev"], winner["_rev"], losers, policy.strategy, tuple(rows))
@@ -146,18 +148,40 @@ def _couch_rank(leaf: Mapping[str, Any]) -> tuple[int, str]:
     return rev.pos, rev.id
 
 
-async def _common_ancestor(
+# How far up a plain leaf's history to look for the revision its edits started from (a plain
+# client rarely makes more than a few edits in a row between two merges).
+MAX_BASE_DEPTH = 16
+
+
+async def _bases(
     store: DocumentStore, doc_id: str, live: Sequence[Mapping[str, Any]]
-) -> Doc | None:
-    """The body of the newest revision every leaf descends from, if the store still has it."""
+) -> dict[str, Doc]:
+    """For each leaf without clocks: its nearest ancestor with a field state, else the common
+    ancestor of all leaves (whatever it is), when the store still has its body."""
+    bases: dict[str, Doc] = {}
     paths = [revisions_to_path(**leaf["_revisions"]) for leaf in live]
     shared = set(paths[0]).intersection(*paths[1:])
-    common = next((rev for rev in paths[0] if rev in shared), None)
-    if common is None:
-        return None
+    for leaf, path in zip(live, paths, strict=True):
+        if state_of(leaf) is not None:
+            continue
+        common = None
+        for rev in path[1 : MAX_BASE_DEPTH + 1]:
+            body = await _body(store, doc_id, rev)
+            if body is not None and state_of(body) is not None:
+                bases[leaf["_rev"]] = body
+                break
+            if common is None and rev in shared:
+                common = body
+        else:
+            if common is not None:
+                bases[leaf["_rev"]] = common
+    return bases
+
+
+async def _body(store: DocumentStore, doc_id: str, rev: str) -> Doc | None:
     try:
-        return await store.get(doc_id, common)
-    except NotFound:
+        return await store.get(doc_id, rev)
+    except NotFound:  # compacted away
         return None
 
 

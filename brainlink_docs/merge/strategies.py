@@ -4,10 +4,10 @@
   plain CouchDB client has no clock and counts as older than any stamped one; among those,
   CouchDB's own order decides (generation, then revision id), so every replica picks the same.
 - ``merge_fields``: per field, the latest change (``fields.join``), when every leaf carries a
-  field state. A leaf without one (a plain client's edit) gets one from the common ancestor's
-  body when the caller still has it: fields it changed since the ancestor count as changed at
-  a clock below every real one, ordered by its revision (a three-way merge); without the
-  ancestor, the whole document falls back to last-writer-wins.
+  field state. A leaf without one (a plain client's edit) gets one from its base, the revision
+  its edits started from when the caller still has it (its nearest stamped ancestor, else the
+  common ancestor): fields it changed since count as changed just after the base (a three-way
+  merge); without a base, the whole document falls back to last-writer-wins.
 
 The answer is a body with ``$merge`` metadata, never ``_id``/``_rev``: the resolver decides
 where it is written.
@@ -48,26 +48,29 @@ def _lww_rank(leaf: Mapping[str, Any]) -> tuple[Hlc, int, str]:
 
 
 def merge_fields(
-    leaves: Sequence[Mapping[str, Any]], ancestor: Mapping[str, Any] | None = None
+    leaves: Sequence[Mapping[str, Any]], bases: Mapping[str, Mapping[str, Any]] | None = None
 ) -> Doc:
-    """Every field's latest value over ``leaves``; ``ancestor`` (their common ancestor's body,
-    when still stored) lets leaves without clocks take part field by field."""
+    """Every field's latest value over ``leaves``. ``bases`` maps a leaf's revision to the
+    revision its edits started from (its nearest stamped ancestor, or the common ancestor),
+    when the caller still has it: a leaf without clocks (a plain client's edit) then takes
+    part field by field, its changes since that base counted as one edit just after it."""
     states: list[FieldState] = []
     for leaf in leaves:
         state = state_of(leaf)
-        if state is None and ancestor is None:
+        base = (bases or {}).get(str(leaf.get("_rev")))
+        if state is None and base is None:
             return last_writer_wins(leaves)
         if state is None:
-            state = state_of(stamp(ancestor, leaf, plain_clock(leaf, ancestor))) or {}
+            state = state_of(stamp(base, leaf, plain_clock(leaf, base))) or {}
         states.append(state)
     clocks = [c for c in map(doc_clock, leaves) if c is not None]
     return document(join(states), max(clocks) if clocks else None)
 
 
-def plain_clock(leaf: Mapping[str, Any], ancestor: Mapping[str, Any] | None) -> Hlc:
-    """The clock a plain client's edit of ``ancestor`` counts as: just after the ancestor's
-    (so its changes beat the values it changed), before any later real edit; among plain
-    edits, in CouchDB's order of revisions (generation, then id)."""
+def plain_clock(leaf: Mapping[str, Any], base: Mapping[str, Any] | None) -> Hlc:
+    """The clock a plain client's edit of ``base`` counts as: just after the base's (so its
+    changes beat the values it changed), before any later real edit; among plain edits, in
+    CouchDB's order of revisions (generation, then id)."""
     rev = parse_rev(leaf.get("_rev"))
-    seen = doc_clock(ancestor) if ancestor is not None else None
+    seen = doc_clock(base) if base is not None else None
     return tick(seen, 0, f"rev:{rev.pos:010d}:{rev.id}")

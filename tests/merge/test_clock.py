@@ -7,7 +7,7 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from brainlink_docs.errors import BadRequest
-from brainlink_docs.merge.clock import Hlc, latest, parse_hlc, tick
+from brainlink_docs.merge.clock import ZERO, Hlc, latest, parse_hlc, tick
 
 replicas = st.text(alphabet="abcdef0123456789-.:", min_size=1, max_size=12)
 walls = st.integers(min_value=0, max_value=2**52)
@@ -49,10 +49,15 @@ def test_text_and_clock_order_agree_for_fixed_width_walls(a: Hlc, b: Hlc) -> Non
     assert (parse_hlc(str(a)) < parse_hlc(str(b))) == (a < b)
 
 
-@pytest.mark.parametrize("bad", [None, 7, "", "abc", "1-2", "zz-1-r", "1-zz-r", "1-2-"])
+@pytest.mark.parametrize("bad", [None, 7, "", "abc", "1-2", "zz-1-r", "1-zz-r", "-1-r"])
 def test_what_is_not_a_clock_is_a_bad_request(bad: object) -> None:
     with pytest.raises(BadRequest):
         parse_hlc(bad)
+
+
+def test_zero_survives_its_text_and_is_below_every_tick() -> None:
+    assert parse_hlc(str(ZERO)) == ZERO
+    assert tick(None, 0, "a") > ZERO
 
 
 def test_latest_and_an_empty_replica() -> None:

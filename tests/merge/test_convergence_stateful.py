@@ -108,11 +108,13 @@ class MergedConvergence(RuleBasedStateMachine):
     @rule(replica=st.sampled_from(REPLICAS), doc_id=SETTINGS_IDS, field=FIELDS, value=VALUES)
     def edit(self, replica: str, doc_id: str, field: str, value: int) -> None:
         self.steps += 1
-        self.written.setdefault((doc_id, field), set()).add(value)
         self.run(self._edit(self.replicas[replica], doc_id, field, value))
 
     async def _edit(self, store: DocumentStore, doc_id: str, field: str, value: int) -> None:
         current = await _winner(store, doc_id)
+        if current is None and store in self.plain.values():
+            return  # plain clients edit what the app created (a creation has no base to merge on)
+        self.written.setdefault((doc_id, field), set()).add(value)
         kept = {k: v for k, v in current.items() if not k.startswith("_")} if current else {}
         body = {"type": "settings", **kept}
         node = body
@@ -127,7 +129,6 @@ class MergedConvergence(RuleBasedStateMachine):
         """A plain CouchDB client's edit: the same change, written without clocks (it copies
         the ``$merge`` it read, now stale); the merge falls back to three-way for it."""
         self.steps += 1
-        self.written.setdefault((doc_id, field), set()).add(value)
         self.run(self._edit(self.plain[replica], doc_id, field, value))
 
     @rule(replica=st.sampled_from(REPLICAS), amount=st.integers(min_value=1, max_value=5))

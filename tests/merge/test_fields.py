@@ -163,9 +163,9 @@ def test_a_plain_client_edit_is_merged_three_way_against_the_ancestor() -> None:
     ours["_rev"] = "2-bbb"
     plain = {**copy.deepcopy(ancestor), "b": 7, "_rev": "2-ccc"}  # copies $merge unchanged
     assert state_of(plain) is None
-    merged = merge_fields([ours, plain], ancestor=ancestor)
+    merged = merge_fields([ours, plain], bases={"2-ccc": ancestor})
     assert user_fields(merged) == {"a": 2, "b": 7}
-    # Without the ancestor, the whole document with the latest clock wins.
+    # Without its base, the whole document with the latest clock wins.
     assert user_fields(merge_fields([ours, plain])) == {"a": 2, "b": 1}
     assert META in merged
 
