@@ -319,6 +319,8 @@ def run(
     options: Options, workdir: Path, write_workload: Callable[..., Any], log: bs.Log
 ) -> dict[str, Any]:
     """Generate the workload once, then measure every replicator against each remote in turn."""
+    # Our replicator's processes import the package afresh: an edit mid-run mixes versions.
+    source_before = bs.source_digest()
     workload = bs.generate(workdir / "workload", options.docs, write_workload, log)
     if options.profile_dir is not None:
         options.profile_dir.mkdir(parents=True, exist_ok=True)
@@ -346,6 +348,8 @@ def run(
             "ratios": all_ratios,
             "ours_peak_rss_mb": peak,
             "goals": report.goals(all_ratios, remotes, peak),
+            "source_sha256": source_before,
+            "source_changed_during_run": bs.source_digest() != source_before,
             "notes": __doc__,
         }
     )
