@@ -43,13 +43,18 @@ async def make_conflict(store: SqliteStore | HttpStore, doc_id: str) -> None:
     )
 
 
-async def test_resolve_merges_a_files_conflicts(tmp_path: Path) -> None:
-    path = tmp_path / "device.sqlite"
+async def device_with_conflict(path: Path, doc_id: str) -> Path:
+    """A database file holding one conflicted document (closed again: the command opens it)."""
     store = await SqliteStore.open(path)
     try:
-        await make_conflict(store, "settings")
+        await make_conflict(store, doc_id)
     finally:
         await store.close()
+    return path
+
+
+async def test_resolve_merges_a_files_conflicts(tmp_path: Path) -> None:
+    path = await device_with_conflict(tmp_path / "device.sqlite", "settings")
     code, out, err = await run_command("resolve", str(path))
     assert code == 0, err
     rows = [json.loads(line) for line in out.splitlines()]
@@ -70,12 +75,7 @@ async def test_resolve_merges_a_files_conflicts(tmp_path: Path) -> None:
 
 
 async def test_sync_with_resolve_leaves_no_conflict_on_either_side(tmp_path: Path) -> None:
-    path = tmp_path / "device.sqlite"
-    device = await SqliteStore.open(path)
-    try:
-        await make_conflict(device, "layout")
-    finally:
-        await device.close()
+    path = await device_with_conflict(tmp_path / "device.sqlite", "layout")
     async with serving(tmp_path / "server") as server:
         url = f"{server.authed_url}/notes"
         async with serving_db(server.authed_url, "notes"):

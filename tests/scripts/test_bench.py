@@ -441,10 +441,11 @@ def test_tiny_replication_run_measures_couchdbs_replicator_against_ours(
     assert "server" not in json.loads(out_file.read_text())  # --replication runs nothing else
 
 
-def test_replication_needs_a_couchdb() -> None:
+@pytest.mark.parametrize("workload", ["--replication", "--replicator"])
+def test_the_replication_workloads_need_a_couchdb(workload: str) -> None:
     env = {k: v for k, v in os.environ.items() if k != "COUCHDB_URL"}
     proc = subprocess.run(
-        [sys.executable, str(BENCH), "--replication", "10"],
+        [sys.executable, str(BENCH), workload, "10"],
         capture_output=True,
         text=True,
         timeout=60,

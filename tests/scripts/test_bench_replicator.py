@@ -139,19 +139,6 @@ def test_percentile_is_a_measured_value(monkeypatch: pytest.MonkeyPatch) -> None
     assert report.percentile([7.0], 0.95) == 7.0
 
 
-def test_replicator_needs_a_couchdb() -> None:
-    env = {k: v for k, v in os.environ.items() if k != "COUCHDB_URL"}
-    proc = subprocess.run(
-        [sys.executable, str(BENCH), "--replicator", "10"],
-        capture_output=True,
-        text=True,
-        timeout=60,
-        env=env,
-    )
-    assert proc.returncode == 2
-    assert "COUCHDB_URL" in proc.stderr
-
-
 def test_help_documents_the_replicator_options() -> None:
     out = subprocess.run(
         [sys.executable, str(BENCH), "--help"], capture_output=True, text=True, timeout=60
