@@ -5,11 +5,15 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import json
+import os
+import pty
 import signal
 import sys
+import uuid
 from collections.abc import AsyncIterator
 from pathlib import Path
 
+from couch import CouchServer
 from http_api.conftest import serving
 
 from brainlink_docs.errors import NotFound
@@ -157,6 +161,69 @@ async def test_cookie_login_from_the_command_line_and_its_errors(tmp_path: Path)
             lines = err.strip().splitlines()
             assert len(lines) == 1 and expected in lines[0], (extra, err)
             assert "wrong" not in err
+
+
+async def test_sync_a_file_with_the_real_couchdb_both_ways_with_a_progress_bar(
+    tmp_path: Path, couchdb: CouchServer
+) -> None:
+    """``sync FILE COUCHDB_URL/db --create`` on a terminal: both directions' bars are drawn
+    (rich, on stderr, which is a pseudo-terminal here), and both sides end the same."""
+    device_path = tmp_path / "device.sqlite"
+    device = await SqliteStore.open(device_path)
+    try:
+        await write_corpus(device)
+    finally:
+        await device.close()
+    url = f"{couchdb.url}/cli-sync-{uuid.uuid4().hex[:12]}"
+    code, out, drawn = await run_on_a_terminal("sync", str(device_path), url, "--create")
+    assert code == 0, drawn
+    assert "push A → B" in drawn and "pull B → A" in drawn and "100%" in drawn, drawn
+    answer = json.loads(out)
+    assert answer["push"]["history"][0]["docs_written"] > 0
+    remote = await HttpStore.open(url)
+    device = await SqliteStore.open(device_path)
+    try:
+        assert await state(remote) == await state(device)
+    finally:
+        await device.close()
+        await remote.close()
+        databases = await HttpDatabases.connect(couchdb.url)
+        await databases.delete(url.rsplit("/", 1)[1])
+        await databases.close()
+
+
+async def run_on_a_terminal(command: str, *args: str) -> tuple[int, str, str]:
+    """The command with stderr on a pseudo-terminal (so rich draws its bars there)."""
+    main, child = pty.openpty()
+    try:
+        process = await asyncio.create_subprocess_exec(
+            sys.executable, "-m", "brainlink_docs.cli", command, *args,
+            stdout=asyncio.subprocess.PIPE, stderr=child,
+            env={**os.environ, "COLUMNS": "160", "TERM": "xterm"},
+        )  # fmt: skip
+        os.close(child)
+        child = -1
+        out, _ = await asyncio.wait_for(process.communicate(), timeout=120)
+        drawn = await asyncio.to_thread(_read_all, main)
+    finally:
+        if child != -1:
+            os.close(child)
+        os.close(main)
+    assert process.returncode is not None
+    return process.returncode, out.decode(), drawn
+
+
+def _read_all(fd: int) -> str:
+    chunks = []
+    while True:
+        try:
+            chunk = os.read(fd, 65536)
+        except OSError:  # the terminal's other end closed: all read
+            break
+        if not chunk:
+            break
+        chunks.append(chunk)
+    return b"".join(chunks).decode(errors="replace")
 
 
 async def test_errors_are_one_clear_line_and_status_1(tmp_path: Path) -> None:
