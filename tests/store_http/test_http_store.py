@@ -466,17 +466,33 @@ async def test_a_slow_answer_is_unavailable(fake: FakeCouch) -> None:
 # --- waiting --------------------------------------------------------------------------------------
 
 
-async def test_compact_waits_until_compaction_stops(fake: FakeCouch, fake_store: HttpStore) -> None:
-    running = iter([True, True, False])
+APACHE_WELCOME = {"couchdb": "Welcome", "vendor": {"name": "The Apache Software Foundation"}}
+
+
+@pytest.mark.parametrize(
+    "running",
+    [
+        [True, True, False],
+        # CouchDB answered 202 before its shards' compaction showed as running: not done yet.
+        [False, True, False],
+    ],
+    ids=["running-at-once", "running-after-the-answer"],
+)
+async def test_compact_waits_until_compaction_stops(
+    fake: FakeCouch, fake_store: HttpStore, running: list[bool]
+) -> None:
+    states = iter(running)
 
     async def handler(request: web.Request) -> web.StreamResponse:
         if request.method == "POST":
             return reply({"ok": True}, 202)
-        return reply({"db_name": "db", "update_seq": 1, "compact_running": next(running)})
+        if request.path == "/":
+            return reply(APACHE_WELCOME)
+        return reply({"db_name": "db", "update_seq": 1, "compact_running": next(states)})
 
     fake.handler = handler
     await fake_store.compact()
-    assert [(s.method, s.path) for s in fake.seen] == [("POST", "/db/_compact")] + [
+    assert [(s.method, s.path) for s in fake.seen] == [("POST", "/db/_compact"), ("GET", "/")] + [
         ("GET", "/db")
     ] * 3
     assert fake.seen[0].headers["Content-Type"] == "application/json"

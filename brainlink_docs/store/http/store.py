@@ -65,6 +65,9 @@ LONGPOLL_GRACE_S = 10.0
 # compact() waits for CouchDB's background compaction; past this it gives up as Unavailable.
 COMPACT_WAIT_S = 300.0
 COMPACT_POLL_MAX_S = 1.0
+# How long a compaction CouchDB accepted may take to show as running (or to have run unseen).
+APACHE = "The Apache Software Foundation"
+COMPACT_START_S = 2.0
 # An ETag that is a quoted base64 MD5 (CouchDB's attachment ETag) doubles as the digest.
 MIXED = "multipart/mixed"
 RELATED = "multipart/related"
@@ -77,7 +80,7 @@ class HttpStore:
     def __init__(self, transport: Transport, name: str) -> None:
         self._t = transport
         self._name = name
-        self._stores_encoded: bool | None = None
+        self._welcome: dict[str, Any] | None = None
 
     @classmethod
     async def open(
@@ -199,15 +202,25 @@ class HttpStore:
         """Whether the server keeps a gzip part of a ``multipart/related`` upload as gzip (its
         welcome says ``couchdb``: CouchDB and ours). pouchdb-server 4.2 would store the gzip
         bytes as the attachment's content, so it is sent clear bytes instead and computes its
-        own digest, as it does for every attachment. A server whose root is closed to us is
-        taken for CouchDB (pouchdb-server's is open)."""
-        if self._stores_encoded is None:
+        own digest, as it does for every attachment."""
+        return "couchdb" in await self._server_welcome()
+
+    async def _compacts_in_background(self) -> bool:
+        """Apache CouchDB answers ``_compact`` before its shards' compaction shows as running;
+        ours and pouchdb-server have compacted when they answer."""
+        vendor = (await self._server_welcome()).get("vendor")
+        return not isinstance(vendor, dict) or vendor.get("name") == APACHE
+
+    async def _server_welcome(self) -> dict[str, Any]:
+        """``GET /`` of the server, once. A root closed to us is taken for CouchDB's
+        (pouchdb-server's is open)."""
+        if self._welcome is None:
             try:
                 welcome = await self._t.parent().call("GET")
             except (Unauthorized, Forbidden):
-                welcome = {"couchdb": "Welcome"}
-            self._stores_encoded = isinstance(welcome, dict) and "couchdb" in welcome
-        return self._stores_encoded
+                welcome = {"couchdb": "Welcome", "vendor": {"name": APACHE}}
+            self._welcome = welcome if isinstance(welcome, dict) else {}
+        return self._welcome
 
     async def _bulk_docs_json(self, batch: list[Doc], new_edits: bool) -> list[BulkResult]:
         payload = {"docs": batch, "new_edits": new_edits}
@@ -419,10 +432,17 @@ class HttpStore:
         background, and callers expect old bodies gone when this returns."""
         await self._t.send("POST", "_compact", headers={"Content-Type": JSON, "Accept": JSON})
         loop = asyncio.get_running_loop()
-        deadline = loop.time() + COMPACT_WAIT_S
+        started = loop.time()
+        seen_running = not await self._compacts_in_background()
         delay = 0.01
-        while (await self._t.call("GET")).get("compact_running"):
-            if loop.time() > deadline:
+        while True:
+            running = bool((await self._t.call("GET")).get("compact_running"))
+            seen_running = seen_running or running
+            # CouchDB may answer the 202 before the shards' compaction shows as running: until
+            # it has been seen running (or a small database had time to finish unseen), wait.
+            if not running and (seen_running or loop.time() - started > COMPACT_START_S):
+                return
+            if loop.time() - started > COMPACT_WAIT_S:
                 raise Unavailable(f"{self._name}: compaction still running after {COMPACT_WAIT_S}s")
             await asyncio.sleep(delay)
             delay = min(delay * 2, COMPACT_POLL_MAX_S)
