@@ -300,6 +300,9 @@ class FaultProxy:
         for task in list(self._tasks):
             task.cancel()
         await asyncio.gather(*self._tasks, return_exceptions=True)
+        for writer in list(self._clients):  # accepted while closing
+            writer.transport.abort()
+        self._clients.clear()
 
     async def __aenter__(self) -> FaultProxy:
         await self.listen()
@@ -316,10 +319,12 @@ class FaultProxy:
         task.add_done_callback(self._tasks.discard)
 
     def _accepted(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        # Known at once, not when its task first runs: a proxy closed before then (the task
+        # cancelled unstarted, its ``finally`` never run) must still reset this connection.
+        self._clients.add(writer)
         self._spawn(self._serve(reader, writer))
 
     async def _serve(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
-        self._clients.add(writer)
         upstream: tuple[asyncio.StreamReader, asyncio.StreamWriter] | None = None
         try:
             while True:
