@@ -23,12 +23,18 @@ from brainlink_docs.canonical import canonical_json
 REPLICATION_ID_VERSION = 1
 
 
+def bare_url(url: str) -> str:
+    """``url`` without user and password: how an endpoint is named in ids and shown to others
+    (``ValueError`` for what is not a URL)."""
+    return str(URL(url).with_user(None))
+
+
 def endpoint_id(store: object) -> str:
     """What identifies a store as a replication endpoint: its URL without credentials (a remote
     database), else the path of its file (an embedded one), else its name."""
     url = getattr(store, "url", None)
     if isinstance(url, str):
-        return str(URL(url).with_user(None).with_password(None))
+        return bare_url(url)
     path = getattr(store, "path", None)
     if isinstance(path, str):
         return path

@@ -44,7 +44,6 @@ from brainlink_docs.replication.options import ReplicationOptions, filter_parts
 from brainlink_docs.store.api import (
     BulkResult,
     Change,
-    ChangesQuery,
     Doc,
     DocumentStore,
     ReadOptions,
@@ -168,7 +167,6 @@ class _Run:
     target: DocumentStore
     options: ReplicationOptions
     state: ReplicationState
-    query: ChangesQuery
     source_log: Doc | None
     on_progress: OnProgress | None
     last_checkpoint: float = field(default_factory=time.monotonic)
@@ -274,9 +272,7 @@ async def _start(
         session = checkpoints.Session(uuid.uuid4().hex, _now(), since)
         state = ReplicationState(rep_id, session, since, since, since)
         state.log_revs = {"source": _rev_of(source_log), "target": _rev_of(target_log)}
-        return _Run(
-            source, target, options, state, options.changes_query(), source_log, on_progress
-        )
+        return _Run(source, target, options, state, source_log, on_progress)
 
     return await retrying(policy, attempt)
 
@@ -287,10 +283,10 @@ async def _catch_up(run: _Run) -> None:
     state = run.state
     in_flight: deque[tuple[str, asyncio.Task[None] | None]] = deque()
     since = state.source_seq = state.done_seq
-    limit = run.options.batch_size
+    query, limit = run.options.changes_query(), run.options.batch_size
     try:
         while True:
-            page = await run.source.changes(replace(run.query, since=since))
+            page = await run.source.changes(replace(query, since=since))
             state.changes_pending = page.pending
             caught_up = page.last_seq == since or len(page.results) < limit
             if page.results:

@@ -23,10 +23,8 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
-from yarl import URL
-
 from brainlink_docs.errors import BadRequest, Forbidden
-from brainlink_docs.replication.ids import replication_id
+from brainlink_docs.replication.ids import bare_url, replication_id
 from brainlink_docs.replication.options import ReplicationOptions
 from brainlink_docs.store.endpoints import is_url
 
@@ -75,7 +73,7 @@ class Endpoint:
         """What identifies it for the replication id (``ids.endpoint_id`` of its store)."""
         if not is_url(self.url):
             return self.url
-        return str(URL(self.url).with_user(None).with_password(None))
+        return bare_url(self.url)
 
 
 @dataclass(frozen=True, slots=True)

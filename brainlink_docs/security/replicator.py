@@ -25,6 +25,7 @@ from typing import Any
 from yarl import URL
 
 from brainlink_docs.errors import CouchError, Forbidden, Unauthorized
+from brainlink_docs.replication.ids import bare_url
 from brainlink_docs.replication.spec import parse_spec, refuse_local
 from brainlink_docs.security.acl import UserCtx
 from brainlink_docs.security.guarded import DESIGN_PREFIX, _View
@@ -105,8 +106,7 @@ def without_credentials(doc: Doc) -> Doc:
 
 def _bare(url: str) -> str:
     try:
-        parsed = URL(url)
-        return str(parsed.with_user(None).with_password(None)) if parsed.is_absolute() else url
+        return bare_url(url) if URL(url).is_absolute() else url
     except ValueError:
         return url
 
