@@ -20,6 +20,7 @@ from brainlink_docs.merge.clock import ZERO, Hlc, latest
 from brainlink_docs.merge.fields import (
     META,
     Entry,
+    FieldState,
     Path,
     doc_clock,
     document,
@@ -122,9 +123,11 @@ def _with_crdts(
     latest clock any leaf's edit of that field had."""
     state = state_of(base)
     body = user_fields(base)
+    bodies = [user_fields(leaf) for leaf in leaves]
+    leaf_states = [s for s in map(state_of, leaves) if s is not None]
     for pointer, kind in sorted(crdts.items()):
         path = from_pointer(pointer)
-        found = [value_at(user_fields(leaf), path) for leaf in leaves]
+        found = [value_at(leaf_body, path) for leaf_body in bodies]
         values = [value for present, value in found if present]
         if not values:
             continue
@@ -132,7 +135,7 @@ def _with_crdts(
         if state is None:
             set_at(body, path, merged)
             continue
-        clock = _field_clock(leaves, path)
+        clock = _field_clock(leaf_states, path)
         state = {p: e for p, e in state.items() if p[: len(path)] != path}
         state.update({(*path, *p): Entry(clock, v) for p, v in leaves_of(merged)})
     if state is None:
@@ -146,11 +149,7 @@ def leaves_of(value: Any) -> list[tuple[Path, Any]]:
     return found or [((), value)]
 
 
-def _field_clock(leaves_: Sequence[Mapping[str, Any]], path: Path) -> Hlc:
-    clocks: list[Hlc | None] = []
-    for leaf in leaves_:
-        state = state_of(leaf)
-        if state is None:
-            continue
-        clocks.extend(e.clock for p, e in state.items() if p[: len(path)] == path)
+def _field_clock(states: Sequence[FieldState], path: Path) -> Hlc:
+    """The latest clock of any leaf's edit at or below ``path``."""
+    clocks = [e.clock for state in states for p, e in state.items() if p[: len(path)] == path]
     return latest(*clocks) or ZERO
