@@ -66,8 +66,9 @@ LONGPOLL_GRACE_S = 10.0
 COMPACT_WAIT_S = 300.0
 COMPACT_POLL_MAX_S = 1.0
 # How long a compaction CouchDB accepted may take to show as running (or to have run unseen).
-APACHE = "The Apache Software Foundation"
 COMPACT_START_S = 2.0
+# The vendor in Apache CouchDB's welcome: the server whose compaction runs in the background.
+APACHE = "The Apache Software Foundation"
 # An ETag that is a quoted base64 MD5 (CouchDB's attachment ETag) doubles as the digest.
 MIXED = "multipart/mixed"
 RELATED = "multipart/related"
@@ -304,9 +305,9 @@ class HttpStore:
     async def bulk_get(
         self, requests: Sequence[Mapping[str, Any]], options: ReadOptions = _DEFAULT_READ
     ) -> list[dict[str, Any]]:
-        payload = {"docs": [dict(request) for request in requests]}
         if options.follows and options.attachments:
-            return await self._bulk_get_with_stored_attachments(payload, options)
+            return await self._bulk_get_with_stored_attachments(requests, options)
+        payload = {"docs": [dict(request) for request in requests]}
         answer = await self._t.call(
             "POST", "_bulk_get", params=wire.read_params(options), payload=payload
         )
@@ -314,17 +315,13 @@ class HttpStore:
         return results
 
     async def _bulk_get_with_stored_attachments(
-        self, payload: dict[str, Any], options: ReadOptions
+        self, requests: Sequence[Mapping[str, Any]], options: ReadOptions
     ) -> list[dict[str, Any]]:
         """JSON first, without attachments (orjson reads it far faster than we split
         multipart); only the requests whose revisions turn out to have attachments are asked
         again as ``multipart/mixed``, for their bytes as stored (CouchDB's replicator does the
         same: JSON ``_bulk_get``, then ``open_revs`` for documents with attachments)."""
-        stubs = replace(options, attachments=False, follows=False)
-        answer = await self._t.call(
-            "POST", "_bulk_get", params=wire.read_params(stubs), payload=payload
-        )
-        results: list[dict[str, Any]] = answer["results"]
+        results = await self.bulk_get(requests, replace(options, attachments=False, follows=False))
         again = [
             i
             for i, result in enumerate(results)
@@ -332,7 +329,7 @@ class HttpStore:
         ]
         if not again:
             return results
-        subset = {"docs": [payload["docs"][i] for i in again]}
+        subset = {"docs": [dict(requests[i]) for i in again]}
         fetched = await self._bulk_get_following(subset, wire.read_params(options))
         for i, result in zip(again, fetched, strict=True):
             results[i] = result
