@@ -21,16 +21,13 @@ async def run_resolve(args: argparse.Namespace) -> int:
     try:
         policies = load_policies(args.policies)
         store = await open_endpoint(args.db)
+        try:
+            resolutions = await resolve_and_report(store, policies)
+        finally:
+            await store.close()
     except CouchError as exc:
         sys.stderr.write(f"brainlink-docs resolve: {exc.reason} ({exc.status} {exc.error})\n")
         return 1
-    try:
-        resolutions = await resolve_and_report(store, policies)
-    except CouchError as exc:
-        sys.stderr.write(f"brainlink-docs resolve: {exc.reason} ({exc.status} {exc.error})\n")
-        return 1
-    finally:
-        await store.close()
     return 0 if all(r.ok for r in resolutions) else 1
 
 
