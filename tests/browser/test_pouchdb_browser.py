@@ -104,6 +104,19 @@ async def server_get(admin: aiohttp.ClientSession, db: str, doc_id: str, **param
         return await r.json()
 
 
+async def server_get_live(admin: aiohttp.ClientSession, db: str, doc_id: str) -> Doc | None:
+    """The winner with its conflicts; None when the live sync deleted it since ``_changes``
+    said it was live (404 ``deleted``: the dump is taken again)."""
+    params = {"conflicts": "true", "deleted_conflicts": "true"}
+    async with admin.get(
+        f"/{db}/{quote(doc_id, safe='')}", params=params, headers=JSON_HEADERS
+    ) as r:
+        if r.status == 404 and (await r.json()) == {"error": "not_found", "reason": "deleted"}:
+            return None
+        assert r.status == 200, await r.text()
+        return await r.json()
+
+
 async def server_delete(admin: aiohttp.ClientSession, db: str, doc_id: str, rev: str) -> None:
     async with admin.delete(f"/{db}/{quote(doc_id, safe='')}", params={"rev": rev}) as r:
         assert r.status == 200, await r.text()
@@ -154,8 +167,8 @@ async def server_dump(admin: aiohttp.ClientSession, db: str) -> State | None:
         entry: dict[str, Any] = {"winner": winner, "deleted": deleted, "leaves": leaves}
         entry["conflicts"] = None
         if not deleted:
-            doc = await server_get(admin, db, doc_id, conflicts="true", deleted_conflicts="true")
-            if doc["_rev"] != winner:
+            doc = await server_get_live(admin, db, doc_id)
+            if doc is None or doc["_rev"] != winner:
                 return None
             entry["conflicts"] = doc.get("_conflicts", [])
             entry["reported_deleted_conflicts"] = sorted(doc.get("_deleted_conflicts", []))
