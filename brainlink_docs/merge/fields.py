@@ -27,6 +27,7 @@ from typing import Any
 from brainlink_docs.canonical import canonical_json
 from brainlink_docs.errors import BadRequest
 from brainlink_docs.merge.clock import ZERO, Hlc, parse_hlc
+from brainlink_docs.merge.records import from_tree, to_tree, value_at
 
 # The key of the merge metadata in a document: not ``_``-prefixed, which CouchDB reserves.
 META = "$merge"
@@ -68,6 +69,20 @@ def user_fields(doc: Mapping[str, Any]) -> Doc:
 
 def body_digest(body: Mapping[str, Any]) -> str:
     return hashlib.md5(canonical_json(body)).hexdigest()
+
+
+def value_digest(value: Any) -> str:
+    """A field value's short digest in ``$merge.hashes``: enough to tell whether a plain client
+    changed the field since the revision the metadata describes (32 bits per field)."""
+    return hashlib.md5(canonical_json(value)).hexdigest()[:8]
+
+
+@dataclass(frozen=True, slots=True)
+class Digested:
+    """A field's value known only by its digest: a stale ``$merge``'s view of the revision a
+    plain client edited."""
+
+    digest: str
 
 
 def leaves(body: Any, prefix: Path = ()) -> Iterator[tuple[Path, Any]]:
@@ -134,45 +149,43 @@ def _remove(body: Doc, path: Path) -> None:
         node.pop(path[-1], None)
 
 
-def value_at(body: Any, path: Path) -> tuple[bool, Any]:
-    """Whether ``body`` has something at ``path``, and what."""
-    node = body
-    for key in path:
-        if not isinstance(node, dict) or key not in node:
-            return False, None
-        node = node[key]
-    return True, node
-
-
-def metadata(state: FieldState, body: Doc) -> Doc:
-    """``$merge`` for ``body`` rendered from ``state``: where each entry went."""
-    fields, removed, hidden = {}, {}, {}
+def metadata(state: FieldState, body: Doc, keyed: frozenset[Path]) -> Doc:
+    """``$merge`` for ``body`` rendered from ``state`` (its lists of records at ``keyed`` paths
+    seen as objects): where each entry went."""
+    tree, _ = to_tree(body, keyed, order=True)
+    fields, hashes, removed, hidden = {}, {}, {}, {}
     for path, entry in sorted(state.items()):
         pointer = to_pointer(path)
         if entry.value is REMOVED:
             removed[pointer] = str(entry.clock)
             continue
-        found, value = value_at(body, path)
+        found, value = value_at(tree, path)
         if found and canonical_json(value) == canonical_json(entry.value):
             fields[pointer] = str(entry.clock)
+            hashes[pointer] = value_digest(value)
         else:
             hidden[pointer] = [str(entry.clock), entry.value]
     clocks = [entry.clock for entry in state.values()]
     meta: Doc = {"clock": str(max(clocks)) if clocks else None, "fields": fields}
+    if hashes:
+        meta["hashes"] = hashes
     if removed:
         meta["removed"] = removed
     if hidden:
         meta["hidden"] = hidden
+    if keyed:
+        meta["keyed"] = sorted(map(to_pointer, keyed))
     meta["digest"] = body_digest(body)
     return meta
 
 
-def document(state: FieldState, clock: Hlc | None = None) -> Doc:
+def document(state: FieldState, clock: Hlc | None = None, keyed: Iterable[Path] = ()) -> Doc:
     """A body with its ``$merge``; ``clock`` raises the document's clock (an edit that changed
-    nothing still happened after what it saw)."""
+    nothing still happened after what it saw); ``keyed``: the paths that may hold a list of
+    records seen as an object (``records``), turned back into lists here."""
     state = prune(state)
-    body = render(state)
-    meta = metadata(state, body)
+    body, converted = from_tree(render(state), keyed)
+    meta = metadata(state, body, converted)
     if clock is not None and (meta["clock"] is None or clock > parse_hlc(meta["clock"])):
         meta["clock"] = str(clock)
     return {**body, META: meta}
@@ -185,13 +198,37 @@ def state_of(doc: Mapping[str, Any]) -> FieldState | None:
     body = user_fields(doc)
     if not isinstance(meta, dict) or meta.get("digest") != body_digest(body):
         return None
+    described = described_state(doc)
+    if described is None:
+        return None
+    keyed = keyed_of(doc)
+    tree, converted = to_tree(body, keyed, order=True)
+    if converted != keyed:
+        return None
+    state = {p: e for p, e in described.items() if not isinstance(e.value, Digested)}
+    for path, value in leaves(tree):
+        entry = described.get(path)
+        if entry is not None and isinstance(entry.value, Digested):
+            state[path] = Entry(entry.clock, value)
+        elif path not in state:  # only a keyed list's order shows other than its entry
+            return None
+    return state
+
+
+def described_state(doc: Mapping[str, Any]) -> FieldState | None:
+    """The field state ``doc``'s ``$merge`` describes, whether or not that is still ``doc``'s
+    body: the visible fields' values as ``Digested``, the removed and hidden entries as they
+    are. For a plain client's edit (which copies ``$merge`` unchanged) that is the revision it
+    edited, which every replica can read from the leaf itself; ``None`` without metadata."""
+    meta = doc.get(META)
+    if not isinstance(meta, dict):
+        return None
     try:
-        clocks = {from_pointer(p): parse_hlc(c) for p, c in _items(meta.get("fields"))}
+        hashes = meta.get("hashes")
         state: FieldState = {}
-        for path, value in leaves(body):
-            if path not in clocks:
-                return None
-            state[path] = Entry(clocks[path], value)
+        for pointer, clock in _items(meta.get("fields")):
+            digest = hashes.get(pointer) if isinstance(hashes, dict) else None
+            state[from_pointer(pointer)] = Entry(parse_hlc(clock), Digested(str(digest)))
         for pointer, clock in _items(meta.get("removed")):
             state[from_pointer(pointer)] = Entry(parse_hlc(clock), REMOVED)
         for pointer, pair in _items(meta.get("hidden")):
@@ -201,6 +238,15 @@ def state_of(doc: Mapping[str, Any]) -> FieldState | None:
     except BadRequest:
         return None
     return state
+
+
+def keyed_of(doc: Mapping[str, Any]) -> frozenset[Path]:
+    """The paths where ``doc``'s metadata says a list of records is seen as an object."""
+    meta = doc.get(META)
+    pointers = meta.get("keyed") if isinstance(meta, dict) else None
+    if not isinstance(pointers, list):
+        return frozenset()
+    return frozenset(from_pointer(p) for p in pointers if isinstance(p, str) and p[:1] == "/")
 
 
 def doc_clock(doc: Mapping[str, Any]) -> Hlc | None:
@@ -218,20 +264,57 @@ def _items(value: object) -> list[tuple[str, Any]]:
     return list(value.items()) if isinstance(value, dict) else []
 
 
-def stamp(previous: Mapping[str, Any] | None, edited: Mapping[str, Any], clock: Hlc) -> Doc:
+def stamp(
+    previous: Mapping[str, Any] | None,
+    edited: Mapping[str, Any],
+    clock: Hlc,
+    keyed: Iterable[Path] = (),
+) -> Doc:
     """``edited`` with its merge metadata, as an edit at ``clock`` of ``previous`` (the
-    revision it was made from; ``None`` for a new document). Unchanged leaves keep their
-    clocks; changed, added and removed ones get ``clock``. An edit that removes an ancestor of a
-    leaf it keeps (a number that became an object) re-stamps that leaf too, so that rendering
-    (ancestors first) removes the old value and then sets the kept one."""
-    old = (state_of(previous) if previous is not None else None) or _unstamped(previous)
-    body = user_fields(edited)
-    new_leaves = dict(leaves(body))
+    revision it was made from; ``None`` for a new document); ``keyed``: the paths whose lists
+    of records merge record by record (``records``). Unchanged leaves keep their clocks;
+    changed, added and removed ones get ``clock`` (``edit_state``). ``previous`` may be a plain
+    client's edit: its changes since the revision its stale ``$merge`` describes then count as
+    made at ``clock`` too."""
+    old = _state_before(previous, keyed)
+    tree, converted = to_tree(user_fields(edited), keyed, order=True)
+    extra = {k: v for k, v in edited.items() if k.startswith("_")}
+    return {**extra, **document(edit_state(old, tree, clock), clock, converted)}
+
+
+def plain_edit_state(
+    doc: Mapping[str, Any], clock: Hlc, keyed: Iterable[Path] = ()
+) -> FieldState | None:
+    """The field state of a plain client's edit ``doc`` of a stamped revision, its changes
+    since that revision (told by the stale ``$merge`` it copied) counted as made at ``clock``;
+    ``None`` when ``doc`` carries no metadata to tell them by."""
+    described = described_state(doc)
+    if described is None:
+        return None
+    tree, _ = to_tree(user_fields(doc), keyed_of(doc) | set(keyed), order=True)
+    return edit_state(described, tree, clock)
+
+
+def _state_before(previous: Mapping[str, Any] | None, keyed: Iterable[Path]) -> FieldState:
+    if previous is None:
+        return {}
+    for state in (state_of(previous), described_state(previous)):
+        if state is not None:
+            return state
+    return _unstamped(previous, keyed)
+
+
+def edit_state(old: FieldState, tree: Doc, clock: Hlc) -> FieldState:
+    """The state after an edit at ``clock`` that left ``tree``, from ``old``: unchanged leaves
+    keep their clocks; changed, added and removed ones get ``clock``. An edit that removes an
+    ancestor of a leaf it keeps (a number that became an object) re-stamps that leaf too, so
+    that rendering (ancestors first) removes the old value and then sets the kept one."""
+    new_leaves = dict(leaves(tree))
     state: FieldState = {}
     for path, value in new_leaves.items():
         before = old.get(path)
         unchanged = before is not None and _same_value(before, value)
-        state[path] = before if unchanged and before is not None else Entry(clock, value)
+        state[path] = Entry(before.clock, value) if unchanged and before else Entry(clock, value)
     for path, entry in old.items():
         if path in state:
             continue
@@ -240,19 +323,23 @@ def stamp(previous: Mapping[str, Any] | None, edited: Mapping[str, Any], clock: 
             for leaf in new_leaves:
                 if leaf[: len(path)] == path and len(leaf) > len(path):
                     state[leaf] = Entry(clock, new_leaves[leaf])
-    extra = {k: v for k, v in edited.items() if k.startswith("_")}
-    return {**extra, **document(state, clock)}
+    return state
 
 
 def _same_value(entry: Entry, value: Any) -> bool:
-    return entry.value is not REMOVED and canonical_json(entry.value) == canonical_json(value)
+    if entry.value is REMOVED:
+        return False
+    if isinstance(entry.value, Digested):
+        return entry.value.digest == value_digest(value)
+    return canonical_json(entry.value) == canonical_json(value)
 
 
-def _unstamped(previous: Mapping[str, Any] | None) -> FieldState:
+def _unstamped(previous: Mapping[str, Any] | None, keyed: Iterable[Path]) -> FieldState:
     """A revision with no usable metadata: its leaves, as of the beginning of time."""
     if previous is None:
         return {}
-    return {path: Entry(ZERO, value) for path, value in leaves(user_fields(previous))}
+    tree, _ = to_tree(user_fields(previous), keyed, order=True)
+    return {path: Entry(ZERO, value) for path, value in leaves(tree)}
 
 
 def to_pointer(path: Path) -> str:

@@ -3,7 +3,9 @@
 A ``Policy`` names a strategy for the document (``fields``, the default: each field's latest
 change; or ``lww``: the latest edit, whole) and the fields that are CRDTs, by JSON pointer
 (``{"/usage/tokens": "counter", "/tags": "set", "/title": "register"}``), whose values are merged
-by their own rule over every leaf whatever the strategy chose. ``Policies`` is the registry:
+by their own rule over every leaf whatever the strategy chose, and the lists of records that
+merge record by record, keyed by their ``id`` (``keyed_lists``: ``["/layout/panels"]``; see
+``records``; other lists are one value). ``Policies`` is the registry:
 the typed entities declare theirs in code; a server reads them from JSON (a design document's
 ``merge_policies`` or its config) in the same shape ``to_json`` writes.
 """
@@ -25,6 +27,7 @@ from brainlink_docs.merge.fields import (
     doc_clock,
     document,
     from_pointer,
+    keyed_of,
     leaves,
     set_at,
     state_of,
@@ -48,10 +51,13 @@ _CRDT_MERGES: dict[str, Callable[[Iterable[Any]], Any]] = {
 class Policy:
     strategy: Strategy = "fields"
     crdts: Mapping[str, CrdtKind] = field(default_factory=dict)
+    keyed_lists: tuple[str, ...] = ()
 
     def __post_init__(self) -> None:
         if self.strategy not in ("fields", "lww"):
             raise BadRequest(f"unknown merge strategy {self.strategy!r}: fields or lww")
+        for pointer in self.keyed_lists:
+            from_pointer(pointer)
         for pointer, kind in self.crdts.items():
             from_pointer(pointer)
             if kind not in _CRDT_MERGES:
@@ -64,13 +70,21 @@ class Policy:
     ) -> Doc:
         """The merged body (with ``$merge``) of ``leaves`` (``bases``: see ``merge_fields``)."""
         lww = self.strategy == "lww"
-        base = last_writer_wins(leaves) if lww else merge_fields(leaves, bases)
+        base = last_writer_wins(leaves) if lww else merge_fields(leaves, bases, self.keyed)
         if not self.crdts:
             return base
         return _with_crdts(base, leaves, self.crdts)
 
+    @property
+    def keyed(self) -> frozenset[Path]:
+        """``keyed_lists`` as paths: what stamping and merging take."""
+        return frozenset(map(from_pointer, self.keyed_lists))
+
     def to_json(self) -> dict[str, Any]:
-        return {"strategy": self.strategy, "crdts": dict(self.crdts)}
+        out: dict[str, Any] = {"strategy": self.strategy, "crdts": dict(self.crdts)}
+        if self.keyed_lists:
+            out["keyed_lists"] = list(self.keyed_lists)
+        return out
 
 
 DEFAULT_POLICY = Policy()
@@ -113,7 +127,10 @@ def _policy(value: object) -> Policy:
     crdts = value.get("crdts", {})
     if not isinstance(crdts, Mapping):
         raise BadRequest("a merge policy's `crdts` must be an object")
-    return Policy(value.get("strategy", "fields"), dict(crdts))
+    keyed = value.get("keyed_lists", [])
+    if not isinstance(keyed, list) or not all(isinstance(p, str) for p in keyed):
+        raise BadRequest("a merge policy's `keyed_lists` must be a list of JSON pointers")
+    return Policy(value.get("strategy", "fields"), dict(crdts), tuple(keyed))
 
 
 def _with_crdts(
@@ -140,7 +157,7 @@ def _with_crdts(
         state.update({(*path, *p): Entry(clock, v) for p, v in leaves_of(merged)})
     if state is None:
         return body if META not in base else {**body, META: base[META]}
-    return document(state, doc_clock(base))
+    return document(state, doc_clock(base), keyed_of(base))
 
 
 def leaves_of(value: Any) -> list[tuple[Path, Any]]:

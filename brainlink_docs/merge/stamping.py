@@ -3,7 +3,8 @@
 Each edit (``put``, ``bulk_docs`` with new edits) is stamped with a new hybrid logical clock of
 this replica: after the replica's last clock and after the clock of the revision being edited
 (read from the store in one ``bulk_get`` per batch), so an edit made after another was seen
-wins over it whatever the wall clocks say. Unchanged fields keep their clocks (``fields.stamp``).
+wins over it whatever the wall clocks say. Unchanged fields keep their clocks (``fields.stamp``);
+the lists of records the document type's policy keys by ``id`` are stamped record by record.
 Replicated writes (``new_edits=False``) and deletions pass through as they are: they are someone
 else's edits, already stamped (or plain, which the merger handles). So do ``_local`` and
 ``_design`` documents (a replicator's checkpoints, code): only data is merged field by field.
@@ -18,6 +19,7 @@ from typing import Any
 
 from brainlink_docs.merge.clock import Hlc, latest, tick
 from brainlink_docs.merge.fields import doc_clock, stamp
+from brainlink_docs.merge.policies import Policies
 from brainlink_docs.store.api import BulkResult, Doc, DocumentStore, ReadOptions
 
 
@@ -29,11 +31,16 @@ class StampingStore:
     """``store`` with every new edit stamped by ``replica``'s clock."""
 
     def __init__(
-        self, store: DocumentStore, replica: str, now_ms: Callable[[], int] = wall_ms
+        self,
+        store: DocumentStore,
+        replica: str,
+        now_ms: Callable[[], int] = wall_ms,
+        policies: Policies | None = None,
     ) -> None:
         self._store = store
         self._replica = replica
         self._now_ms = now_ms
+        self._policies = policies or Policies()
         self._last: Hlc | None = None
 
     def __getattr__(self, name: str) -> Any:
@@ -63,7 +70,7 @@ class StampingStore:
             before = previous.get((doc.get("_id"), doc.get("_rev")))
             seen = latest(self._last, doc_clock(before) if before else None, doc_clock(doc))
             self._last = tick(seen, self._now_ms(), self._replica)
-            out.append(stamp(before, doc, self._last))
+            out.append(stamp(before, doc, self._last, self._policies.for_doc(doc).keyed))
         return out
 
     async def _previous(self, docs: Sequence[Doc]) -> dict[tuple[Any, Any], Mapping[str, Any]]:

@@ -1,13 +1,15 @@
 """Merge strategies: pure functions from the leaf revisions of one document to the merged body.
 
 - ``last_writer_wins``: the leaf whose edit has the greatest clock, whole. A leaf written by a
-  plain CouchDB client has no clock and counts as older than any stamped one; among those,
-  CouchDB's own order decides (generation, then revision id), so every replica picks the same.
-- ``merge_fields``: per field, the latest change (``fields.join``), when every leaf carries a
-  field state. A leaf without one (a plain client's edit) gets one from its base, the revision
-  its edits started from when the caller still has it (its nearest stamped ancestor, else the
-  common ancestor): fields it changed since count as changed just after the base (a three-way
-  merge); without a base, the whole document falls back to last-writer-wins.
+  plain CouchDB client counts as made just after the revision it edited (``plain_clock``), or,
+  never stamped at all, as older than any stamped one; ties go by CouchDB's own order
+  (generation, then revision id), so every replica picks the same.
+- ``merge_fields``: per field, the latest change (``fields.join``). A plain client's edit of a
+  stamped revision copies that revision's ``$merge``, which describes it (clocks and value
+  digests): the fields it changed since count as changed just after it (a three-way merge that
+  every replica computes alike, from the leaf alone). A leaf with no metadata at all gets its
+  state from a base the caller still has (its nearest stamped ancestor, else the common
+  ancestor); without one, the whole document falls back to last-writer-wins.
 
 The answer is a body with ``$merge`` metadata, never ``_id``/``_rev``: the resolver decides
 where it is written.
@@ -15,16 +17,19 @@ where it is written.
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from typing import Any
 
 from brainlink_docs.merge.clock import ZERO, Hlc, tick
 from brainlink_docs.merge.fields import (
     META,
     FieldState,
+    Path,
     doc_clock,
     document,
     join,
+    keyed_of,
+    plain_edit_state,
     stamp,
     state_of,
     user_fields,
@@ -35,42 +40,60 @@ Doc = dict[str, Any]
 
 
 def last_writer_wins(leaves: Sequence[Mapping[str, Any]]) -> Doc:
-    """The body (with its metadata) of the leaf with the greatest clock."""
-    chosen = max(leaves, key=_lww_rank)
-    body = user_fields(chosen)
-    meta = chosen.get(META)
-    return {**body, META: meta} if isinstance(meta, dict) else body
+    """The body of the leaf with the greatest clock, with metadata that describes it (a plain
+    client's edit gets it from the stale ``$merge`` it carries, when it carries one)."""
+    ranked = [(_lww_clock(leaf), leaf) for leaf in leaves]
+    clock, chosen = max(ranked, key=lambda pair: (pair[0], *_couch_order(pair[1])))
+    if state_of(chosen) is not None:
+        return {**user_fields(chosen), META: chosen[META]}
+    state = plain_edit_state(chosen, clock)
+    return user_fields(chosen) if state is None else document(state, clock, keyed_of(chosen))
 
 
-def _lww_rank(leaf: Mapping[str, Any]) -> tuple[Hlc, int, str]:
+def _lww_clock(leaf: Mapping[str, Any]) -> Hlc:
+    """A stamped leaf's clock; a plain client's edit's ``plain_clock``."""
+    if state_of(leaf) is not None:
+        return doc_clock(leaf) or ZERO
+    return plain_clock(leaf, leaf)
+
+
+def _couch_order(leaf: Mapping[str, Any]) -> tuple[int, str]:
     rev = parse_rev(leaf.get("_rev"))
-    return (doc_clock(leaf) or ZERO, rev.pos, rev.id)
+    return rev.pos, rev.id
 
 
 def merge_fields(
-    leaves: Sequence[Mapping[str, Any]], bases: Mapping[str, Mapping[str, Any]] | None = None
+    leaves: Sequence[Mapping[str, Any]],
+    bases: Mapping[str, Mapping[str, Any]] | None = None,
+    keyed: Iterable[Path] = (),
 ) -> Doc:
     """Every field's latest value over ``leaves``. ``bases`` maps a leaf's revision to the
     revision its edits started from (its nearest stamped ancestor, or the common ancestor),
     when the caller still has it: a leaf without clocks (a plain client's edit) then takes
-    part field by field, its changes since that base counted as one edit just after it."""
+    part field by field, its changes since that base counted as one edit just after it.
+    ``keyed``: the paths whose lists of records merge record by record (``records``), for the
+    plain leaves; stamped leaves say theirs in their metadata."""
     states: list[FieldState] = []
     for leaf in leaves:
         state = state_of(leaf)
+        if state is None:
+            state = plain_edit_state(leaf, plain_clock(leaf, leaf), keyed)
         base = (bases or {}).get(str(leaf.get("_rev")))
         if state is None and base is None:
             return last_writer_wins(leaves)
         if state is None:
-            state = state_of(stamp(base, leaf, plain_clock(leaf, base))) or {}
+            state = state_of(stamp(base, leaf, plain_clock(leaf, base), keyed)) or {}
         states.append(state)
     clocks = [c for c in map(doc_clock, leaves) if c is not None]
-    return document(join(states), max(clocks) if clocks else None)
+    paths = set(keyed).union(*map(keyed_of, leaves))
+    return document(join(states), max(clocks) if clocks else None, paths)
 
 
 def plain_clock(leaf: Mapping[str, Any], base: Mapping[str, Any] | None) -> Hlc:
     """The clock a plain client's edit of ``base`` counts as: just after the base's (so its
     changes beat the values it changed), before any later real edit; among plain edits, in
-    CouchDB's order of revisions (generation, then id)."""
+    CouchDB's order of revisions (generation, then id). ``base`` may be the leaf itself: the
+    stale ``$merge`` it copied carries its base's clock."""
     rev = parse_rev(leaf.get("_rev"))
     seen = doc_clock(base) if base is not None else None
     return tick(seen, 0, f"rev:{rev.pos:010d}:{rev.id}")

@@ -127,6 +127,33 @@ def test_every_field_takes_its_latest_change(leaves: list[dict[str, Any]]) -> No
                 assert _at(user_fields(merged), path) == kept.value
 
 
+@st.composite
+def leaf_sets_with_a_plain_edit(draw: st.DrawFn) -> tuple[list[dict[str, Any]], dict[str, Any]]:
+    """Concurrent leaves, the last one a plain client's edit of a stamped revision (its body
+    changed, the ``$merge`` it read copied unchanged); and that revision."""
+    leaves = draw(leaf_sets())
+    for n, leaf in enumerate(leaves):
+        leaf["_rev"] = f"{n + 2}-{n:032x}"
+    edited = leaves[-1]
+    plain = {**draw(top_bodies), META: edited[META], "_rev": f"9-{'f' * 32}"}
+    return [*leaves[:-1], plain], edited
+
+
+@given(leaf_sets_with_a_plain_edit())
+def test_a_plain_edit_merges_alike_with_or_without_the_revision_it_edited(
+    case: tuple[list[dict[str, Any]], dict[str, Any]],
+) -> None:
+    """Every replica merges a plain client's edit the same, whether or not it still holds the
+    body of the revision the client edited: the leaf's stale ``$merge`` tells its changes."""
+    leaves, edited = case
+    a, b, plain = leaves
+    merged = merge_fields(leaves)
+    assert merge_fields(leaves, bases={plain["_rev"]: edited}) == merged
+    assert merge_fields([plain, b, a]) == merged
+    assert merge_fields([merge_fields([a, plain]), b]) == merged
+    assert state_of(merged) is not None
+
+
 def test_two_devices_editing_different_fields_keep_both() -> None:
     base = stamp(None, {"layout": {"left": 200, "right": 300}, "theme": "dark"}, Hlc(10, 0, "s"))
     laptop = stamp(
@@ -156,17 +183,36 @@ def test_a_later_edit_of_the_same_field_wins_even_from_a_slow_clock() -> None:
     assert user_fields(merge_fields([base, desk])) == {"title": "final"}
 
 
-def test_a_plain_client_edit_is_merged_three_way_against_the_ancestor() -> None:
+def test_a_plain_client_edit_is_merged_three_way_against_the_revision_it_edited() -> None:
+    ancestor = stamp(None, {"a": 1, "b": 1, "c": 1}, Hlc(10, 0, "s"))
+    ancestor["_rev"] = "1-aaa"
+    ours = stamp(ancestor, {"a": 2, "b": 1, "c": 1}, Hlc(20, 0, "dev"))
+    ours["_rev"] = "2-bbb"
+    # A plain client copies $merge unchanged: it still describes the ancestor, so the leaf
+    # alone tells which fields the client changed (b) and removed (c).
+    plain = {**copy.deepcopy(ancestor), "b": 7, "_rev": "2-ccc"}
+    del plain["c"]
+    assert state_of(plain) is None
+    merged = merge_fields([ours, plain])
+    assert user_fields(merged) == {"a": 2, "b": 7}
+    assert state_of(merged) is not None
+    # Its changes count as made just after the revision it edited: a later edit of the same
+    # field through the merger wins over them.
+    later = stamp(ours, {"a": 2, "b": 9, "c": 1}, Hlc(30, 0, "dev"))
+    later["_rev"] = "3-ddd"
+    assert user_fields(merge_fields([later, plain])) == {"a": 2, "b": 9}
+
+
+def test_a_leaf_without_metadata_merges_against_its_base_or_loses_whole() -> None:
     ancestor = stamp(None, {"a": 1, "b": 1}, Hlc(10, 0, "s"))
     ancestor["_rev"] = "1-aaa"
     ours = stamp(ancestor, {"a": 2, "b": 1}, Hlc(20, 0, "dev"))
     ours["_rev"] = "2-bbb"
-    plain = {**copy.deepcopy(ancestor), "b": 7, "_rev": "2-ccc"}  # copies $merge unchanged
-    assert state_of(plain) is None
-    merged = merge_fields([ours, plain], bases={"2-ccc": ancestor})
+    stripped = {"a": 1, "b": 7, "_rev": "2-ccc"}  # a client that dropped $merge
+    merged = merge_fields([ours, stripped], bases={"2-ccc": ancestor})
     assert user_fields(merged) == {"a": 2, "b": 7}
     # Without its base, the whole document with the latest clock wins.
-    assert user_fields(merge_fields([ours, plain])) == {"a": 2, "b": 1}
+    assert user_fields(merge_fields([ours, stripped])) == {"a": 2, "b": 1}
     assert META in merged
 
 

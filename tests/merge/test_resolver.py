@@ -15,6 +15,7 @@ from brainlink_docs.merge.clock import Hlc, tick
 from brainlink_docs.merge.fields import doc_clock, stamp, user_fields
 from brainlink_docs.merge.policies import Policies, Policy
 from brainlink_docs.merge.resolver import RESOLUTION_PREFIX, resolve_all
+from brainlink_docs.merge.stamping import StampingStore
 from brainlink_docs.replication import sync
 from brainlink_docs.store.api import DocumentStore, ReadOptions
 
@@ -88,6 +89,35 @@ async def test_counters_add_up_whatever_strategy_the_document_has(
         assert crdt.counter_value(doc["tokens"]) == 3 + 5 + 7
     record = await laptop.get(f"{RESOLUTION_PREFIX}doc:{resolved[0].merged_rev}")
     assert record["losing_revs"] == list(resolved[0].losing_revs)
+
+
+async def test_panels_added_on_two_devices_are_both_kept(store_factory: StoreFactory) -> None:
+    """Written through ``StampingStore`` with a policy keying ``/panels`` by id: each device's
+    new panel and each one's edit of a different panel survive the merge."""
+    policies = Policies({"workspace": Policy(keyed_lists=("/panels",))})
+    laptop = StampingStore(await store_factory("laptop"), "laptop", policies=policies)
+    desktop = StampingStore(await store_factory("desktop"), "desktop", policies=policies)
+    editor, terminal = {"id": "editor", "w": 1}, {"id": "terminal", "w": 1}
+    await laptop.put({"_id": "ws", "type": "workspace", "panels": [editor, terminal]})
+    await sync(laptop, desktop)
+    for store, panels in (
+        (laptop, [{**editor, "w": 2}, terminal, {"id": "chat"}]),
+        (desktop, [editor, {**terminal, "w": 3}, {"id": "files"}]),
+    ):
+        await store.put({**await store.get("ws"), "panels": panels})
+    await sync(laptop, desktop)
+    resolved = [await resolve_all(store, policies) for store in (laptop, desktop)]
+    assert resolved[0][0].merged_rev == resolved[1][0].merged_rev
+    await sync(laptop, desktop)
+    for store in (laptop, desktop):
+        doc = await store.get("ws", options=CONFLICTS)
+        assert "_conflicts" not in doc
+        assert sorted(doc["panels"], key=lambda p: p["id"]) == [
+            {"id": "chat"},
+            {"id": "editor", "w": 2},
+            {"id": "files"},
+            {"id": "terminal", "w": 3},
+        ]
 
 
 async def test_a_document_without_conflicts_is_left_alone(store_factory: StoreFactory) -> None:
