@@ -54,6 +54,19 @@ def merge_counters(counters: Iterable[Json]) -> Json:
     return _compact(out)
 
 
+def rebase_counter(written: Json, was: Json, onto: Json) -> Json:
+    """The increments an edit made (``written`` over ``was``, the value it read) applied on top
+    of ``onto``: how an edit of one leaf of a conflicted document keeps every leaf's counts."""
+    out = {"p": _part(onto, "p"), "n": _part(onto, "n")}
+    for side in ("p", "n"):
+        before = _part(was, side)
+        for replica, count in _part(written, side).items():
+            added = count - before.get(replica, 0)
+            if added > 0:
+                out[side][replica] = out[side].get(replica, 0) + added
+    return _compact(out)
+
+
 def _part(counter: Json, side: str) -> dict[str, int]:
     part = counter.get(side) if isinstance(counter, Mapping) else None
     if not isinstance(part, Mapping):

@@ -76,6 +76,11 @@ class Policy:
         return _with_crdts(base, leaves, self.crdts)
 
     @property
+    def counters(self) -> tuple[Path, ...]:
+        """The paths of the counter CRDT fields (``StampingStore`` rebases their edits)."""
+        return tuple(from_pointer(p) for p, kind in sorted(self.crdts.items()) if kind == "counter")
+
+    @property
     def keyed(self) -> frozenset[Path]:
         """``keyed_lists`` as paths: what stamping and merging take."""
         return frozenset(map(from_pointer, self.keyed_lists))

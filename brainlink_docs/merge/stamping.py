@@ -5,6 +5,10 @@ this replica: after the replica's last clock and after the clock of the revision
 (read from the store in one ``bulk_get`` per batch), so an edit made after another was seen
 wins over it whatever the wall clocks say. Unchanged fields keep their clocks (``fields.stamp``);
 the lists of records the document type's policy keys by ``id`` are stamped record by record.
+An edit of a conflicted document's counters (CRDT ``counter`` fields of its policy) is rebased
+on the merge of every live leaf's counter: the replica's own earlier increments may sit in a
+losing leaf, and an increment on the winner's stale entry would be lost to the per-replica
+maximum when the conflict is resolved.
 Replicated writes (``new_edits=False``) and deletions pass through as they are: they are someone
 else's edits, already stamped (or plain, which the merger handles). So do ``_local`` and
 ``_design`` documents (a replicator's checkpoints, code): only data is merged field by field.
@@ -13,12 +17,14 @@ Reads pass through.
 
 from __future__ import annotations
 
+import copy
 import time
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from typing import Any
 
+from brainlink_docs.merge import crdt
 from brainlink_docs.merge.clock import Hlc, latest, tick
-from brainlink_docs.merge.fields import doc_clock, stamp
+from brainlink_docs.merge.fields import Path, doc_clock, set_at, stamp, value_at
 from brainlink_docs.merge.policies import Policies
 from brainlink_docs.store.api import BulkResult, Doc, DocumentStore, ReadOptions
 
@@ -68,10 +74,29 @@ class StampingStore:
                 out.append(doc)
                 continue
             before = previous.get((doc.get("_id"), doc.get("_rev")))
+            policy = self._policies.for_doc(doc)
+            if before is not None and policy.counters:
+                doc = await self._counted(doc, before, policy.counters)
             seen = latest(self._last, doc_clock(before) if before else None, doc_clock(doc))
             self._last = tick(seen, self._now_ms(), self._replica)
-            out.append(stamp(before, doc, self._last, self._policies.for_doc(doc).keyed))
+            out.append(stamp(before, doc, self._last, policy.keyed))
         return out
+
+    async def _counted(self, doc: Doc, before: Mapping[str, Any], counters: Iterable[Path]) -> Doc:
+        """``doc`` with each counter's increments rebased on the merge of every live leaf's
+        counter (unchanged when the document has one live leaf)."""
+        found = await self._store.open_revs(doc["_id"], None, ReadOptions())
+        live = [r["ok"] for r in found if "ok" in r and not r["ok"].get("_deleted")]
+        if len(live) < 2:
+            return doc
+        doc = copy.deepcopy(doc)
+        for path in counters:
+            present, written = value_at(doc, path)
+            if not present:
+                continue
+            onto = crdt.merge_counters(value_at(leaf, path)[1] for leaf in live)
+            set_at(doc, path, crdt.rebase_counter(written, value_at(before, path)[1], onto))
+        return doc
 
     async def _previous(self, docs: Sequence[Doc]) -> dict[tuple[Any, Any], Mapping[str, Any]]:
         """The revisions being edited, in one read (missing ones are simply not there)."""

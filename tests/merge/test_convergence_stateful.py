@@ -138,15 +138,11 @@ class MergedConvergence(RuleBasedStateMachine):
         self.run(self._count(self.replicas[replica], replica, amount))
 
     async def _count(self, store: StampingStore, replica: str, amount: int) -> None:
-        """An increment on top of the merge of every leaf's counter: a replica's own entry may
-        sit in a losing leaf, and counting on a stale one would lose its earlier increments."""
-        try:
-            found = await store.open_revs("usage", None, ALL_LEAVES)
-        except NotFound:  # CouchDB's answer for a document that does not exist yet
-            found = []
-        live = [r["ok"] for r in found if "ok" in r and not r["ok"].get("_deleted")]
-        tokens = crdt.merge_counters(leaf.get("tokens") for leaf in live)
+        """The natural increment: on the winner as read. Its entry for this replica may be
+        stale (the replica's earlier increment sitting in a losing leaf); ``StampingStore``
+        rebases the edit on every leaf, or the per-replica maximum would lose increments."""
         current = await _winner(store, "usage")
+        tokens = current["tokens"] if current else {}
         body = {"type": "usage", "tokens": crdt.increment(tokens, replica, amount)}
         await store.put({**body, "_id": "usage", **_rev_of(current)})
 

@@ -55,6 +55,19 @@ def test_a_counter_counts_every_increment_once_whatever_the_replication_schedule
     assert crdt.counter_value(final) == sum(amount for _, amount in ops)
 
 
+@given(counters(), counters(), st.sampled_from(REPLICAS), st.integers(-9, 9))
+def test_a_rebased_increment_counts_once_on_top_of_every_leaf(
+    leaf: Any, other: Any, replica: str, amount: int
+) -> None:
+    """An increment made on one leaf, rebased on the merge of all leaves, adds exactly its
+    amount to that merge, and merging it with the leaves again changes nothing."""
+    written = crdt.increment(leaf, replica, amount)
+    onto = crdt.merge_counters([leaf, other])
+    rebased = crdt.rebase_counter(written, leaf, onto)
+    assert crdt.counter_value(rebased) == crdt.counter_value(onto) + amount
+    assert crdt.merge_counters([rebased, leaf, other]) == rebased
+
+
 @given(
     st.lists(
         st.tuples(st.integers(0, 9), st.sampled_from(REPLICAS), st.integers(-(2**53), 2**53)),

@@ -5,11 +5,14 @@ from __future__ import annotations
 
 from conftest import StoreFactory
 
+from brainlink_docs.merge import crdt
 from brainlink_docs.merge.clock import parse_hlc
 from brainlink_docs.merge.fields import META, doc_clock, state_of, user_fields
+from brainlink_docs.merge.policies import Policies, Policy
 from brainlink_docs.merge.resolver import resolve_all
 from brainlink_docs.merge.stamping import StampingStore
 from brainlink_docs.replication import sync
+from brainlink_docs.store.api import ReadOptions
 
 
 async def test_edits_are_stamped_and_unchanged_fields_keep_their_clocks(
@@ -58,3 +61,25 @@ async def test_an_edit_made_after_seeing_another_wins_even_with_a_slow_clock(
     await sync(laptop, desktop)
     for store in (laptop, desktop):
         assert user_fields(await store.get("s")) == {"title": "final", "subtitle": "new"}
+
+
+async def test_an_increment_of_a_conflicted_counter_keeps_every_leafs_counts(
+    store_factory: StoreFactory,
+) -> None:
+    """The laptop increments the leaf where its own earlier increment is missing (the phone's,
+    as happens when that leaf wins): the edit is rebased on every leaf, so after resolution
+    nothing is lost (without it the per-replica maximum would keep 5, not 5 + 1)."""
+    policies = Policies({"usage": Policy("lww", {"/tokens": "counter"})})
+    laptop = StampingStore(await store_factory("laptop"), "laptop", policies=policies)
+    phone = StampingStore(await store_factory("phone"), "phone", policies=policies)
+    await laptop.put({"_id": "usage", "type": "usage", "tokens": {}})
+    await sync(laptop, phone)
+    for store, replica, amount in ((laptop, "laptop", 5), (phone, "phone", 7)):
+        doc = await store.get("usage")
+        await store.put({**doc, "tokens": crdt.increment(doc["tokens"], replica, amount)})
+    await sync(laptop, phone)
+    leaves = [r["ok"] for r in await laptop.open_revs("usage", None, ReadOptions())]
+    (stale,) = [leaf for leaf in leaves if "laptop" not in leaf["tokens"].get("p", {})]
+    await laptop.put({**stale, "tokens": crdt.increment(stale["tokens"], "laptop", 1)})
+    await resolve_all(laptop, policies)
+    assert crdt.counter_value((await laptop.get("usage"))["tokens"]) == 5 + 7 + 1
