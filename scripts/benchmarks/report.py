@@ -33,6 +33,7 @@ def _figure(rows: dict[str, Any], phase: str, who: str, key: str) -> float | Non
 
 
 def ratio(a: float | None, b: float | None) -> float | None:
+    """``a / b`` to three places; ``None`` when either was not measured."""
     return round(a / b, 3) if a is not None and b is not None else None
 
 

@@ -1,5 +1,6 @@
-"""What the replicator benchmark runs against and with: the remotes (our server, the real
-CouchDB) and the replicator processes (ours and PouchDB's, each a fresh process per run).
+"""What the replicator and merger benchmarks run against and with: the remotes (our server,
+the real CouchDB) and the worker processes (ours and PouchDB's replicators, the merger's runs:
+each a fresh process per run).
 
 The servers start as the server benchmark starts them (``bench_server``: a free loopback port,
 pinned to one CPU); the replicator processes run pinned to the other, as the server
