@@ -21,6 +21,7 @@ import json
 import sys
 import time
 import traceback
+from collections.abc import Awaitable, Callable
 from pathlib import Path
 from typing import Any
 
@@ -44,8 +45,9 @@ def peak_rss_bytes() -> int | None:
 
 
 async def one_shot(
-    source: DocumentStore, target: DocumentStore, local: SqliteStore
+    source: DocumentStore, target: DocumentStore, local: DocumentStore
 ) -> dict[str, Any]:
+    """One replication, timed; ``local`` is the end whose documents are counted after."""
     began = time.perf_counter()
     result = await replicate(source, target)
     seconds = time.perf_counter() - began
@@ -116,10 +118,16 @@ async def main(argv: list[str]) -> dict[str, Any]:
     return {**out, "peak_rss_bytes": peak_rss_bytes()}
 
 
-if __name__ == "__main__":
+def answer(main: Callable[[list[str]], Awaitable[dict[str, Any]]]) -> None:
+    """Run a worker's ``main`` on this process's arguments and print its one JSON line (the
+    harness reads the last); a failure is ``{"error": traceback}`` and exit status 1."""
     try:
         report = asyncio.run(main(sys.argv[1:]))
     except Exception:
         print(json.dumps({"error": traceback.format_exc()[-2000:]}))
         sys.exit(1)
     print(json.dumps(report))
+
+
+if __name__ == "__main__":
+    answer(main)

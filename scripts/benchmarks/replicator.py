@@ -226,7 +226,7 @@ class Bench:
                     f"{self.remote.name}: profiled ours {direction} ({row['seconds']:.1f} s): {raw}"
                 )
         finally:
-            await _drop(self.remote.client, dst)
+            await self.remote.drop(dst)
         return out
 
 
@@ -281,8 +281,8 @@ async def measure(bench: Bench, workload: bs.Workload, log: bs.Log) -> dict[str,
             rows["profile"] = await bench.profile(options.profile_dir, log)
     finally:
         for db in (bench.src, *(bench.pushed(who) for who in REPLICATORS)):
-            await _drop(remote.client, db)
-        await _drop(bench.couch.client, bench.local("couchdb"))
+            await remote.drop(db)
+        await bench.couch.drop(bench.local("couchdb"))
     return rows
 
 
@@ -291,27 +291,18 @@ def _summary(row: dict[str, Any]) -> str:
     return ", ".join(f"{k} {row[k]:.3g}" for k in keys if isinstance(row.get(k), float))
 
 
-async def _drop(client: bs.Client, db: str) -> None:
-    with contextlib.suppress(RuntimeError):
-        await client.request("DELETE", f"/{db}")
-
-
 async def _measure_remote(
     name: str, workload: bs.Workload, options: Options, workdir: Path, log: bs.Log
 ) -> dict[str, Any]:
-    couch_target = bs.couchdb_target(options.couchdb_url, workdir / "couchdb")
-    target = targets.start_remote(name, workdir / "remotes" / name, options.couchdb_url)
-    remote = Remote(target, bs.Client(target))
-    couch = Remote(couch_target, bs.Client(couch_target))
-    try:
+    directory = workdir / "remotes" / name
+    async with (
+        targets.started("couchdb", workdir / "couchdb", options.couchdb_url) as couch,
+        targets.started(name, directory, options.couchdb_url) as remote,
+    ):
+        target = remote.target
         bench = Bench(remote, couch, options, target.directory / "local")
         rows = await measure(bench, workload, log)
         return {"about": target.about, **rows, "server_memory": bs.memory_mb(target.pid)}
-    finally:
-        await remote.client.close()
-        await couch.client.close()
-        if target.process is not None:
-            bs.stop_process(target.process)
 
 
 def run(

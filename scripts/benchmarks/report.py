@@ -32,7 +32,8 @@ def _figure(rows: dict[str, Any], phase: str, who: str, key: str) -> float | Non
     return float(value) if isinstance(value, int | float) and value > 0 else None
 
 
-def _ratio(a: float | None, b: float | None) -> float | None:
+def ratio(a: float | None, b: float | None) -> float | None:
+    """``a / b`` to three places; ``None`` when either was not measured."""
     return round(a / b, 3) if a is not None and b is not None else None
 
 
@@ -42,21 +43,21 @@ def ratios(rows: dict[str, Any]) -> dict[str, float | None]:
     for peer in PEERS:
         for direction in DIRECTIONS:
             ours = _figure(rows, direction, "ours", "docs_per_s")
-            out[f"{direction}_vs_{peer}"] = _ratio(
+            out[f"{direction}_vs_{peer}"] = ratio(
                 ours, _figure(rows, direction, peer, "docs_per_s")
             )
         theirs = _figure(rows, "incremental", peer, "seconds")
-        out[f"incremental_vs_{peer}"] = _ratio(
+        out[f"incremental_vs_{peer}"] = ratio(
             theirs, _figure(rows, "incremental", "ours", "seconds")
         )
         for key in ("p50_ms", "p95_ms"):
             theirs = _figure(rows, "latency", peer, key)
             ours = _figure(rows, "latency", "ours", key)
-            out[f"latency_{key.removesuffix('_ms')}_vs_{peer}"] = _ratio(theirs, ours)
+            out[f"latency_{key.removesuffix('_ms')}_vs_{peer}"] = ratio(theirs, ours)
     return out
 
 
-def _every(values: dict[str, float | None], holds: Callable[[float], bool]) -> dict[str, Any]:
+def every(values: dict[str, float | None], holds: Callable[[float], bool]) -> dict[str, Any]:
     """met only when every value was measured and ``holds`` of each; the values show how far."""
     measured = [v for v in values.values() if v is not None]
     met = bool(values) and len(measured) == len(values) and all(holds(v) for v in measured)
@@ -81,17 +82,17 @@ def goals(
         return lambda v: v >= goal
 
     return {
-        f"docs_per_s_{POUCHDB_THROUGHPUT_GOAL:g}x_pouchdb": _every(
+        f"docs_per_s_{POUCHDB_THROUGHPUT_GOAL:g}x_pouchdb": every(
             each("pull_vs_pouchdb", "push_vs_pouchdb"), at_least(POUCHDB_THROUGHPUT_GOAL)
         ),
-        f"docs_per_s_{COUCHDB_THROUGHPUT_GOAL:g}x_couchdb_replicator": _every(
+        f"docs_per_s_{COUCHDB_THROUGHPUT_GOAL:g}x_couchdb_replicator": every(
             each("pull_vs_couchdb", "push_vs_couchdb"), at_least(COUCHDB_THROUGHPUT_GOAL)
         ),
-        f"incremental_under_{INCREMENTAL_GOAL_S:g}s": _every(
+        f"incremental_under_{INCREMENTAL_GOAL_S:g}s": every(
             ours("incremental", "seconds"), lambda v: v < INCREMENTAL_GOAL_S
         ),
-        "latency_p50_at_most_pouchdbs": _every(each("latency_p50_vs_pouchdb"), at_least(1.0)),
-        f"peak_rss_under_{RSS_GOAL_MB:g}mb": _every(
+        "latency_p50_at_most_pouchdbs": every(each("latency_p50_vs_pouchdb"), at_least(1.0)),
+        f"peak_rss_under_{RSS_GOAL_MB:g}mb": every(
             {"ours": peak_rss_mb}, lambda v: v < RSS_GOAL_MB
         ),
     }

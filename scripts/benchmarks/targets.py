@@ -1,5 +1,6 @@
-"""What the replicator benchmark runs against and with: the remotes (our server, the real
-CouchDB) and the replicator processes (ours and PouchDB's, each a fresh process per run).
+"""What the replicator and merger benchmarks run against and with: the remotes (our server,
+the real CouchDB) and the worker processes (ours and PouchDB's replicators, the merger's runs:
+each a fresh process per run).
 
 The servers start as the server benchmark starts them (``bench_server``: a free loopback port,
 pinned to one CPU); the replicator processes run pinned to the other, as the server
@@ -10,10 +11,12 @@ core. The CouchDB at ``COUCHDB_URL`` is not started here (no pinning, no RSS of 
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import json
 import os
 import shutil
 import sys
+from collections.abc import AsyncIterator
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -23,6 +26,7 @@ import bench_server as bs
 
 HERE = Path(__file__).resolve().parent
 OURS_WORKER = HERE / "ours_replicate.py"
+MERGE_WORKER = HERE / "ours_merge.py"
 POUCHDB_WORKER = HERE / "pouchdb_replicate.js"
 # A full replication of 100,000 documents takes a minute or two; past this it is stuck.
 WORKER_TIMEOUT_S = 1800.0
@@ -49,6 +53,11 @@ class Remote:
     async def doc_count(self, db: str) -> int:
         return int((await self.client.request("GET", f"/{db}"))["doc_count"])
 
+    async def drop(self, db: str) -> None:
+        """Delete ``db`` if it is there (a benchmark leaves no database behind on a peer)."""
+        with contextlib.suppress(RuntimeError):
+            await self.client.request("DELETE", f"/{db}")
+
 
 def start_remote(name: str, directory: Path, couchdb_url: str) -> bs.Target:
     """Our server (``serve``, synchronous FULL, pinned) or the CouchDB at ``couchdb_url``."""
@@ -57,6 +66,19 @@ def start_remote(name: str, directory: Path, couchdb_url: str) -> bs.Target:
         server_cpus, _ = bs.cpu_split()
         return bs.start_ours(name, directory, "FULL", server_cpus)
     return bs.couchdb_target(couchdb_url, directory)
+
+
+@contextlib.asynccontextmanager
+async def started(name: str, directory: Path, couchdb_url: str) -> AsyncIterator[Remote]:
+    """``start_remote``'s server with a client, both closed (ours stopped) afterwards."""
+    target = start_remote(name, directory, couchdb_url)
+    remote = Remote(target, bs.Client(target))
+    try:
+        yield remote
+    finally:
+        await remote.client.close()
+        if target.process is not None:
+            bs.stop_process(target.process)
 
 
 def missing_tools(profile: bool) -> list[str]:
@@ -73,6 +95,12 @@ def missing_tools(profile: bool) -> list[str]:
 
 def ours_command(args: list[str]) -> list[str]:
     return [sys.executable, str(OURS_WORKER), *args]
+
+
+def merge_command(args: list[str]) -> list[str]:
+    """The merger benchmark's worker (``ours_merge.py``): a replication, a resolution or a
+    bulk write, each in a fresh process."""
+    return [sys.executable, str(MERGE_WORKER), *args]
 
 
 def pouchdb_command(args: list[str]) -> list[str]:

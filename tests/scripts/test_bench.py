@@ -86,6 +86,23 @@ def test_help_documents_every_option_and_the_shell_shim_works() -> None:
     assert "--worker-ours" not in out
 
 
+def run_solo(mode: str, args: list[str], out_file: Path, couchdb_url: str) -> dict[str, Any]:
+    """A run of one mode that runs only its own rows (``--replicator``, ``--merge``) with a real
+    CouchDB; its report's part, once the run has succeeded and nothing else ran."""
+    proc = subprocess.run(
+        [sys.executable, str(BENCH), *args, "--out", str(out_file)],
+        capture_output=True,
+        text=True,
+        timeout=300,
+        env={**os.environ, "COUCHDB_URL": couchdb_url},
+    )
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    report: dict[str, Any] = json.loads(out_file.read_text())
+    assert set(report) == {"machine", mode, "elapsed_seconds"}  # nothing else ran
+    part: dict[str, Any] = report[mode]
+    return part
+
+
 def node_available() -> bool:
     return shutil.which("node") is not None and (ROOT / "node_modules" / "pouchdb").is_dir()
 

@@ -8,8 +8,6 @@ are computed from the rows) so a broken harness is caught before anyone waits fo
 
 from __future__ import annotations
 
-import json
-import os
 import subprocess
 import sys
 from types import ModuleType
@@ -18,7 +16,7 @@ from typing import Any
 import pytest
 from couch import CouchServer
 
-from scripts.test_bench import BENCH, ROOT, node_available
+from scripts.test_bench import BENCH, ROOT, node_available, run_solo
 
 DOCS = 200
 CHANGED = 50
@@ -40,18 +38,8 @@ def tiny_report(tmp_path_factory: pytest.TempPathFactory, couchdb: CouchServer) 
         pytest.skip("needs node and node_modules/pouchdb")
     out_file = tmp_path_factory.mktemp("replicator") / "replicator.json"
     args = ["--replicator", str(DOCS), "--replicator-changed", str(CHANGED)]
-    args += ["--replicator-writes", str(WRITES), "--out", str(out_file)]
-    proc = subprocess.run(
-        [sys.executable, str(BENCH), *args],
-        capture_output=True,
-        text=True,
-        timeout=300,
-        env={**os.environ, "COUCHDB_URL": couchdb.url},
-    )
-    assert proc.returncode == 0, proc.stderr[-3000:]
-    report: dict[str, Any] = json.loads(out_file.read_text())
-    assert set(report) == {"machine", "replicator", "elapsed_seconds"}  # nothing else ran
-    return report["replicator"]
+    args += ["--replicator-writes", str(WRITES)]
+    return run_solo("replicator", args, out_file, couchdb.url)
 
 
 @pytest.mark.node
