@@ -1,11 +1,10 @@
 """The resolver: finds conflicted documents in any ``DocumentStore`` and writes their merges.
 
 For a document with two or more live leaves: every leaf is read with its history, the policy
-of its ``type`` merges them (a leaf a plain client wrote, without clocks, against the revision
-its edits started from, when the store still has it), and
-one ``bulk_docs(new_edits=False)`` writes the merge as a child of CouchDB's winning leaf and a
-deletion under every other live leaf, plus a record of what was merged. Nothing is left in
-``_conflicts``.
+of its ``type`` merges them, and ``bulk_docs(new_edits=False)`` writes the merge as a child of
+CouchDB's winning leaf and a deletion under every other live leaf, plus a record of what was
+merged. Nothing is left in ``_conflicts``. ``resolve_all`` works in batches: the leaves of a
+batch of conflicted documents in one ``bulk_get``, all their merges in one ``bulk_docs``.
 
 Every revision id it writes is derived from what it merged (the parent revision, the merged
 body, the losing revisions), not minted: two replicas that resolve the same conflict each write
@@ -26,11 +25,12 @@ from typing import Any
 
 from brainlink_docs.canonical import canonical_json
 from brainlink_docs.errors import NotFound
-from brainlink_docs.merge.fields import state_of
+from brainlink_docs.merge.fields import described_state, state_of
 from brainlink_docs.merge.policies import Policies, Policy
 from brainlink_docs.revs.ids import parse_rev, path_to_revisions, revisions_to_path
 from brainlink_docs.store.api import (
     BulkResult,
+    Change,
     ChangesQuery,
     Doc,
     DocumentStore,
@@ -59,17 +59,29 @@ class Resolution:
         return all(row.ok for row in self.rows)
 
 
+# Conflicted documents resolved together: their leaves read in one ``bulk_get`` and their
+# merges written in one ``bulk_docs`` (two round trips per batch over HTTP, not per document).
+RESOLVE_BATCH = 200
+
+
 async def resolve_all(store: DocumentStore, policies: Policies | None = None) -> list[Resolution]:
     """Resolve every conflicted document of ``store``; answers what was written."""
-    policies = policies or Policies()
     done: list[Resolution] = []
+    batch: list[Change] = []
     async for change in iter_changes(store, ChangesQuery(style="all_docs")):
-        if len(change.changes) < 2 or change.id.startswith(RESOLUTION_PREFIX):
+        if not may_be_conflicted(change):
             continue
-        resolution = await resolve(store, change.id, policies)
-        if resolution is not None:
-            done.append(resolution)
-    return done
+        batch.append(change)
+        if len(batch) >= RESOLVE_BATCH:
+            done += await resolve_changes(store, batch, policies)
+            batch = []
+    return done + await resolve_changes(store, batch, policies)
+
+
+def may_be_conflicted(change: Change) -> bool:
+    """Whether an ``all_docs``-style change may need resolving: two leaves or more (some may be
+    deleted: resolving looks), and not one of our own records."""
+    return len(change.changes) >= 2 and not change.id.startswith(RESOLUTION_PREFIX)
 
 
 async def resolve(
@@ -78,15 +90,69 @@ async def resolve(
     """Merge the live leaves of ``doc_id`` (``None`` when it has fewer than two)."""
     found = await store.open_revs(doc_id, None, _LEAVES)
     live = [r["ok"] for r in found if "ok" in r and not r["ok"].get("_deleted")]
+    resolutions = await _write(store, [await _plan(store, doc_id, live, policies)])
+    return resolutions[0] if resolutions else None
+
+
+async def resolve_changes(
+    store: DocumentStore, changes: Sequence[Change], policies: Policies | None = None
+) -> list[Resolution]:
+    """Resolve the documents of ``changes`` (``all_docs``-style rows: every leaf revision),
+    reading all their leaves in one ``bulk_get`` and writing every merge in one ``bulk_docs``."""
+    wanted = [{"id": c.id, "rev": rev} for c in changes for rev in c.changes]
+    if not wanted:
+        return []
+    live: dict[str, list[Doc]] = {}
+    for result in await store.bulk_get(wanted, _LEAVES):
+        for item in result.get("docs", []):
+            doc = item.get("ok")
+            if doc is not None and not doc.get("_deleted"):
+                live.setdefault(doc["_id"], []).append(doc)
+    plans = [await _plan(store, doc_id, leaves, policies) for doc_id, leaves in live.items()]
+    return await _write(store, plans)
+
+
+@dataclass(frozen=True, slots=True)
+class _Plan:
+    """What resolving one document writes, before it is written."""
+
+    doc_id: str
+    winner_rev: str
+    losing_revs: tuple[str, ...]
+    strategy: str
+    docs: list[Doc]
+
+
+async def _plan(
+    store: DocumentStore, doc_id: str, live: Sequence[Doc], policies: Policies | None
+) -> _Plan | None:
     if len(live) < 2:
         return None
     winner = max(live, key=_couch_rank)
     policy = (policies or Policies()).for_doc(winner)
     bases = await _bases(store, doc_id, live)
     docs = resolution_docs(doc_id, winner, live, policy.merge(live, bases), policy)
-    rows = await store.bulk_docs(docs, new_edits=False)
     losers = tuple(sorted(d["_rev"] for d in live if d is not winner))
-    return Resolution(doc_id, docs[0]["_rev"], winner["_rev"], losers, policy.strategy, tuple(rows))
+    return _Plan(doc_id, winner["_rev"], losers, policy.strategy, docs)
+
+
+async def _write(store: DocumentStore, plans: Sequence[_Plan | None]) -> list[Resolution]:
+    """Every plan's documents in one ``bulk_docs(new_edits=False)``; each plan's rows."""
+    kept = [plan for plan in plans if plan is not None]
+    if not kept:
+        return []
+    rows = await store.bulk_docs([doc for plan in kept for doc in plan.docs], new_edits=False)
+    done, at = [], 0
+    for plan in kept:
+        mine = tuple(rows[at : at + len(plan.docs)])
+        at += len(plan.docs)
+        merged_rev = plan.docs[0]["_rev"]
+        done.append(
+            Resolution(
+                plan.doc_id, merged_rev, plan.winner_rev, plan.losing_revs, plan.strategy, mine
+            )
+        )
+    return done
 
 
 def resolution_docs(
@@ -156,13 +222,14 @@ MAX_BASE_DEPTH = 16
 async def _bases(
     store: DocumentStore, doc_id: str, live: Sequence[Mapping[str, Any]]
 ) -> dict[str, Doc]:
-    """For each leaf without clocks: its nearest ancestor with a field state, else the common
-    ancestor of all leaves (whatever it is), when the store still has its body."""
+    """For each leaf with no metadata at all (a client that drops ``$merge``): its nearest
+    ancestor with a field state, else the common ancestor of all leaves (whatever it is), when
+    the store still has its body. Other leaves need no read: their ``$merge`` suffices."""
     bases: dict[str, Doc] = {}
     paths = [revisions_to_path(**leaf["_revisions"]) for leaf in live]
     shared = set(paths[0]).intersection(*paths[1:])
     for leaf, path in zip(live, paths, strict=True):
-        if state_of(leaf) is not None:
+        if described_state(leaf) is not None:  # stamped, or a plain edit its $merge describes
             continue
         common = None
         for rev in path[1 : MAX_BASE_DEPTH + 1]:
