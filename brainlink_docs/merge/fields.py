@@ -19,8 +19,9 @@ trusted. Entries an ancestor's newer entry overwrites can never show again and a
 from __future__ import annotations
 
 import copy
+import functools
 import hashlib
-from collections.abc import Iterable, Iterator, Mapping
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from typing import Any
 
@@ -85,13 +86,19 @@ class Digested:
     digest: str
 
 
-def leaves(body: Any, prefix: Path = ()) -> Iterator[tuple[Path, Any]]:
+def leaves(body: Any, prefix: Path = ()) -> list[tuple[Path, Any]]:
     """Every leaf of ``body``: ``(path, value)`` where value is not a non-empty object."""
+    found: list[tuple[Path, Any]] = []
+    _collect(body, prefix, found)
+    return found
+
+
+def _collect(body: Any, prefix: Path, found: list[tuple[Path, Any]]) -> None:
     if isinstance(body, dict) and body:
         for key, value in body.items():
-            yield from leaves(value, (*prefix, key))
+            _collect(value, (*prefix, key), found)
     elif prefix:
-        yield prefix, body
+        found.append((prefix, body))
 
 
 def join(states: Iterable[FieldState]) -> FieldState:
@@ -149,22 +156,31 @@ def _remove(body: Doc, path: Path) -> None:
         node.pop(path[-1], None)
 
 
-def metadata(state: FieldState, body: Doc, keyed: frozenset[Path]) -> Doc:
+def metadata(
+    state: FieldState, body: Doc, keyed: frozenset[Path], *, all_shown: bool = False
+) -> Doc:
     """``$merge`` for ``body`` rendered from ``state`` (its lists of records at ``keyed`` paths
-    seen as objects): where each entry went."""
+    seen as objects): where each entry went. ``all_shown``: the caller knows every entry that
+    is not a removal shows in ``body`` as it is (an edit's own state), so none is compared."""
     tree, _ = to_tree(body, keyed, order=True)
     fields, hashes, removed, hidden = {}, {}, {}, {}
+    text: dict[int, str] = {}  # an edit's entries share a few clock objects: format each once
     for path, entry in sorted(state.items()):
         pointer = to_pointer(path)
+        clock = text.get(id(entry.clock)) or text.setdefault(id(entry.clock), str(entry.clock))
         if entry.value is REMOVED:
-            removed[pointer] = str(entry.clock)
+            removed[pointer] = clock
+            continue
+        if all_shown:
+            fields[pointer] = clock
+            hashes[pointer] = value_digest(entry.value)
             continue
         found, value = value_at(tree, path)
         if found and canonical_json(value) == canonical_json(entry.value):
-            fields[pointer] = str(entry.clock)
+            fields[pointer] = clock
             hashes[pointer] = value_digest(value)
         else:
-            hidden[pointer] = [str(entry.clock), entry.value]
+            hidden[pointer] = [clock, entry.value]
     clocks = [entry.clock for entry in state.values()]
     meta: Doc = {"clock": str(max(clocks)) if clocks else None, "fields": fields}
     if hashes:
@@ -277,9 +293,16 @@ def stamp(
     client's edit: its changes since the revision its stale ``$merge`` describes then count as
     made at ``clock`` too."""
     old = _state_before(previous, keyed)
-    tree, converted = to_tree(user_fields(edited), keyed, order=True)
+    body = user_fields(edited)
+    tree, converted = to_tree(body, keyed, order=True)
+    state = prune(edit_state(old, tree, clock))
+    # An edit's state renders to the body edited (its removals are of paths the body lacks,
+    # applied before what it sets): no need to render it again or compare what shows.
+    meta = metadata(state, body, converted, all_shown=True)
+    if meta["clock"] is None or clock > parse_hlc(meta["clock"]):
+        meta["clock"] = str(clock)
     extra = {k: v for k, v in edited.items() if k.startswith("_")}
-    return {**extra, **document(edit_state(old, tree, clock), clock, converted)}
+    return {**extra, **body, META: meta}
 
 
 def plain_edit_state(
@@ -342,11 +365,13 @@ def _unstamped(previous: Mapping[str, Any] | None, keyed: Iterable[Path]) -> Fie
     return {path: Entry(ZERO, value) for path, value in leaves(tree)}
 
 
+@functools.lru_cache(maxsize=8192)
 def to_pointer(path: Path) -> str:
     """RFC 6901: ``~`` as ``~0``, ``/`` as ``~1``."""
     return "".join("/" + key.replace("~", "~0").replace("/", "~1") for key in path)
 
 
+@functools.lru_cache(maxsize=8192)
 def from_pointer(pointer: str) -> Path:
     if not pointer.startswith("/"):
         raise BadRequest(f"not a JSON pointer: {pointer!r}")
