@@ -34,7 +34,7 @@ from brainlink_docs.merge.fields import (
     user_fields,
     value_at,
 )
-from brainlink_docs.merge.strategies import last_writer_wins, merge_fields
+from brainlink_docs.merge.strategies import last_writer_wins, merged_fields
 
 Strategy = Literal["fields", "lww"]
 CrdtKind = Literal["counter", "register", "set"]
@@ -69,8 +69,14 @@ class Policy:
         bases: Mapping[str, Mapping[str, Any]] | None = None,
     ) -> Doc:
         """The merged body (with ``$merge``) of ``leaves`` (``bases``: see ``merge_fields``)."""
-        lww = self.strategy == "lww"
-        base = last_writer_wins(leaves) if lww else merge_fields(leaves, bases, self.keyed)
+        if self.strategy == "fields":
+            merged = merged_fields(leaves, bases, self.keyed)
+            if merged is not None:
+                state = merged.state
+                if self.crdts:
+                    state = _crdt_state(state, leaves, merged.leaf_states, self.crdts)
+                return document(state, merged.clock, merged.keyed)
+        base = last_writer_wins(leaves)
         if not self.crdts:
             return base
         return _with_crdts(base, leaves, self.crdts)
@@ -141,28 +147,47 @@ def _policy(value: object) -> Policy:
 def _with_crdts(
     base: Doc, leaves: Sequence[Mapping[str, Any]], crdts: Mapping[str, CrdtKind]
 ) -> Doc:
-    """``base`` with each CRDT field replaced by the merge of every leaf's value there, at the
-    latest clock any leaf's edit of that field had."""
+    """``base`` (a last-writer-wins pick) with each CRDT field replaced by the merge of every
+    leaf's value there."""
     state = state_of(base)
+    if state is not None:
+        leaf_states = [s for s in map(state_of, leaves) if s is not None]
+        return document(
+            _crdt_state(state, leaves, leaf_states, crdts), doc_clock(base), keyed_of(base)
+        )
     body = user_fields(base)
-    bodies = [user_fields(leaf) for leaf in leaves]
-    leaf_states = [s for s in map(state_of, leaves) if s is not None]
-    for pointer, kind in sorted(crdts.items()):
-        path = from_pointer(pointer)
-        found = [value_at(leaf_body, path) for leaf_body in bodies]
-        values = [value for present, value in found if present]
-        if not values:
-            continue
-        merged = _CRDT_MERGES[kind](values)
-        if state is None:
-            set_at(body, path, merged)
-            continue
+    for path, merged in _crdt_values(leaves, crdts):
+        set_at(body, path, merged)
+    return body if META not in base else {**body, META: base[META]}
+
+
+def _crdt_state(
+    state: FieldState,
+    leaves: Sequence[Mapping[str, Any]],
+    leaf_states: Sequence[FieldState],
+    crdts: Mapping[str, CrdtKind],
+) -> FieldState:
+    """``state`` with each CRDT field the merge of every leaf's value there, at the latest
+    clock any leaf's edit of that field had."""
+    for path, merged in _crdt_values(leaves, crdts):
         clock = _field_clock(leaf_states, path)
         state = {p: e for p, e in state.items() if p[: len(path)] != path}
         state.update({(*path, *p): Entry(clock, v) for p, v in leaves_of(merged)})
-    if state is None:
-        return body if META not in base else {**body, META: base[META]}
-    return document(state, doc_clock(base), keyed_of(base))
+    return state
+
+
+def _crdt_values(
+    leaves: Sequence[Mapping[str, Any]], crdts: Mapping[str, CrdtKind]
+) -> list[tuple[Path, Any]]:
+    """Each CRDT field some leaf has, with the merge of every leaf's value there."""
+    out = []
+    for pointer, kind in sorted(crdts.items()):
+        path = from_pointer(pointer)
+        found = [value_at(leaf, path) for leaf in leaves]
+        values = [value for present, value in found if present]
+        if values:
+            out.append((path, _CRDT_MERGES[kind](values)))
+    return out
 
 
 def leaves_of(value: Any) -> list[tuple[Path, Any]]:

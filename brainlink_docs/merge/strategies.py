@@ -18,6 +18,7 @@ where it is written.
 from __future__ import annotations
 
 from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import dataclass
 from typing import Any
 
 from brainlink_docs.merge.clock import ZERO, Hlc, tick
@@ -69,10 +70,34 @@ def merge_fields(
 ) -> Doc:
     """Every field's latest value over ``leaves``. ``bases`` maps a leaf's revision to the
     revision its edits started from (its nearest stamped ancestor, or the common ancestor),
-    when the caller still has it: a leaf without clocks (a plain client's edit) then takes
-    part field by field, its changes since that base counted as one edit just after it.
-    ``keyed``: the paths whose lists of records merge record by record (``records``), for the
-    plain leaves; stamped leaves say theirs in their metadata."""
+    when the caller still has it: a leaf with no metadata at all then takes part field by
+    field, its changes since that base counted as one edit just after it. ``keyed``: the paths
+    whose lists of records merge record by record (``records``), for the plain leaves; stamped
+    leaves say theirs in their metadata."""
+    merged = merged_fields(leaves, bases, keyed)
+    return last_writer_wins(leaves) if merged is None else merged.document()
+
+
+@dataclass(frozen=True, slots=True)
+class Merged:
+    """A field-level merge before it becomes a document (a policy may still change fields)."""
+
+    state: FieldState
+    clock: Hlc | None
+    keyed: frozenset[Path]
+    leaf_states: list[FieldState]
+
+    def document(self) -> Doc:
+        return document(self.state, self.clock, self.keyed)
+
+
+def merged_fields(
+    leaves: Sequence[Mapping[str, Any]],
+    bases: Mapping[str, Mapping[str, Any]] | None = None,
+    keyed: Iterable[Path] = (),
+) -> Merged | None:
+    """``merge_fields``'s join, each leaf's state read once; ``None`` when a leaf has no state
+    to take part with (the document then falls back to last-writer-wins)."""
     states: list[FieldState] = []
     for leaf in leaves:
         state = state_of(leaf)
@@ -80,13 +105,13 @@ def merge_fields(
             state = plain_edit_state(leaf, plain_clock(leaf, leaf), keyed)
         base = (bases or {}).get(str(leaf.get("_rev")))
         if state is None and base is None:
-            return last_writer_wins(leaves)
+            return None
         if state is None:
             state = state_of(stamp(base, leaf, plain_clock(leaf, base), keyed)) or {}
         states.append(state)
     clocks = [c for c in map(doc_clock, leaves) if c is not None]
-    paths = set(keyed).union(*map(keyed_of, leaves))
-    return document(join(states), max(clocks) if clocks else None, paths)
+    paths = frozenset(keyed).union(*map(keyed_of, leaves))
+    return Merged(join(states), max(clocks) if clocks else None, paths, states)
 
 
 def plain_clock(leaf: Mapping[str, Any], base: Mapping[str, Any] | None) -> Hlc:
