@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import socket
 import sys
 import tempfile
 from collections.abc import Sequence
@@ -80,6 +81,20 @@ def _build_parser() -> argparse.ArgumentParser:
     )
     resolve.add_argument("db", help="database URL or file")
     _policies_option(resolve)
+    resolve.add_argument(
+        "--undo",
+        metavar="RECORD",
+        help="instead, undo a resolution: its record's id (merge-resolution:<id>:<rev>, as "
+        "resolve printed it); with --keep",
+    )
+    resolve.add_argument(
+        "--keep", metavar="REV", help="with --undo: the replaced revision to restore"
+    )
+    resolve.add_argument(
+        "--replica",
+        default=socket.gethostname(),
+        help="with --undo: this replica's id in the restoring edit's clock (default: host name)",
+    )
     demo = commands.add_parser(
         "demo",
         help="walk through the embedded engine: edits, a replicated conflict, the changes feed",

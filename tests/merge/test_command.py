@@ -10,7 +10,7 @@ from http_api.conftest import serving
 from replication.test_command import run_command, serving_db
 
 from brainlink_docs.merge.clock import Hlc
-from brainlink_docs.merge.fields import stamp, user_fields
+from brainlink_docs.merge.fields import stamp, state_of, user_fields
 from brainlink_docs.store.api import ReadOptions
 from brainlink_docs.store.http import HttpStore
 from brainlink_docs.store.sqlite import SqliteStore
@@ -95,3 +95,36 @@ async def test_sync_with_resolve_leaves_no_conflict_on_either_side(tmp_path: Pat
             again = json.loads(out)
             assert again["push"]["history"][0]["missing_found"] == 0
             assert again["pull"]["history"][0]["missing_found"] == 0
+
+
+async def test_undo_restores_a_replaced_revision_until_compaction(tmp_path: Path) -> None:
+    path = await device_with_conflict(tmp_path / "device.sqlite", "settings")
+    code, out, err = await run_command("resolve", str(path))
+    assert code == 0, err
+    (row,) = [json.loads(line) for line in out.splitlines()]
+    record = f"merge-resolution:settings:{row['rev']}"
+    (loser,) = row["losing_revs"]
+    store = await SqliteStore.open(path)
+    try:
+        lost = user_fields(await store.get("settings", loser))
+    finally:
+        await store.close()
+    assert lost in ({"a": 2, "b": 1}, {"a": 1, "b": 3})
+    code, out, err = await run_command("resolve", str(path), "--undo", record, "--keep", loser)
+    assert code == 0, err
+    assert json.loads(out)["ok"] is True
+    store = await SqliteStore.open(path)
+    try:
+        doc = await store.get("settings", options=CONFLICTS)
+        assert user_fields(doc) == lost and "_conflicts" not in doc
+        assert state_of(doc) is not None  # a stamped edit, like any made through the merger
+        await store.compact()
+    finally:
+        await store.close()
+    for extra, expected in (
+        (["--keep", "9-" + "f" * 32], "is not a revision"),
+        (["--keep", loser], "compacted away"),
+        ([], "go together"),
+    ):
+        code, out, err = await run_command("resolve", str(path), "--undo", record, *extra)
+        assert code == 1 and len(err.strip().splitlines()) == 1 and expected in err, err
