@@ -21,6 +21,7 @@ from __future__ import annotations
 import copy
 import functools
 import hashlib
+import zlib
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from typing import Any
@@ -74,8 +75,9 @@ def body_digest(body: Mapping[str, Any]) -> str:
 
 def value_digest(value: Any) -> str:
     """A field value's short digest in ``$merge.hashes``: enough to tell whether a plain client
-    changed the field since the revision the metadata describes (32 bits per field)."""
-    return hashlib.md5(canonical_json(value)).hexdigest()[:8]
+    changed the field since the revision the metadata describes (CRC-32: a checksum, not a
+    security measure; it runs for every field of every stamped edit)."""
+    return f"{zlib.crc32(canonical_json(value)):08x}"
 
 
 @dataclass(frozen=True, slots=True)
