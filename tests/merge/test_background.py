@@ -417,3 +417,29 @@ def test_resolve_comes_from_the_ini_the_environment_and_the_flag(tmp_path: Path)
     assert load_settings(config_file=ini, environ={"BRAINLINK_RESOLVE": "false"}).resolve is False
     on = load_settings(environ={"BRAINLINK_RESOLVE": "false"}, flags={"resolve": "true"})
     assert on.resolve is True
+
+
+async def test_a_conflict_the_servers_own_replication_brings_is_resolved(tmp_path: Path) -> None:
+    """``POST /_replicate`` between two of its databases: the job writes through the server's
+    HTTP API, as any replicator does."""
+    async with (
+        serving(tmp_path / "server", resolve=True) as running,
+        devices(tmp_path) as (laptop, desktop),
+        remote(running.url, "left") as left,
+        remote(running.url, "right") as right,
+    ):
+        first = {"type": "settings", "theme": "dark", "layout": "wide"}
+        await laptop.put({"_id": "doc", **stamp(None, first, Hlc(1000, 0, "laptop"))})
+        await replicate(laptop, desktop)
+        await edit(laptop, "doc", {"theme": "light"}, 2000, "laptop")
+        await edit(desktop, "doc", {"layout": "narrow"}, 1500, "desktop")
+        await replicate(laptop, left)
+        await replicate(desktop, right)
+        job = {"source": "left", "target": "right"}
+        async with (
+            aiohttp.ClientSession() as http,
+            http.post(f"{running.url}/_replicate", json=job) as answer,
+        ):
+            assert answer.status == 200, await answer.text()
+        doc = await resolved(right)
+        assert user_fields(doc) == {"type": "settings", "theme": "light", "layout": "narrow"}
