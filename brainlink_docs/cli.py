@@ -43,6 +43,18 @@ def _build_parser() -> argparse.ArgumentParser:
     serve.add_argument("--max-document-size", type=int, help="bytes (default 8000000)")
     serve.add_argument("--max-attachment-size", type=int, help="bytes (default 1 GiB)")
     serve.add_argument("--no-access-log", action="store_true", help="do not log every request")
+    serve.add_argument(
+        "--resolve",
+        action="store_true",
+        help="merge conflicted documents in the background, as replicated writes arrive "
+        "(default off, as in CouchDB)",
+    )
+    serve.add_argument(
+        "--merge-policies",
+        metavar="FILE",
+        help="the background resolver's default policies as JSON (a database's "
+        "_design/merge merge_policies wins over them)",
+    )
     replicate = commands.add_parser(
         "replicate",
         help="copy what TARGET lacks from SOURCE (each a database URL or file), resuming from "
@@ -224,10 +236,12 @@ def _serve(args: argparse.Namespace) -> int:
         "max_document_size": args.max_document_size,
         "max_attachment_size": args.max_attachment_size,
         "access_log": "false" if args.no_access_log else None,
+        "resolve": "true" if args.resolve else None,
+        "merge_policies": args.merge_policies,
     }
-    settings = load_settings(config_file=args.config, flags=flags)
     admin = args.admin or os.environ.get("BRAINLINK_ADMIN")
     try:
+        settings = load_settings(config_file=args.config, flags=flags)
         settings, first = ensure_first_start(settings, admin)
     except ValueError as exc:
         sys.stderr.write(f"brainlink-docs serve: {exc}\n")

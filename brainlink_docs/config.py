@@ -17,6 +17,9 @@ from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any, TypeVar
 
+from brainlink_docs.errors import BadRequest
+from brainlink_docs.merge.policies import Policies
+from brainlink_docs.merge.sources import load_policies
 from brainlink_docs.security.passwords import (
     DEFAULT_ITERATIONS,
     PasswordHash,
@@ -32,6 +35,19 @@ DEFAULT_MAX_ATTACHMENT_SIZE = 1_073_741_824  # [couchdb] max_attachment_size
 DEFAULT_MAX_REQUEST_SIZE = 4_294_967_296  # [chttpd] max_http_request_size
 CONFIG_NAME = "local.ini"
 _T = TypeVar("_T")
+
+
+def _flag(value: str) -> bool:
+    return value.strip().lower() in ("true", "1", "yes", "on")
+
+
+def _policies_file(value: str) -> Policies:
+    """``[merge] policies``: read once at startup, so a bad file stops the server there."""
+    try:
+        return load_policies(Path(value), "[merge] policies")
+    except BadRequest as exc:
+        raise ValueError(exc.reason) from exc
+
 
 # (environment variable, ini section, ini key, Settings field, parser)
 _KEYS: list[tuple[str, str, str, str, Any]] = [
@@ -64,11 +80,9 @@ _KEYS: list[tuple[str, str, str, str, Any]] = [
         int,
     ),
     ("BRAINLINK_ACCESS_LOG", "log", "access_log", "access_log", lambda v: v.lower() == "true"),
+    ("BRAINLINK_RESOLVE", "merge", "resolve", "resolve", _flag),
+    ("BRAINLINK_MERGE_POLICIES", "merge", "policies", "merge_policies", _policies_file),
 ]
-
-
-def _flag(value: str) -> bool:
-    return value.strip().lower() in ("true", "1", "yes", "on")
 
 
 def _names(value: str) -> tuple[str, ...]:
@@ -192,6 +206,10 @@ class Settings:
     # [attachments] compression_level: gzip level for compressible types (0 stores them in clear).
     compression_level: int = DEFAULT_COMPRESSION_LEVEL
     access_log: bool = True
+    # [merge] resolve: off by default, as CouchDB never merges a conflict on its own.
+    resolve: bool = False
+    # [merge] policies: the resolver's policies where a database has no _design/merge.
+    merge_policies: Policies = field(default_factory=Policies)
     server_uuid: str = ""
     admins: Mapping[str, PasswordHash] = field(default_factory=dict)
     config_file: Path | None = None
@@ -223,12 +241,11 @@ def load_settings(
     parser = _read_ini(path)
     values: dict[str, Any] = {"data_dir": data_dir}
     for env_key, section, key, name, parse in _KEYS:
-        if parser.has_option(section, key):
-            values[name] = parse(parser.get(section, key))
-        if env_key in env:
-            values[name] = parse(env[env_key])
-        if flags.get(name) is not None:
-            values[name] = parse(flags[name]) if parse is not Path else Path(flags[name])
+        raw = flags.get(name)
+        if raw is None:
+            raw = env.get(env_key, parser.get(section, key, fallback=None))
+        if raw is not None:  # parsed once, the winning layer's: a file is read only if it counts
+            values[name] = parse(raw)
     admins = {
         name: parse_config_hash(value)
         for name, value in (parser.items("admins") if parser.has_section("admins") else [])

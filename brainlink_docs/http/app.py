@@ -37,11 +37,15 @@ from brainlink_docs.http.responses import json_response
 from brainlink_docs.http.routes import replicate
 from brainlink_docs.http.routes.session import cookie_header
 from brainlink_docs.http.routing import Route, resolve
+from brainlink_docs.merge.background import BackgroundResolver
+from brainlink_docs.merge.watched import WatchedDatabases
 from brainlink_docs.security.users import USERS_DB
 from brainlink_docs.store.api import Databases
 
 log = logging.getLogger("brainlink_docs.http")
 access_log = logging.getLogger("brainlink_docs.access")
+# The background resolver of a server started with [merge] resolve = true.
+RESOLVER: web.AppKey[BackgroundResolver] = web.AppKey("resolver", BackgroundResolver)
 
 
 Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
@@ -130,6 +134,7 @@ def make_app(databases: Databases, settings: Settings) -> web.Application:
         client_max_size=settings.max_request_size,
         handler_args={"max_field_size": 65536},
     )
+    databases = _merging(app, databases, settings)
     app[DATABASES] = databases
     if not settings.server_uuid:
         settings = replace(settings, server_uuid=uuid.uuid4().hex)
@@ -168,6 +173,25 @@ def make_app(databases: Databases, settings: Settings) -> web.Application:
     replicate.setup(app, databases)  # its jobs stop on shutdown, before the databases close
     app.on_cleanup.append(close_databases)
     return app
+
+
+def _merging(app: web.Application, databases: Databases, settings: Settings) -> Databases:
+    """The databases the server serves: stores that refuse a bad ``_design/merge`` and, with
+    ``[merge] resolve``, tell the background resolver of every replicated write. The resolver
+    starts with the app and stops as its shutdown begins, before the databases close."""
+    if not settings.resolve:
+        return WatchedDatabases(databases)
+    resolver = app[RESOLVER] = BackgroundResolver(databases, settings.merge_policies)
+
+    async def start(app: web.Application) -> None:
+        resolver.start()
+
+    async def stop(app: web.Application) -> None:
+        await resolver.stop()
+
+    app.on_startup.append(start)
+    app.on_shutdown.append(stop)
+    return resolver.databases
 
 
 def _response_headers(

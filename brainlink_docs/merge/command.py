@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import argparse
 import sys
-from pathlib import Path
 from typing import Any
 
 import orjson
@@ -13,6 +12,7 @@ import orjson
 from brainlink_docs.errors import BadRequest, CouchError
 from brainlink_docs.merge.policies import Policies
 from brainlink_docs.merge.resolver import Resolution, resolve_all
+from brainlink_docs.merge.sources import load_policies
 from brainlink_docs.merge.stamping import StampingStore
 from brainlink_docs.merge.undo import undo
 from brainlink_docs.store.api import DocumentStore
@@ -64,15 +64,3 @@ def resolution_row(r: Resolution) -> dict[str, Any]:
         "strategy": r.strategy,
         "ok": r.ok,
     }
-
-
-def load_policies(path: Path | None) -> Policies:
-    """The policies in ``path`` (``Policies.to_json``'s shape), or the default."""
-    if path is None:
-        return Policies()
-    try:
-        return Policies.from_json(orjson.loads(path.read_bytes()))
-    except OSError as exc:
-        raise BadRequest(f"--policies: {exc.strerror}: {path}") from exc
-    except orjson.JSONDecodeError as exc:
-        raise BadRequest(f"--policies: {path} is not valid JSON: {exc}") from exc

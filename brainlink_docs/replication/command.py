@@ -30,8 +30,9 @@ from rich.progress import (
 from rich.progress import Progress as ProgressBar
 
 from brainlink_docs.errors import BadRequest, CouchError
-from brainlink_docs.merge.command import load_policies, resolution_row
+from brainlink_docs.merge.command import resolution_row
 from brainlink_docs.merge.resolver import resolve_all
+from brainlink_docs.merge.sources import load_policies
 from brainlink_docs.replication.backoff import RetryPolicy, retrying
 from brainlink_docs.replication.options import ReplicationOptions
 from brainlink_docs.replication.replicate import (

@@ -26,6 +26,7 @@ from brainlink_docs.security.users import (
     redact_for,
 )
 from brainlink_docs.store.api import BulkResult, DocumentStore, ReadOptions
+from brainlink_docs.store.view import StoreView, guarded_bulk
 
 DESIGN_PREFIX = "_design/"
 NOT_DB_ADMIN = "You are not a db or server admin."
@@ -39,70 +40,7 @@ def security_error(user: UserCtx, reason: str) -> CouchError:
     return Unauthorized(reason) if user.name is None else Forbidden(reason)
 
 
-# The DocumentStore methods a view hands straight to the wrapped store unless it overrides them.
-_DELEGATED = (
-    "info",
-    "get",
-    "open_revs",
-    "put",
-    "delete",
-    "bulk_docs",
-    "all_docs",
-    "changes",
-    "wait_for_change",
-    "revs_diff",
-    "bulk_get",
-    "get_attachment",
-    "put_attachment",
-    "delete_attachment",
-    "get_revs_limit",
-    "purge",
-    "get_security",
-    "set_security",
-    "local_docs",
-    "set_revs_limit",
-    "compact",
-    "close",
-)
-
-
-class _View:
-    """Delegates everything it does not override to the wrapped store."""
-
-    def __init__(self, inner: DocumentStore) -> None:
-        self._inner = inner
-        # Bound once: a member's every read would otherwise go through __getattr__.
-        for attr in _DELEGATED:
-            if not hasattr(type(self), attr):
-                setattr(self, attr, getattr(inner, attr))
-
-    def __getattr__(self, attr: str) -> Any:
-        return getattr(self._inner, attr)
-
-    @property
-    def name(self) -> str:
-        return self._inner.name
-
-
-async def _guarded_bulk(
-    docs: Sequence[Doc],
-    check: Callable[[Doc], Awaitable[Doc]],
-    write: Callable[[list[Doc]], Awaitable[list[BulkResult]]],
-) -> list[BulkResult]:
-    """Run ``check`` on each doc; refused docs become error rows in their place."""
-    rows: list[BulkResult | None] = []
-    accepted: list[Doc] = []
-    for doc in docs:
-        try:
-            accepted.append(await check(doc))
-            rows.append(None)
-        except CouchError as exc:
-            rows.append(BulkResult(str(doc.get("_id", "")), error=exc.error, reason=exc.reason))
-    written = iter(await write(accepted)) if accepted else iter(())
-    return [row if row is not None else next(written) for row in rows]
-
-
-class MemberView(_View):
+class MemberView(StoreView):
     """A database member who is not one of its admins: everything but design documents.
 
     It depends only on whether the member is anonymous (a 401 rather than a 403), so one view
@@ -133,7 +71,7 @@ class MemberView(_View):
         async def write(accepted: list[Doc]) -> list[BulkResult]:
             return await self._inner.bulk_docs(accepted, new_edits=new_edits)
 
-        return await _guarded_bulk(docs, self._check, write)
+        return await guarded_bulk(docs, self._check, write)
 
     async def put_attachment(
         self, doc_id: str, name: str, data: bytes, content_type: str, rev: str | None
@@ -150,7 +88,7 @@ class MemberView(_View):
 _USERS_LISTINGS = ("all_docs", "local_docs", "changes", "bulk_get", "revs_diff")
 
 
-class UsersView(_View):
+class UsersView(StoreView):
     """The ``_users`` database as ``user`` may see and change it."""
 
     def __init__(
@@ -265,7 +203,7 @@ class UsersView(_View):
         async def write(accepted: list[Doc]) -> list[BulkResult]:
             return await self._inner.bulk_docs(accepted, new_edits=new_edits)
 
-        rows = await _guarded_bulk(docs, check, write)
+        rows = await guarded_bulk(docs, check, write)
         await self._written([r.id for r in rows if r.ok])
         return rows
 

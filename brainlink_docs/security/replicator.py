@@ -28,8 +28,9 @@ from brainlink_docs.errors import CouchError, Forbidden, Unauthorized
 from brainlink_docs.replication.ids import bare_url
 from brainlink_docs.replication.spec import parse_spec, refuse_local
 from brainlink_docs.security.acl import UserCtx
-from brainlink_docs.security.guarded import DESIGN_PREFIX, _View
+from brainlink_docs.security.guarded import DESIGN_PREFIX
 from brainlink_docs.store.api import BulkResult, DocumentStore, ReadOptions
+from brainlink_docs.store.view import StoreView
 
 Doc = dict[str, Any]
 _READ = ReadOptions()
@@ -38,7 +39,7 @@ OTHER_USERS = "Can't update replication documents from other users."
 _LISTINGS = ("all_docs", "local_docs", "changes", "bulk_get", "revs_diff")
 
 
-class ReplicatorView(_View):
+class ReplicatorView(StoreView):
     """``_replicator`` for one user: owners stamped and checked, credentials hidden."""
 
     def __init__(self, inner: DocumentStore, user: UserCtx) -> None:
