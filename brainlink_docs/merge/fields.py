@@ -163,30 +163,26 @@ def metadata(
 ) -> Doc:
     """``$merge`` for ``body`` rendered from ``state`` (its lists of records at ``keyed`` paths
     seen as objects): where each entry went. ``all_shown``: the caller knows every entry that
-    is not a removal shows in ``body`` as it is (an edit's own state), so none is compared."""
+    is not a removal shows in ``body`` as it is (an edit's own state), so none is compared.
+
+    Compact, since it travels with every revision: the distinct clocks once, in order
+    (``clocks``), and per entry the index of its clock: ``fields`` ``{pointer: "i:digest"}``,
+    ``removed`` ``{pointer: i}``, ``hidden`` ``{pointer: [i, value]}``."""
     tree, _ = to_tree(body, keyed, order=True)
-    fields, hashes, removed, hidden = {}, {}, {}, {}
-    text: dict[int, str] = {}  # an edit's entries share a few clock objects: format each once
+    table = sorted({entry.clock for entry in state.values()})
+    index = {clock: i for i, clock in enumerate(table)}
+    fields, removed, hidden = {}, {}, {}
     for path, entry in sorted(state.items()):
         pointer = to_pointer(path)
-        clock = text.get(id(entry.clock)) or text.setdefault(id(entry.clock), str(entry.clock))
+        i = index[entry.clock]
         if entry.value is REMOVED:
-            removed[pointer] = clock
-            continue
-        if all_shown:
-            fields[pointer] = clock
-            hashes[pointer] = value_digest(entry.value)
-            continue
-        found, value = value_at(tree, path)
-        if found and canonical_json(value) == canonical_json(entry.value):
-            fields[pointer] = clock
-            hashes[pointer] = value_digest(value)
+            removed[pointer] = i
+        elif all_shown or _shows(tree, path, entry.value):
+            fields[pointer] = f"{i}:{value_digest(entry.value)}"
         else:
-            hidden[pointer] = [clock, entry.value]
-    clocks = [entry.clock for entry in state.values()]
-    meta: Doc = {"clock": str(max(clocks)) if clocks else None, "fields": fields}
-    if hashes:
-        meta["hashes"] = hashes
+            hidden[pointer] = [i, entry.value]
+    meta: Doc = {"clock": str(table[-1]) if table else None, "clocks": list(map(str, table))}
+    meta["fields"] = fields
     if removed:
         meta["removed"] = removed
     if hidden:
@@ -195,6 +191,11 @@ def metadata(
         meta["keyed"] = sorted(map(to_pointer, keyed))
     meta["digest"] = body_digest(body)
     return meta
+
+
+def _shows(tree: Doc, path: Path, value: Any) -> bool:
+    found, shown = value_at(tree, path)
+    return found and canonical_json(shown) == canonical_json(value)
 
 
 def document(state: FieldState, clock: Hlc | None = None, keyed: Iterable[Path] = ()) -> Doc:
@@ -242,20 +243,35 @@ def described_state(doc: Mapping[str, Any]) -> FieldState | None:
     if not isinstance(meta, dict):
         return None
     try:
-        hashes = meta.get("hashes")
+        clocks = [parse_hlc(text) for text in _list(meta.get("clocks"))]
         state: FieldState = {}
-        for pointer, clock in _items(meta.get("fields")):
-            digest = hashes.get(pointer) if isinstance(hashes, dict) else None
-            state[from_pointer(pointer)] = Entry(parse_hlc(clock), Digested(str(digest)))
-        for pointer, clock in _items(meta.get("removed")):
-            state[from_pointer(pointer)] = Entry(parse_hlc(clock), REMOVED)
+        for pointer, value in _items(meta.get("fields")):
+            i, _, digest = str(value).partition(":")
+            state[from_pointer(pointer)] = Entry(_clock(clocks, i), Digested(digest))
+        for pointer, i in _items(meta.get("removed")):
+            state[from_pointer(pointer)] = Entry(_clock(clocks, i), REMOVED)
         for pointer, pair in _items(meta.get("hidden")):
             if not isinstance(pair, list) or len(pair) != 2:
                 return None
-            state[from_pointer(pointer)] = Entry(parse_hlc(pair[0]), pair[1])
+            state[from_pointer(pointer)] = Entry(_clock(clocks, pair[0]), pair[1])
     except BadRequest:
         return None
     return state
+
+
+def _clock(clocks: list[Hlc], index: object) -> Hlc:
+    """Entry ``index`` of a ``$merge`` clock table; ``BadRequest`` when there is none."""
+    try:
+        i = int(index)  # type: ignore[call-overload]
+    except (TypeError, ValueError):
+        i = -1
+    if not 0 <= i < len(clocks):
+        raise BadRequest(f"no clock {index!r} in $merge")
+    return clocks[i]
+
+
+def _list(value: object) -> list[Any]:
+    return value if isinstance(value, list) else []
 
 
 def keyed_of(doc: Mapping[str, Any]) -> frozenset[Path]:

@@ -6,7 +6,6 @@ from __future__ import annotations
 from conftest import StoreFactory
 
 from brainlink_docs.merge import crdt
-from brainlink_docs.merge.clock import parse_hlc
 from brainlink_docs.merge.fields import META, doc_clock, state_of, user_fields
 from brainlink_docs.merge.policies import Policies, Policy
 from brainlink_docs.merge.resolver import resolve_all
@@ -27,10 +26,10 @@ async def test_edits_are_stamped_and_unchanged_fields_keep_their_clocks(
     assert state is not None and user_fields(doc) == {"theme": "dark", "layout": {"left": 1}}
     await store.bulk_docs([{**doc, "_rev": first.rev, "theme": "light"}])
     edited = await store.get("s")
-    clocks = {p: parse_hlc(c) for p, c in edited[META]["fields"].items()}
-    before = {p: parse_hlc(c) for p, c in doc[META]["fields"].items()}
-    assert clocks["/layout/left"] == before["/layout/left"]
-    assert clocks["/theme"] > before["/theme"]
+    clocks = {p: e.clock for p, e in (state_of(edited) or {}).items()}
+    before = {p: e.clock for p, e in state.items()}
+    assert clocks[("layout", "left")] == before[("layout", "left")]
+    assert clocks[("theme",)] > before[("theme",)]
     assert doc_clock(edited) == store.last_clock
     replicated = {"_id": "r", "_rev": "1-" + "a" * 32, "plain": True}
     await store.bulk_docs([replicated], new_edits=False)
