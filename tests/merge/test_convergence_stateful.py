@@ -31,6 +31,7 @@ from brainlink_docs.errors import NotFound
 from brainlink_docs.merge import crdt
 from brainlink_docs.merge.fields import user_fields
 from brainlink_docs.merge.policies import Policies, Policy
+from brainlink_docs.merge.records import record_ids
 from brainlink_docs.merge.resolver import RESOLUTION_PREFIX, resolve_all
 from brainlink_docs.merge.stamping import StampingStore
 from brainlink_docs.replication import ReplicationOptions, replicate
@@ -46,7 +47,13 @@ PAIRS = st.permutations(REPLICAS).map(lambda names: (names[0], names[1]))
 SETTINGS_IDS = st.sampled_from(["settings:a", "settings:b"])
 FIELDS = st.sampled_from(["theme", "font", "layout/left", "layout/right"])
 VALUES = st.integers(min_value=0, max_value=4)
-POLICIES = Policies({"usage": Policy("lww", {"/tokens": "counter"})})
+POLICIES = Policies(
+    {
+        "usage": Policy("lww", {"/tokens": "counter"}),
+        "settings": Policy(keyed_lists=("/panels",)),
+    }
+)
+PANEL_IDS = st.sampled_from(["editor", "terminal", "chat"])
 # Rounds of (full-mesh sync, resolve everywhere) before the mesh must be quiet: the first
 # carries every edit and resolves, the second carries the (identical) resolutions, the third
 # must find nothing at all.
@@ -91,11 +98,13 @@ class MergedConvergence(RuleBasedStateMachine):
         stores["server"] = self.run(self.resources.enter_async_context(database))
         self.plain = stores
         self.replicas = {
-            name: StampingStore(store, name, now_ms=self.clock_of(name))
+            name: StampingStore(store, name, now_ms=self.clock_of(name), policies=POLICIES)
             for name, store in stores.items()
         }
         self.increments = 0
         self.written: dict[tuple[str, str], set[int]] = {}
+        self.panel_widths: dict[tuple[str, str], set[int]] = {}
+        self.closed: set[tuple[str, str]] = set()
         self.steps = 0
 
     def clock_of(self, replica: str) -> Any:
@@ -130,6 +139,33 @@ class MergedConvergence(RuleBasedStateMachine):
         the ``$merge`` it read, now stale); the merge falls back to three-way for it."""
         self.steps += 1
         self.run(self._edit(self.plain[replica], doc_id, field, value))
+
+    @rule(
+        replica=st.sampled_from(REPLICAS),
+        doc_id=SETTINGS_IDS,
+        panel=PANEL_IDS,
+        width=st.none() | VALUES,
+    )
+    def panel(self, replica: str, doc_id: str, panel: str, width: int | None) -> None:
+        """Open a panel (at the end) or set its width, or close it (``width`` None): edits of
+        a list of records keyed by id."""
+        self.steps += 1
+        self.run(self._panel(self.replicas[replica], doc_id, panel, width))
+
+    async def _panel(
+        self, store: DocumentStore, doc_id: str, panel: str, width: int | None
+    ) -> None:
+        current = await _winner(store, doc_id)
+        if current is None:
+            return
+        panels = [p for p in current.get("panels", []) if p.get("id") != panel]
+        if len(panels) < len(current.get("panels", [])):
+            self.closed.add((doc_id, panel))
+        if width is not None:
+            self.panel_widths.setdefault((doc_id, panel), set()).add(width)
+            panels.append({"id": panel, "width": width})
+        body = {k: v for k, v in current.items() if not k.startswith("_")}
+        await store.put({**body, "panels": panels, "_id": doc_id, "_rev": current["_rev"]})
 
     @rule(replica=st.sampled_from(REPLICAS), amount=st.integers(min_value=1, max_value=5))
     def count(self, replica: str, amount: int) -> None:
@@ -185,6 +221,7 @@ class MergedConvergence(RuleBasedStateMachine):
                 assert crdt.counter_value(doc["tokens"]) == self.increments
             elif doc_id.startswith("settings:"):
                 self._check_values_were_written(doc_id, user_fields(doc))
+                self._check_panels(doc_id, doc.get("panels", []))
 
     def _check_values_were_written(self, doc_id: str, body: dict[str, Any]) -> None:
         for (written_id, field), values in self.written.items():
@@ -194,6 +231,18 @@ class MergedConvergence(RuleBasedStateMachine):
             for key in field.split("/"):
                 node = node[key]
             assert node in values, (doc_id, field, node, values)
+
+    def _check_panels(self, doc_id: str, panels: list[dict[str, Any]]) -> None:
+        """A list of records with distinct ids, each with a width some replica gave it, and
+        every panel opened somewhere and closed nowhere is there (as one list value, two
+        devices opening a panel each would keep only one)."""
+        assert record_ids(panels) is not None, panels
+        for panel in panels:
+            assert panel["width"] in self.panel_widths[(doc_id, panel["id"])], panel
+        shown = {panel["id"] for panel in panels}
+        for doc, panel_id in self.panel_widths:
+            if doc == doc_id and (doc, panel_id) not in self.closed:
+                assert panel_id in shown, (doc_id, panel_id, panels)
 
     def teardown(self) -> None:
         self.run(self.resources.aclose())
