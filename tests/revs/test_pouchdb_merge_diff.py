@@ -9,15 +9,14 @@ whole module over newline-delimited JSON, so an example costs a round trip, not 
 
 from __future__ import annotations
 
-import json
-import subprocess
 from collections.abc import Iterator, Sequence
 from pathlib import Path
 from typing import Any
 
 import pytest
-from conftest import ROOT, node_available
+from conftest import node_available
 from hypothesis import given
+from node_oracle import NodeOracle, node_oracle
 
 from brainlink_docs.revs import (
     DEFAULT_REVS_LIMIT,
@@ -42,49 +41,24 @@ pytestmark = [
 
 
 class MergeOracle:
-    """A long-lived ``node merge_oracle.js``: one JSON line in, one JSON line out."""
+    """``node merge_oracle.js``: a path replay in, the tree's states after each step out."""
 
-    def __init__(self, proc: subprocess.Popen[str]) -> None:
-        self._proc = proc
+    def __init__(self, node: NodeOracle) -> None:
+        self._node = node
 
     def replay(self, updates: Sequence[Update], revs_limit: int) -> list[dict[str, Any]]:
         request = {
             "revs_limit": revs_limit,
             "steps": [{"revs": list(u.revs), "deleted": u.deleted} for u in updates],
         }
-        assert self._proc.stdin is not None and self._proc.stdout is not None
-        self._proc.stdin.write(json.dumps(request) + "\n")
-        self._proc.stdin.flush()
-        line = self._proc.stdout.readline()
-        if not line:
-            raise RuntimeError(f"merge_oracle.js exited with {self._proc.poll()}")
-        reply = json.loads(line)
-        if "error" in reply:
-            raise RuntimeError(f"merge_oracle.js failed: {reply['error']}")
-        states: list[dict[str, Any]] = reply["states"]
+        states: list[dict[str, Any]] = self._node.ask(request)["states"]
         return states
 
 
 @pytest.fixture(scope="module")
 def oracle() -> Iterator[MergeOracle]:
-    with subprocess.Popen(
-        ["node", str(ORACLE)],
-        cwd=ROOT,
-        stdin=subprocess.PIPE,
-        stdout=subprocess.PIPE,
-        text=True,
-        encoding="utf-8",
-    ) as proc:
-        try:
-            yield MergeOracle(proc)
-        finally:
-            assert proc.stdin is not None
-            proc.stdin.close()  # end of input: the oracle's readline closes and Node exits
-            try:
-                proc.wait(timeout=10)
-            except subprocess.TimeoutExpired:
-                proc.kill()
-                raise
+    with node_oracle(ORACLE) as node:
+        yield MergeOracle(node)
 
 
 def our_states(updates: Sequence[Update], revs_limit: int) -> list[dict[str, Any]]:
