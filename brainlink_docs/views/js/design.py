@@ -13,6 +13,7 @@ Validation answers CouchDB's ``invalid_design_doc`` errors for shapes it refuses
 from __future__ import annotations
 
 import hashlib
+import json
 from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
@@ -83,7 +84,11 @@ def signature(body: Mapping[str, Any]) -> str:
         "views": body.get("views", {}),
         "options": body.get("options", {}),
     }
-    return hashlib.sha256(canonical_json(content)).hexdigest()
+    try:
+        text = canonical_json(content)
+    except TypeError:  # lone surrogates (from \ud800-style escapes): orjson refuses them
+        text = json.dumps(content, sort_keys=True, separators=(",", ":")).encode()
+    return hashlib.sha256(text).hexdigest()
 
 
 def _view_source(name: str, spec: Any) -> ViewSource:

@@ -20,6 +20,7 @@ from __future__ import annotations
 
 import json
 import logging
+import re
 from collections.abc import Sequence
 from dataclasses import dataclass
 from importlib import resources
@@ -173,8 +174,28 @@ def dumps(value: Any) -> str:
 
 
 def loads(text: str) -> Any:
-    """Parse the engine's JSON; JSON.stringify escapes lone surrogates, which orjson refuses."""
-    try:
-        return orjson.loads(text)
-    except orjson.JSONDecodeError:
-        return json.loads(text)
+    """Parse the engine's JSON.
+
+    JSON.stringify writes a lone surrogate (half of a split pair, e.g. ``"😀".slice(0, 1)``)
+    as a ``\\udXXX`` escape; CouchDB's rows carry U+FFFD there, so we replace it the same way
+    (orjson refuses lone surrogates; ``json`` parses those texts).
+    """
+    if _LONG_DIGITS.search(text) is None:
+        try:
+            return orjson.loads(text)
+        except orjson.JSONDecodeError:
+            pass
+    return json.loads(_LONE_SURROGATE.sub(r"\\ufffd", text))
+
+
+# JavaScript writes integers below 1e21 in full (2**70 as 1180591620717411303424); CouchDB
+# keeps such a literal an exact integer, orjson makes a float of anything past 64 bits, so
+# text with 19 digits in a row (maybe inside a string: harmless) is parsed by ``json``.
+_LONG_DIGITS = re.compile(r"[0-9]{19}")
+
+
+# A high surrogate escape not followed by a low one, or a low one not preceded by a high one.
+_LONE_SURROGATE = re.compile(
+    r"\\ud[89ab][0-9a-f]{2}(?!\\ud[c-f][0-9a-f]{2})|(?<!\\ud[89ab][0-9a-f]{2})\\ud[c-f][0-9a-f]{2}",
+    re.IGNORECASE,
+)

@@ -256,13 +256,19 @@ var __couch = (function (global) {
       if (isFatal(err)) return fatal(err);
       throw err;
     }
-    var result = '{"rows":[' + batch.out.join(",") + '],"logs":' + JSON.stringify(logs) + "}";
+    var result = flat(['{"rows":[', batch.out.join(","), '],"logs":', JSON.stringify(logs), "}"]);
     batch = null;
     return result;
   }
 
   function mapProgress() {
     return batch ? batch.out.length : -1;
+  }
+
+  // Strings returned to Python must be flat: quickjs-ng hands "+"-built long strings over as
+  // ropes, which its Python binding cannot convert; Array.prototype.join builds a flat one.
+  function flat(pieces) {
+    return pieces.join("");
   }
 
   function fatal(err) {
@@ -298,7 +304,7 @@ var __couch = (function (global) {
       result = null;
     }
     // Stringified inside an array, as CouchDB's runReduce does: undefined becomes null.
-    return '{"values":' + JSON.stringify([result]) + ',"logs":' + JSON.stringify(logs) + "}";
+    return flat(['{"values":', JSON.stringify([result]), ',"logs":', JSON.stringify(logs), "}"]);
   }
 
   global.emit = emit;
