@@ -128,7 +128,9 @@ def _sum_object(value: dict[str, Any], acc: Any) -> Any:
     if acc == 0 and type(acc) is int:
         return value
     if not isinstance(acc, dict):
-        raise _SumError(acc)
+        # CouchDB's sum_values has no clause for an object after a list or a non-zero number:
+        # the reduce crashes and the query answers 500 with the unmatched accumulator.
+        raise QueryServerError(crash_reason(acc), error="case_clause")
     merged = dict(acc)
     for key, item in value.items():
         merged[key] = _sum_value(item, merged[key]) if key in merged else item
@@ -195,7 +197,11 @@ def _stat_value(value: Any, acc: Any) -> Any:
             max(value[3], acc[3]),
             value[4] + acc[4],
         )
-    raise _stats_error(value)
+    raise QueryServerError(
+        "The _stats function requires that map values be numbers or arrays of numbers, "
+        f"not '{erlang_p(value)}'",
+        error="invalid_value",
+    )
 
 
 def _unpack_stats(props: dict[str, Any]) -> Stats:
@@ -203,13 +209,13 @@ def _unpack_stats(props: dict[str, Any]) -> Stats:
     for name in _STATS_FIELDS:
         if name not in props:
             raise QueryServerError(
-                f"user _stats input missing required field {name} ({erlang_term(props)})",
+                f"user _stats input missing required field {name} ({erlang_p(props)[1:-1]})",
                 error="invalid_value",
             )
         number = props[name]
         if not _is_number(number):
             raise QueryServerError(
-                f"non-numeric _stats input received for {name}: {erlang_term(number)}",
+                f"non-numeric _stats input received for {name}: {erlang_w(number)}",
                 error="invalid_value",
             )
         fields.append(number)
@@ -223,9 +229,7 @@ def _stats_json(acc: Any) -> Any:
 
 
 def _stats_error(value: Any) -> QueryServerError:
-    return QueryServerError(
-        f"non-numeric _stats input: {erlang_term(value)}", error="invalid_value"
-    )
+    return QueryServerError(f"non-numeric _stats input: {erlang_w(value)}", error="invalid_value")
 
 
 # ---- _approx_count_distinct ----
@@ -258,15 +262,21 @@ BUILTINS: dict[str, BuiltinReduce] = {
 }
 
 
-# ---- Erlang's ~w, for the error reasons CouchDB formats with it ----
-
-# Bytes io_lib writes inside <<"…">> under the default latin1 printable range.
-_PRINTABLE = set(range(32, 127)) | set(range(160, 256)) | {8, 9, 10, 11, 12, 13, 27}
-_ESCAPES = {8: "\\b", 9: "\\t", 10: "\\n", 11: "\\v", 12: "\\f", 13: "\\r", 27: "\\e"}
+# ---- Erlang's ~w and ~p, for the error reasons CouchDB formats with them ----
 
 
-def erlang_term(value: Any) -> str:
-    """How ``io_lib:format("~w", [Term])`` writes a JSON value in CouchDB's EJSON form."""
+def erlang_w(value: Any) -> str:
+    """``io_lib:format("~w", [Term])`` of a JSON value in CouchDB's EJSON form: strings are
+    binaries written as bytes (``"x"`` is ``<<120>>``)."""
+    return _erlang(value, _binary_bytes)
+
+
+def erlang_p(value: Any) -> str:
+    """``~p`` of the same, but for its line breaks: printable ASCII strings as ``<<"x">>``."""
+    return _erlang(value, _binary_text)
+
+
+def _erlang(value: Any, binary: Callable[[str], str]) -> str:
     if value is None:
         return "null"
     if isinstance(value, bool):
@@ -276,15 +286,12 @@ def erlang_term(value: Any) -> str:
     if isinstance(value, float):
         return _erlang_float(value)
     if isinstance(value, str):
-        return _erlang_binary(value)
-    if isinstance(value, list):
-        return "[" + ",".join(erlang_term(item) for item in value) + "]"
-    if isinstance(value, tuple):
-        return "{" + ",".join(erlang_term(item) for item in value) + "}"
+        return binary(value)
+    if isinstance(value, list | tuple):
+        inner = ",".join(_erlang(item, binary) for item in value)
+        return f"[{inner}]" if isinstance(value, list) else f"{{{inner}}}"
     if isinstance(value, dict):
-        props = ",".join(
-            "{" + _erlang_binary(k) + "," + erlang_term(v) + "}" for k, v in value.items()
-        )
+        props = ",".join(f"{{{binary(k)},{_erlang(v, binary)}}}" for k, v in value.items())
         return "{[" + props + "]}"
     return repr(value)
 
@@ -297,18 +304,19 @@ def _erlang_float(value: float) -> str:
     return f"{mantissa}e{int(exponent)}" if exponent else mantissa
 
 
-def _erlang_binary(text: str) -> str:
-    raw = text.encode("utf-8", "surrogatepass")
-    if not all(byte in _PRINTABLE for byte in raw):
-        return "<<" + ",".join(str(byte) for byte in raw) + ">>"
-    chars = []
-    for byte in raw:
-        if byte in _ESCAPES:
-            chars.append(_ESCAPES[byte])
-        elif byte in (0x22, 0x5C):
-            chars.append("\\" + chr(byte))
-        else:
-            chars.append(chr(byte))
-    # io_lib writes the bytes as latin1 characters and CouchDB turns the message back into
-    # bytes, so the reason carries the original UTF-8.
-    return '<<"' + "".join(chars).encode("latin1").decode("utf-8", "replace") + '">>'
+def _binary_bytes(text: str) -> str:
+    return "<<" + ",".join(str(byte) for byte in text.encode("utf-8", "surrogatepass")) + ">>"
+
+
+def _binary_text(text: str) -> str:
+    if not all(32 <= ord(char) < 127 for char in text):
+        return _binary_bytes(text)
+    return '<<"' + text.replace("\\", "\\\\").replace('"', '\\"') + '">>'
+
+
+def crash_reason(term: Any) -> str:
+    """How chttpd renders the term of an Erlang crash as a reason (a list of small integers
+    is a string: CouchDB answers the accumulator ``[1, 2]`` as "\\x01\\x02")."""
+    if isinstance(term, list) and all(isinstance(i, int) and 0 <= i < 256 for i in term):
+        return "".join(chr(i) for i in term)
+    return erlang_w(term)
