@@ -93,7 +93,7 @@ def signature(body: Mapping[str, Any]) -> str:
 
 def _view_source(name: str, spec: Any) -> ViewSource:
     if not isinstance(spec, dict):
-        raise invalid_design_doc(f"View `{name}` must be an object")
+        raise invalid_design_doc(f"`views.{name}` field must have object type")
     if "map" not in spec:
         raise invalid_design_doc(f"View `{name}` must contain map function")
     source, reduce = spec["map"], spec.get("reduce")

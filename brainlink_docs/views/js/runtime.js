@@ -84,7 +84,9 @@ var __couch = (function (global) {
     if (err === "fatal_error") {
       throw ["fatal", "map_runtime_error", "function raised 'fatal_error'"];
     }
-    if (isFatal(err) || err instanceof InternalError) {
+    // QuickJS throws null when it cannot even allocate the error (out of memory); CouchDB's
+    // dispatch treats a null error as fatal too.
+    if (err === null || isFatal(err) || err instanceof InternalError) {
       throw err;
     }
     var message = "function raised exception " + describe(err);
