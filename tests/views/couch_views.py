@@ -12,8 +12,19 @@ from typing import Any
 
 import aiohttp
 from couch import CouchServer
+from hypothesis import HealthCheck, Phase, settings
+
+from brainlink_docs.views.js import QueryServer, ViewRows, design_doc
 
 Doc = dict[str, Any]
+
+# Each example is a CouchDB database and an index build (~0.3 s): few examples and no
+# shrinking (minutes a step against a real server); failures print what differs instead.
+DIFFERENTIAL = settings(
+    deadline=None,
+    phases=[Phase.explicit, Phase.reuse, Phase.generate],
+    suppress_health_check=list(HealthCheck),
+)
 
 
 def row_text(key: Any, value: Any) -> str:
@@ -49,6 +60,17 @@ class CouchViews:
 
     async def put_design(self, name: str, body: Mapping[str, Any]) -> tuple[int, Any]:
         return await self.request("PUT", f"/_design/{name}", dict(body))
+
+    async def store_and_map(
+        self, server: QueryServer, name: str, design: Mapping[str, Any], docs: Sequence[Doc]
+    ) -> tuple[list[Doc], list[list[ViewRows]]]:
+        """Put ``docs`` and ``_design/{name}`` on CouchDB, and map the stored documents (with
+        CouchDB's ``_rev``) through every view with ``server``."""
+        stored = await self.put_docs(docs)
+        status, body = await self.put_design(name, design)
+        assert status == 201, body
+        ddoc = design_doc({"_id": f"_design/{name}", **design})
+        return stored, await server.map_docs(ddoc, list(ddoc.views), stored)
 
     async def rows_by_doc(self, ddoc: str, view: str) -> dict[str, Counter[str]]:
         """Every row of a map view (``reduce=false``), as a multiset of rows per document id."""

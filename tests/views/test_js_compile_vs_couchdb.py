@@ -3,7 +3,6 @@ reason; one it accepts, we compile (differential, the real CouchDB)."""
 
 from __future__ import annotations
 
-from collections.abc import Iterator
 from typing import Any
 
 import pytest
@@ -41,13 +40,6 @@ CASES = {
     "parenthesised": {"v": {"map": "(function(doc){ emit(doc._id, 1); })"}},
     "builtin_by_prefix": {"v": {"map": OK_MAP, "reduce": "_count_all"}},
 }
-
-
-@pytest.fixture(scope="module")
-def query_server() -> Iterator[QueryServer]:
-    server = QueryServer()
-    yield server
-    server.close_blocking()
 
 
 async def our_answer(server: QueryServer, body: dict[str, Any]) -> tuple[int, Any]:

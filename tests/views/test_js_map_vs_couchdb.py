@@ -11,15 +11,14 @@ collation's business, tested elsewhere).
 from __future__ import annotations
 
 from collections import Counter
-from collections.abc import Iterator
 from typing import Any
 
 import pytest
 from couch import CouchServer
-from hypothesis import HealthCheck, Phase, given, settings
+from hypothesis import given, settings
 
-from brainlink_docs.views.js import QueryServer, design_doc
-from tests.views.couch_views import couch_database, row_text
+from brainlink_docs.views.js import QueryServer
+from tests.views.couch_views import DIFFERENTIAL, couch_database, row_text
 from tests.views.strategies import documents
 
 pytestmark = pytest.mark.couchdb
@@ -93,13 +92,6 @@ LIB = {
 DESIGN = {"views": {**{name: {"map": source} for name, source in MAPS.items()}, "lib": LIB}}
 
 
-@pytest.fixture(scope="module")
-def query_server() -> Iterator[QueryServer]:
-    server = QueryServer()
-    yield server
-    server.close_blocking()
-
-
 def by_doc(
     docs: list[dict[str, Any]], mapped: list[list[list[Any]]], view: int
 ) -> dict[str, Counter[str]]:
@@ -111,24 +103,13 @@ def by_doc(
     return rows
 
 
-# Each example is a CouchDB database and an index build (~1 s): few examples, no shrinking
-# (minutes per step); a failure prints the view and the differing rows.
-@settings(
-    max_examples=20,
-    deadline=None,
-    phases=[Phase.explicit, Phase.reuse, Phase.generate],
-    suppress_health_check=list(HealthCheck),
-)
+@settings(DIFFERENTIAL, max_examples=20)
 @given(docs=documents(40))
 async def test_map_rows_match_couchdb_per_document(
     couchdb: CouchServer, query_server: QueryServer, docs: list[dict[str, Any]]
 ) -> None:
     async with couch_database(couchdb) as couch:
-        stored = await couch.put_docs(docs)
-        status, body = await couch.put_design("suite", DESIGN)
-        assert status == 201, body
-        ddoc = design_doc({"_id": "_design/suite", **DESIGN})
-        mapped = await query_server.map_docs(ddoc, list(MAPS), stored)
+        stored, mapped = await couch.store_and_map(query_server, "suite", DESIGN, docs)
         for index, view in enumerate(MAPS):
             expected = await couch.rows_by_doc("suite", view)
             ours = by_doc(stored, mapped, index)

@@ -10,16 +10,15 @@ integers, so the order of additions (which differs between b-trees) cannot chang
 
 from __future__ import annotations
 
-from collections.abc import Iterator
 from typing import Any
 
 import pytest
 from couch import CouchServer
-from hypothesis import HealthCheck, Phase, given, settings
+from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from brainlink_docs.views.js import DesignDoc, QueryServer, design_doc
-from tests.views.couch_views import couch_database, key_text
+from tests.views.couch_views import DIFFERENTIAL, couch_database, key_text
 
 pytestmark = pytest.mark.couchdb
 
@@ -48,6 +47,7 @@ VIEWS = {
     "js_shape": ("function(doc){ emit(doc.g, doc.i); }", JS_SHAPE),
 }
 DESIGN = {"views": {name: {"map": m, "reduce": r} for name, (m, r) in VIEWS.items()}}
+DDOC = design_doc({"_id": "_design/reduces", **DESIGN})
 GROUP_KEYS = st.sampled_from(["a", "b", "\u00e9t\u00e9", 1, 2.5, None, True, ["x", 1], {"o": 1}])
 DISTINCT_KEYS = st.sampled_from(
     [0, 1, -1, "a", "A", "\u65e5", None, False, [], [1, "a"], {"a": 1, "b": 2}, {"b": 2, "a": 1}]
@@ -73,13 +73,6 @@ def reduce_documents(draw: st.DrawFn) -> list[dict[str, Any]]:
     return docs
 
 
-@pytest.fixture(scope="module")
-def query_server() -> Iterator[QueryServer]:
-    server = QueryServer()
-    yield server
-    server.close_blocking()
-
-
 async def reduce_in_chunks(
     server: QueryServer, ddoc: DesignDoc, view: str, kvs: list[Any], chunk: int
 ) -> Any:
@@ -89,35 +82,26 @@ async def reduce_in_chunks(
     return server.finalize(ddoc, view, reduction)
 
 
-@settings(
-    max_examples=15,
-    deadline=None,
-    phases=[Phase.explicit, Phase.reuse, Phase.generate],
-    suppress_health_check=list(HealthCheck),
-)
+@settings(DIFFERENTIAL, max_examples=15)
 @given(docs=reduce_documents(), chunk=st.integers(1, 7))
 async def test_reduces_match_couchdb_whole_and_grouped(
     couchdb: CouchServer, query_server: QueryServer, docs: list[dict[str, Any]], chunk: int
 ) -> None:
     async with couch_database(couchdb) as couch:
-        stored = await couch.put_docs(docs)
-        status, body = await couch.put_design("reduces", DESIGN)
-        assert status == 201, body
-        ddoc = design_doc({"_id": "_design/reduces", **DESIGN})
-        mapped = await query_server.map_docs(ddoc, list(VIEWS), stored)
+        stored, mapped = await couch.store_and_map(query_server, "reduces", DESIGN, docs)
         for index, view in enumerate(VIEWS):
             kvs = [
                 [[key, doc["_id"]], value]
                 for doc, per_view in zip(stored, mapped, strict=True)
                 for key, value in per_view[index]
             ]
-            whole = await reduce_in_chunks(query_server, ddoc, view, kvs, chunk)
+            whole = await reduce_in_chunks(query_server, DDOC, view, kvs, chunk)
             assert whole == await couch.reduced("reduces", view), view
             groups: dict[str, list[Any]] = {}
             for kv in kvs:
                 groups.setdefault(key_text(kv[0][0]), []).append(kv)
             ours = {
-                key: query_server.finalize(ddoc, view, await query_server.reduce(ddoc, view, rows))
+                key: query_server.finalize(DDOC, view, await query_server.reduce(DDOC, view, rows))
                 for key, rows in groups.items()
             }
             assert ours == await couch.grouped("reduces", view), view

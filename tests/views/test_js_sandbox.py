@@ -184,3 +184,14 @@ async def test_unknown_views_languages_and_map_only_reduces_are_refused(
     with pytest.raises(QueryServerError) as caught:
         await server.map_docs(python, ["v"], DOCS)
     assert caught.value.to_json() == {"error": "unknown_query_language", "reason": "python"}
+
+
+async def test_a_throwing_reduce_gives_null_and_logs_it(
+    server: QueryServer, caplog: pytest.LogCaptureFixture
+) -> None:
+    # CouchDB's runReduce: the reduction of a function that throws is null (logged).
+    throwing = ddoc("function(doc){ emit(1, 1); }", "function(k, v, re){ throw new Error('no'); }")
+    with caplog.at_level(logging.INFO, logger="brainlink_docs.views.js"):
+        assert await server.reduce(throwing, "v", [[[1, "a"], 1]]) is None
+        assert await server.rereduce(throwing, "v", [1, 2]) is None
+    assert "function raised exception Error: no" in caplog.text

@@ -83,19 +83,11 @@ class QueryServer:
 
     async def reduce(self, ddoc: DesignDoc, view_name: str, kvs: Sequence[Any]) -> Any:
         """Reduce map rows given as CouchDB's ``[[key, doc_id], value]`` pairs."""
-        view = _reduce_view(ddoc, view_name)
-        builtin = view.builtin_reduce
-        if builtin is not None:
-            return BUILTINS[builtin].reduce(kvs)
-        return await self._run(self._reduce_sync, ddoc, view_name, kvs, False)
+        return await self._reduce(ddoc, view_name, kvs, rereduce=False)
 
     async def rereduce(self, ddoc: DesignDoc, view_name: str, reductions: Sequence[Any]) -> Any:
         """Combine earlier ``reduce``/``rereduce`` results of the same view."""
-        view = _reduce_view(ddoc, view_name)
-        builtin = view.builtin_reduce
-        if builtin is not None:
-            return BUILTINS[builtin].rereduce(reductions)
-        return await self._run(self._reduce_sync, ddoc, view_name, reductions, True)
+        return await self._reduce(ddoc, view_name, reductions, rereduce=True)
 
     def finalize(self, ddoc: DesignDoc, view_name: str, reduction: Any) -> Any:
         """What a query answers for a reduction (only ``_approx_count_distinct`` differs)."""
@@ -128,6 +120,16 @@ class QueryServer:
         if self._closed:
             raise RuntimeError("QueryServer is closed")
         return asyncio.wrap_future(self._executor.submit(function, *args, **kwargs))
+
+    async def _reduce(
+        self, ddoc: DesignDoc, view_name: str, items: Sequence[Any], *, rereduce: bool
+    ) -> Any:
+        """One step of CouchDB's reduce protocol (``rereduce`` is its own argument's name)."""
+        builtin = _reduce_view(ddoc, view_name).builtin_reduce
+        if builtin is None:
+            return await self._run(self._reduce_sync, ddoc, view_name, items, rereduce)
+        step = BUILTINS[builtin].rereduce if rereduce else BUILTINS[builtin].reduce
+        return step(items)
 
     def _shutdown(self) -> Any:
         self._closed = True
