@@ -140,6 +140,30 @@ class UntrustedPeer(CouchError):
     default_reason = "The peer's TLS certificate is not trusted."
 
 
+class QueryServerError(CouchError):
+    """500 from the JavaScript query server: CouchDB's ``os_process_error`` and its relatives.
+
+    CouchDB answers a map or reduce that loops past ``os_process_timeout`` with
+    ``{"error": "os_process_error", "reason": "OS process timed out."}``; a map that throws
+    ``'fatal_error'`` with ``map_runtime_error``; a ``["fatal", error, reason]`` throw with that
+    error and reason; a non-numeric ``_stats`` input with ``invalid_value``. All are 500s.
+    """
+
+    status = 500
+    error = "os_process_error"
+    default_reason = "OS process error."
+
+
+def os_process_timeout() -> QueryServerError:
+    """CouchDB's answer when one JavaScript call outlives ``os_process_timeout``."""
+    return QueryServerError("OS process timed out.")
+
+
+def compilation_error(reason: str) -> BadRequest:
+    """A design-document function that does not compile: 400 on save (and on query)."""
+    return BadRequest(reason, error="compilation_error")
+
+
 # Status plus token -> class, so a client can rebuild the exact subclass from a response.
 _BY_STATUS: dict[int, list[type[CouchError]]] = {}
 for _cls in (
