@@ -31,6 +31,7 @@ from brainlink_docs.revs import (
 from brainlink_docs.store.api import LOCAL_PREFIX, Attachment, Doc, ReadOptions
 from brainlink_docs.store.encoding import gunzip_bytes
 from brainlink_docs.store.sqlite.codec import decode_atts, decode_tree
+from brainlink_docs.store.sqlite.schema import docs_rows
 from brainlink_docs.store.sqlite.sequences import format_seq
 
 AttMeta = dict[str, dict[str, Any]]
@@ -64,34 +65,18 @@ def load_row(conn: sqlite3.Connection, doc_id: str) -> DocRow | None:
     return DocRow(*row) if row else None
 
 
-# Ids per ``IN (...)`` lookup: well under SQLite's default limit of 32766 bound parameters.
-ID_CHUNK = 900
-
-
 def load_rows(conn: sqlite3.Connection, doc_ids: Sequence[str]) -> dict[str, DocRow]:
-    """The rows of ``doc_ids`` that exist, in a few ``IN`` queries: a replication batch asks
-    about hundreds of ids at once, and one statement per id was most of that batch's time."""
-    unique = list(dict.fromkeys(doc_ids))
-    rows: dict[str, DocRow] = {}
-    for start in range(0, len(unique), ID_CHUNK):
-        chunk = unique[start : start + ID_CHUNK]
-        marks = ",".join("?" * len(chunk))
-        for row in conn.execute(f"{_ROW_SQL} WHERE doc_id IN ({marks})", chunk):
-            rows[row[0]] = DocRow(*row)
-    return rows
+    """The rows of ``doc_ids`` that exist, in a few ``IN`` queries (``docs_rows``)."""
+    return {row[0]: DocRow(*row) for row in docs_rows(conn, _ROW_SQL, doc_ids)}
 
 
 def load_trees(conn: sqlite3.Connection, doc_ids: Sequence[str]) -> dict[str, DocRow]:
     """As ``load_rows``, without the bodies: what ``_revs_diff`` needs is the revision tree."""
-    unique = list(dict.fromkeys(doc_ids))
-    rows: dict[str, DocRow] = {}
-    for start in range(0, len(unique), ID_CHUNK):
-        chunk = unique[start : start + ID_CHUNK]
-        marks = ",".join("?" * len(chunk))
-        sql = f"SELECT doc_id, seq, rev, deleted, tree FROM docs WHERE doc_id IN ({marks})"
-        for doc_id, seq, rev, deleted, tree in conn.execute(sql, chunk):
-            rows[doc_id] = DocRow(doc_id, seq, rev, deleted, tree, None, None)
-    return rows
+    sql = "SELECT doc_id, seq, rev, deleted, tree FROM docs"
+    return {
+        doc_id: DocRow(doc_id, seq, rev, deleted, tree, None, None)
+        for doc_id, seq, rev, deleted, tree in docs_rows(conn, sql, doc_ids)
+    }
 
 
 def revision_body(

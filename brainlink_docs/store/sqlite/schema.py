@@ -17,8 +17,12 @@ from __future__ import annotations
 import os
 import sqlite3
 import uuid
+from collections.abc import Iterable, Iterator
+from typing import Any
 
 SCHEMA_VERSION = 1
+# Ids per ``IN (...)`` lookup: well under SQLite's default limit of 32766 bound parameters.
+ID_CHUNK = 900
 
 DDL = """
 CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value) WITHOUT ROWID;
@@ -143,3 +147,14 @@ def _existing_meta(conn: sqlite3.Connection) -> dict[str, object] | None:
 
 def read_meta(conn: sqlite3.Connection) -> dict[str, object]:
     return dict(conn.execute("SELECT key, value FROM meta").fetchall())
+
+
+def docs_rows(conn: sqlite3.Connection, select: str, doc_ids: Iterable[str]) -> Iterator[Any]:
+    """The ``docs`` rows of ``doc_ids`` that exist (each id once), as ``select`` (a ``SELECT
+    ... FROM docs`` without ``WHERE``) returns them, in a few ``IN`` queries: a batch asks about
+    hundreds of ids at once, and one statement per id was most of that batch's time."""
+    unique = list(dict.fromkeys(doc_ids))
+    for start in range(0, len(unique), ID_CHUNK):
+        chunk = unique[start : start + ID_CHUNK]
+        marks = ",".join("?" * len(chunk))
+        yield from conn.execute(f"{select} WHERE doc_id IN ({marks})", chunk)

@@ -52,9 +52,7 @@ from brainlink_docs.store.encoding import (
     gzip_length,
 )
 from brainlink_docs.store.sqlite.codec import decode_atts, decode_tree, encode_atts, encode_tree
-
-# SQLite's default limit of bound parameters is 32766; id lookups are chunked well below it.
-ID_CHUNK = 900
+from brainlink_docs.store.sqlite.schema import docs_rows
 
 AttMeta = dict[str, dict[str, Any]]
 StoredBody = tuple[bytes, AttMeta]
@@ -86,22 +84,16 @@ class BatchOutcome:
 
 def load_states(conn: sqlite3.Connection, ids: Iterable[str]) -> dict[str, DocState]:
     """Read the current rows of ``ids`` (winner body included) in a few ``IN`` queries."""
-    unique = list(dict.fromkeys(ids))
     states: dict[str, DocState] = {}
-    for start in range(0, len(unique), ID_CHUNK):
-        chunk = unique[start : start + ID_CHUNK]
-        marks = ",".join("?" * len(chunk))
-        for doc_id, rev, deleted, tree, body, atts in conn.execute(
-            f"SELECT doc_id, rev, deleted, tree, body, atts FROM docs WHERE doc_id IN ({marks})",
-            chunk,
-        ):
-            deleted = bool(deleted)
-            state = DocState(
-                doc_id, True, deleted, decode_tree(tree, rev, deleted), rev, deleted, old_winner=rev
-            )
-            if body is not None:
-                state.bodies[rev] = (body, decode_atts(atts))
-            states[doc_id] = state
+    sql = "SELECT doc_id, rev, deleted, tree, body, atts FROM docs"
+    for doc_id, rev, deleted, tree, body, atts in docs_rows(conn, sql, ids):
+        deleted = bool(deleted)
+        state = DocState(
+            doc_id, True, deleted, decode_tree(tree, rev, deleted), rev, deleted, old_winner=rev
+        )
+        if body is not None:
+            state.bodies[rev] = (body, decode_atts(atts))
+        states[doc_id] = state
     return states
 
 
