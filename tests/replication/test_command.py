@@ -12,6 +12,7 @@ import sys
 import uuid
 from collections.abc import AsyncIterator
 from pathlib import Path
+from typing import Any
 
 from couch import CouchServer
 from http_api.conftest import serving
@@ -43,13 +44,18 @@ async def run_command(command: str, *args: str) -> tuple[int, str, str]:
     return process.returncode, out.decode(), err.decode()
 
 
-async def test_replicate_a_file_to_our_server_and_back(tmp_path: Path) -> None:
-    device = await SqliteStore.open(tmp_path / "device.sqlite")
+async def device_file(path: Path) -> dict[str, Any]:
+    """A database file holding the test corpus, closed again (the command opens it); its state."""
+    device = await SqliteStore.open(path)
     try:
         await write_corpus(device)
-        expected = await state(device)
+        return await state(device)
     finally:
         await device.close()
+
+
+async def test_replicate_a_file_to_our_server_and_back(tmp_path: Path) -> None:
+    expected = await device_file(tmp_path / "device.sqlite")
     async with serving(tmp_path / "server") as server:
         url = f"{server.authed_url}/notes"
         code, out, err = await run_cli(str(tmp_path / "device.sqlite"), url, "--create-target")
@@ -81,11 +87,7 @@ async def test_sync_a_file_with_our_server_both_ways(tmp_path: Path) -> None:
     """``sync``: the device's corpus reaches the server and the server's documents reach the
     device, in one command; run again, nothing moves."""
     device_path = tmp_path / "device.sqlite"
-    device = await SqliteStore.open(device_path)
-    try:
-        await write_corpus(device)
-    finally:
-        await device.close()
+    await device_file(device_path)
     async with serving(tmp_path / "server") as server:
         url = f"{server.authed_url}/notes"
         async with serving_db(server.authed_url, "notes"):
@@ -169,11 +171,7 @@ async def test_sync_a_file_with_the_real_couchdb_both_ways_with_a_progress_bar(
     """``sync FILE COUCHDB_URL/db --create`` on a terminal: both directions' bars are drawn
     (rich, on stderr, which is a pseudo-terminal here), and both sides end the same."""
     device_path = tmp_path / "device.sqlite"
-    device = await SqliteStore.open(device_path)
-    try:
-        await write_corpus(device)
-    finally:
-        await device.close()
+    await device_file(device_path)
     url = f"{couchdb.url}/cli-sync-{uuid.uuid4().hex[:12]}"
     code, out, drawn = await run_on_a_terminal("sync", str(device_path), url, "--create")
     assert code == 0, drawn
