@@ -8,12 +8,14 @@ clock, so merging is commutative, associative and idempotent by construction. ``
 state back into a body by applying its entries in clock order (ancestors first on equal
 clocks): a removal deletes what is below it, a later value replaces what it lands on.
 
-The state travels inside the document, in plain JSON under ``META`` (``"$merge"``): the
-document's clock, each visible leaf's clock (JSON pointers), the tombstones, the few entries a
-newer edit of a descendant hides (``hidden``: a field set to a number on one device while
-another gave it sub-fields), and the digest of the body it describes, so a body edited by a
-plain CouchDB client (which copies ``$merge`` unchanged) is recognised as unstamped rather than
-trusted. Entries an ancestor's newer entry overwrites can never show again and are pruned.
+The state travels inside the document, in plain JSON under ``META`` (``"$merge"``, see
+``metadata``): the document's clock, each visible leaf's clock and value digest (by JSON
+pointer), the tombstones, the few entries a newer edit of a descendant hides (``hidden``: a
+field set to a number on one device while another gave it sub-fields), the paths of lists of
+records seen as objects (``records``), and the digest of the body it describes. A body edited
+by a plain CouchDB client (which copies ``$merge`` unchanged) is so recognised as not described
+by it; the stale metadata still tells which fields the client changed (``plain_edit_state``).
+Entries an ancestor's newer entry overwrites can never show again and are pruned.
 """
 
 from __future__ import annotations
@@ -74,7 +76,7 @@ def body_digest(body: Mapping[str, Any]) -> str:
 
 
 def value_digest(value: Any) -> str:
-    """A field value's short digest in ``$merge.hashes``: enough to tell whether a plain client
+    """A field value's short digest in ``$merge.fields``: enough to tell whether a plain client
     changed the field since the revision the metadata describes (CRC-32: a checksum, not a
     security measure; it runs for every field of every stamped edit)."""
     return f"{zlib.crc32(canonical_json(value)):08x}"
@@ -204,10 +206,15 @@ def document(state: FieldState, clock: Hlc | None = None, keyed: Iterable[Path] 
     records seen as an object (``records``), turned back into lists here."""
     state = prune(state)
     body, converted = from_tree(render(state), keyed)
-    meta = metadata(state, body, converted)
+    return {**body, META: _raised(metadata(state, body, converted), clock)}
+
+
+def _raised(meta: Doc, clock: Hlc | None) -> Doc:
+    """``meta`` with its document clock raised to ``clock`` (an edit that changed nothing
+    still happened after what it saw)."""
     if clock is not None and (meta["clock"] is None or clock > parse_hlc(meta["clock"])):
         meta["clock"] = str(clock)
-    return {**body, META: meta}
+    return meta
 
 
 def state_of(doc: Mapping[str, Any]) -> FieldState | None:
@@ -316,9 +323,7 @@ def stamp(
     state = prune(edit_state(old, tree, clock))
     # An edit's state renders to the body edited (its removals are of paths the body lacks,
     # applied before what it sets): no need to render it again or compare what shows.
-    meta = metadata(state, body, converted, all_shown=True)
-    if meta["clock"] is None or clock > parse_hlc(meta["clock"]):
-        meta["clock"] = str(clock)
+    meta = _raised(metadata(state, body, converted, all_shown=True), clock)
     extra = {k: v for k, v in edited.items() if k.startswith("_")}
     return {**extra, **body, META: meta}
 

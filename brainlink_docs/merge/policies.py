@@ -34,7 +34,7 @@ from brainlink_docs.merge.fields import (
     user_fields,
     value_at,
 )
-from brainlink_docs.merge.strategies import last_writer_wins, merged_fields
+from brainlink_docs.merge.strategies import last_writer_wins, merged_fields, own_states
 
 Strategy = Literal["fields", "lww"]
 CrdtKind = Literal["counter", "register", "set"]
@@ -69,17 +69,18 @@ class Policy:
         bases: Mapping[str, Mapping[str, Any]] | None = None,
     ) -> Doc:
         """The merged body (with ``$merge``) of ``leaves`` (``bases``: see ``merge_fields``)."""
+        own = own_states(leaves)
         if self.strategy == "fields":
-            merged = merged_fields(leaves, bases, self.keyed)
+            merged = merged_fields(leaves, bases, self.keyed, own)
             if merged is not None:
                 state = merged.state
                 if self.crdts:
                     state = _crdt_state(state, leaves, merged.leaf_states, self.crdts)
                 return document(state, merged.clock, merged.keyed)
-        base = last_writer_wins(leaves)
+        base = last_writer_wins(leaves, own)
         if not self.crdts:
             return base
-        return _with_crdts(base, leaves, self.crdts)
+        return _with_crdts(base, leaves, self.crdts, [s for s in own if s is not None])
 
     @property
     def counters(self) -> tuple[Path, ...]:
@@ -145,13 +146,15 @@ def _policy(value: object) -> Policy:
 
 
 def _with_crdts(
-    base: Doc, leaves: Sequence[Mapping[str, Any]], crdts: Mapping[str, CrdtKind]
+    base: Doc,
+    leaves: Sequence[Mapping[str, Any]],
+    crdts: Mapping[str, CrdtKind],
+    leaf_states: Sequence[FieldState],
 ) -> Doc:
     """``base`` (a last-writer-wins pick) with each CRDT field replaced by the merge of every
-    leaf's value there."""
+    leaf's value there (``leaf_states``: the stamped leaves' states)."""
     state = state_of(base)
     if state is not None:
-        leaf_states = [s for s in map(state_of, leaves) if s is not None]
         return document(
             _crdt_state(state, leaves, leaf_states, crdts), doc_clock(base), keyed_of(base)
         )

@@ -40,20 +40,30 @@ from brainlink_docs.revs.ids import parse_rev
 Doc = dict[str, Any]
 
 
-def last_writer_wins(leaves: Sequence[Mapping[str, Any]]) -> Doc:
+def last_writer_wins(
+    leaves: Sequence[Mapping[str, Any]], own: Sequence[FieldState | None] | None = None
+) -> Doc:
     """The body of the leaf with the greatest clock, with metadata that describes it (a plain
-    client's edit gets it from the stale ``$merge`` it carries, when it carries one)."""
-    ranked = [(_lww_clock(leaf), leaf) for leaf in leaves]
-    clock, chosen = max(ranked, key=lambda pair: (pair[0], *_couch_order(pair[1])))
-    if state_of(chosen) is not None:
+    client's edit gets it from the stale ``$merge`` it carries, when it carries one). ``own``:
+    each leaf's ``state_of``, when the caller has read them already."""
+    own = own_states(leaves) if own is None else own
+    ranked = [(_lww_clock(leaves[n], own[n]), n) for n in range(len(leaves))]
+    clock, n = max(ranked, key=lambda pair: (pair[0], *_couch_order(leaves[pair[1]])))
+    chosen = leaves[n]
+    if own[n] is not None:
         return {**user_fields(chosen), META: chosen[META]}
     state = plain_edit_state(chosen, clock)
     return user_fields(chosen) if state is None else document(state, clock, keyed_of(chosen))
 
 
-def _lww_clock(leaf: Mapping[str, Any]) -> Hlc:
+def own_states(leaves: Sequence[Mapping[str, Any]]) -> list[FieldState | None]:
+    """Each leaf's field state (``state_of``), read once for all a merge does with them."""
+    return [state_of(leaf) for leaf in leaves]
+
+
+def _lww_clock(leaf: Mapping[str, Any], state: FieldState | None) -> Hlc:
     """A stamped leaf's clock; a plain client's edit's ``plain_clock``."""
-    if state_of(leaf) is not None:
+    if state is not None:
         return doc_clock(leaf) or ZERO
     return plain_clock(leaf, leaf)
 
@@ -95,12 +105,12 @@ def merged_fields(
     leaves: Sequence[Mapping[str, Any]],
     bases: Mapping[str, Mapping[str, Any]] | None = None,
     keyed: Iterable[Path] = (),
+    own: Sequence[FieldState | None] | None = None,
 ) -> Merged | None:
-    """``merge_fields``'s join, each leaf's state read once; ``None`` when a leaf has no state
-    to take part with (the document then falls back to last-writer-wins)."""
+    """``merge_fields``'s join (``own``: as for ``last_writer_wins``); ``None`` when a leaf has
+    no state to take part with (the document then falls back to last-writer-wins)."""
     states: list[FieldState] = []
-    for leaf in leaves:
-        state = state_of(leaf)
+    for leaf, state in zip(leaves, own_states(leaves) if own is None else own, strict=True):
         if state is None:
             state = plain_edit_state(leaf, plain_clock(leaf, leaf), keyed)
         base = (bases or {}).get(str(leaf.get("_rev")))
