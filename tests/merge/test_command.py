@@ -121,10 +121,12 @@ async def test_undo_restores_a_replaced_revision_until_compaction(tmp_path: Path
         await store.compact()
     finally:
         await store.close()
-    for extra, expected in (
-        (["--keep", "9-" + "f" * 32], "is not a revision"),
-        (["--keep", loser], "compacted away"),
-        ([], "go together"),
+    for undo, extra, expected in (
+        (record, ["--keep", "9-" + "f" * 32], "is not a revision"),
+        (record, ["--keep", loser], "compacted away"),
+        (record, [], "go together"),
+        ("merge-resolution:nope", ["--keep", loser], "no resolution record"),
+        ("settings", ["--keep", loser], "is not a resolution record"),
     ):
-        code, out, err = await run_command("resolve", str(path), "--undo", record, *extra)
+        code, out, err = await run_command("resolve", str(path), "--undo", undo, *extra)
         assert code == 1 and len(err.strip().splitlines()) == 1 and expected in err, err
