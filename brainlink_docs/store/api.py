@@ -120,6 +120,78 @@ class AllDocsPage:
         return out
 
 
+class _Unset:
+    """The type of ``UNSET``: a query parameter not given (``null`` is a real key)."""
+
+    _instance: _Unset | None = None
+
+    def __new__(cls) -> _Unset:
+        if cls._instance is None:
+            cls._instance = super().__new__(cls)
+        return cls._instance
+
+    def __repr__(self) -> str:
+        return "UNSET"
+
+    def __bool__(self) -> bool:
+        return False
+
+
+UNSET: Any = _Unset()
+
+
+@dataclass(frozen=True, slots=True)
+class ViewQuery:
+    """A design-document view query (CouchDB's ``_view`` parameters, decoded).
+
+    Keys are JSON values; ``UNSET`` means not given (``None`` is the key ``null``).
+    ``reduce=None`` means the view's default: reduce when it has a reduce function.
+    ``update`` is ``"true"`` (bring the index up to date first), ``"false"`` (answer from the
+    index as it is) or ``"lazy"`` (answer as it is, then update in the background).
+    """
+
+    key: Any = UNSET
+    keys: tuple[Any, ...] | None = None
+    startkey: Any = UNSET
+    startkey_docid: str | None = None
+    endkey: Any = UNSET
+    endkey_docid: str | None = None
+    inclusive_end: bool = True
+    descending: bool = False
+    limit: int | None = None
+    skip: int = 0
+    group: bool | None = None
+    group_level: int | None = None
+    reduce: bool | None = None
+    include_docs: bool = False
+    conflicts: bool = False
+    attachments: bool = False
+    update: Literal["true", "false", "lazy"] = "true"
+    stable: bool = False
+    update_seq: bool = False
+    sorted: bool = True
+
+
+@dataclass(frozen=True, slots=True)
+class ViewPage:
+    """A view's answer: map rows (``total_rows``/``offset`` set) or reduced rows (both None)."""
+
+    rows: list[dict[str, Any]]
+    total_rows: int | None = None
+    offset: int | None = None
+    update_seq: str | None = None
+
+    def to_json(self) -> dict[str, Any]:
+        out: dict[str, Any] = {}
+        if self.total_rows is not None:
+            out["total_rows"] = self.total_rows
+            out["offset"] = self.offset
+        if self.update_seq is not None:
+            out["update_seq"] = self.update_seq
+        out["rows"] = self.rows
+        return out
+
+
 @dataclass(frozen=True, slots=True)
 class ChangesQuery:
     """``_changes`` parameters for one page of the feed (the server builds feeds from pages)."""
@@ -308,6 +380,46 @@ class DocumentStore(Protocol):
         ...
 
     async def set_revs_limit(self, limit: int) -> None: ...
+
+    # ---- design documents: views ----
+
+    async def query_view(self, ddoc: str, view: str, query: ViewQuery = ...) -> ViewPage:
+        """``GET /{db}/_design/{ddoc}/_view/{view}``; ``ddoc`` is the name after ``_design/``."""
+        ...
+
+    async def view_info(self, ddoc: str) -> dict[str, Any]:
+        """``GET /{db}/_design/{ddoc}/_info``: ``{"name", "view_index": {...}}``."""
+        ...
+
+    async def view_cleanup(self) -> None:
+        """``POST /{db}/_view_cleanup``: drop indexes no design document uses any more."""
+        ...
+
+    async def compact_views(self, ddoc: str) -> None:
+        """``POST /{db}/_compact/{ddoc}``."""
+        ...
+
+    # ---- Mango ----
+
+    async def find(self, request: Mapping[str, Any]) -> dict[str, Any]:
+        """``POST /{db}/_find``: ``{"docs", "bookmark", ["warning"], ["execution_stats"]}``."""
+        ...
+
+    async def explain(self, request: Mapping[str, Any]) -> dict[str, Any]:
+        """``POST /{db}/_explain``."""
+        ...
+
+    async def create_index(self, request: Mapping[str, Any]) -> dict[str, Any]:
+        """``POST /{db}/_index``: ``{"result": "created"|"exists", "id", "name"}``."""
+        ...
+
+    async def list_indexes(self) -> dict[str, Any]:
+        """``GET /{db}/_index``: ``{"total_rows", "indexes": [...]}``."""
+        ...
+
+    async def delete_index(self, ddoc: str, name: str) -> None:
+        """``DELETE /{db}/_index/{ddoc}/json/{name}``."""
+        ...
 
     async def compact(self) -> None: ...
 
