@@ -1,0 +1,1 @@
+"""View indexes kept in SQLite, brought up to date incrementally from a store's changes."""
