@@ -46,6 +46,9 @@ def plan(query: ViewQuery, *, has_reduce: bool) -> Plan:
     _validate(query, reduce=reduce, has_reduce=has_reduce, group_level=group_level)
     if query.keys is not None:
         ranges = [_range(query, key, key) for key in query.keys]
+        if query.descending:
+            # CouchDB 3.5 walks the keys last to first when descending (checked against it).
+            ranges.reverse()
         return Plan(ranges, reduce, group_level, keyed=True)
     start = query.key if query.key is not UNSET else query.startkey
     end = query.key if query.key is not UNSET else query.endkey
@@ -71,8 +74,14 @@ def _validate(query: ViewQuery, *, reduce: bool, has_reduce: bool, group_level: 
     view_type = "red" if has_reduce and reduce else "map"
     if not has_reduce and query.reduce is True:
         raise query_parse_error("Reduce is invalid for map-only views.")
-    if view_type == "red" and group_level != "exact" and query.keys is not None:
-        raise query_parse_error("Multi-key fetchs for reduce views must use `group=true`")
+    # CouchDB 3.5 (fabric) allows one key without group=true, reduced as key=K would be.
+    if (
+        view_type == "red"
+        and group_level != "exact"
+        and query.keys is not None
+        and len(query.keys) != 1
+    ):
+        raise query_parse_error("Multi-key fetches for reduce views must use `group=true`")
     given = query.key is not UNSET or query.startkey is not UNSET or query.endkey is not UNSET
     if query.keys and given:
         raise query_parse_error("`keys` is incompatible with `key`, `start_key` and `end_key`")

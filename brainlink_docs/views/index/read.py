@@ -4,9 +4,8 @@ Synchronous functions run on an index's reader threads (``IndexFile.read``); the
 itself runs afterwards on the caller's side, since a JavaScript reduce is an engine call.
 
 ``offset`` follows what CouchDB 3.5 answers (checked against it): the number of rows before
-the first row the query visits (the first row of the first range that has any, before
-``skip``), plus ``skip``, at most ``total_rows``; when no range has a row, the rows before
-the first range's start.
+the range (for ``keys``, the first key's range that has rows, else the last key's), plus
+``skip``, at most ``total_rows``.
 """
 
 from __future__ import annotations
@@ -36,9 +35,7 @@ def map_rows(
     if not plan.keyed:
         span = plan.ranges[0]
         scanned = storage.scan(conn, view, span, skip=skip, limit=limit)
-        before = storage.count_before(conn, view, span)
-        visited = bool(scanned) or (skip > 0 and storage.scan(conn, view, span, limit=1) != [])
-        offset = min(total, before + skip) if visited else before
+        offset = min(total, storage.count_before(conn, view, span) + skip)
         return MapRows(total, offset, [_row(r) for r in scanned])
     rows_iter = (row for span in plan.ranges for row in storage.iter_scan(conn, view, span))
     end = None if limit is None else skip + limit
@@ -50,9 +47,8 @@ def _keys_offset(conn: sqlite3.Connection, view: int, plan: Plan, skip: int, tot
     for span in plan.ranges:
         if storage.scan(conn, view, span, limit=1):
             return min(total, storage.count_before(conn, view, span) + skip)
-    if not plan.ranges:
-        return 0
-    return storage.count_before(conn, view, plan.ranges[0])
+    before = storage.count_before(conn, view, plan.ranges[-1]) if plan.ranges else 0
+    return min(total, before + skip)
 
 
 def _row(scanned: storage.ScannedRow) -> dict[str, Any]:

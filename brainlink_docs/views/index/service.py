@@ -130,27 +130,35 @@ class ViewIndexes:
         return await mapper.rereduce(view, parts)
 
     async def _include_docs(self, rows: list[dict[str, Any]], query: ViewQuery) -> None:
-        """Each row's document (or the one its value links to by ``_id``), as CouchDB loads it."""
-        wanted: list[str] = []
+        """Each row's document, or the one its value links to by ``_id`` (and ``_rev``).
+
+        A linked document comes without ``_conflicts`` even with ``conflicts=true``, as
+        CouchDB 3.5 answers (its cluster opens linked documents without that option).
+        """
+        own: list[str] = []
         linked: dict[int, tuple[str, str | None]] = {}
         for at, row in enumerate(rows):
             value = row["value"]
             if isinstance(value, dict) and isinstance(value.get("_id"), str):
                 rev = value.get("_rev")
                 linked[at] = (value["_id"], rev if isinstance(rev, str) else None)
-                if linked[at][1] is None:
-                    wanted.append(value["_id"])
             else:
-                wanted.append(row["id"])
-        docs = await self._winners(wanted, query)
+                own.append(row["id"])
+        docs = await self._winners(own, query.conflicts, query)
+        links = [doc_id for doc_id, rev in linked.values() if rev is None]
+        linked_docs = await self._winners(links, False, query)
         for at, row in enumerate(rows):
-            if at in linked and linked[at][1] is not None:
-                row["doc"] = await self._revision(*linked[at], query)  # type: ignore[arg-type]
+            if at not in linked:
+                row["doc"] = docs.get(row["id"])
                 continue
-            doc_id = linked[at][0] if at in linked else row["id"]
-            row["doc"] = docs.get(doc_id)
+            doc_id, rev = linked[at]
+            row["doc"] = (
+                linked_docs.get(doc_id) if rev is None else await self._revision(doc_id, rev)
+            )
 
-    async def _winners(self, ids: Sequence[str], query: ViewQuery) -> dict[str, Any]:
+    async def _winners(
+        self, ids: Sequence[str], conflicts: bool, query: ViewQuery
+    ) -> dict[str, Any]:
         if not ids:
             return {}
         unique = list(dict.fromkeys(ids))
@@ -158,13 +166,13 @@ class ViewIndexes:
             AllDocsQuery(
                 keys=tuple(unique),
                 include_docs=True,
-                conflicts=query.conflicts,
+                conflicts=conflicts,
                 attachments=query.attachments,
             )
         )
         return {row["key"]: row.get("doc") for row in page.rows if "key" in row}
 
-    async def _revision(self, doc_id: str, rev: str, query: ViewQuery) -> Any:
+    async def _revision(self, doc_id: str, rev: str) -> Any:
         try:
             results = await self._store.open_revs(doc_id, [rev])
         except NotFound:

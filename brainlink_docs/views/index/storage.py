@@ -188,6 +188,9 @@ class Range:
         return ("skey < ?" if self.low_inclusive else "skey <= ?"), [self.low]
 
 
+# Descending reverses rows but not one document's duplicates of a key: CouchDB stores those as
+# one B-tree entry ({dups, Values}) and expands it in stored order either way.
+
 # A row as scanned: (skey, doc id, key JSON, value JSON).
 ScannedRow = tuple[bytes, str, str, str]
 
@@ -199,7 +202,7 @@ def scan(
     order = "DESC" if span.descending else "ASC"
     sql = (
         f"SELECT skey, doc_id, key, value FROM rows WHERE {where} "
-        f"ORDER BY view {order}, skey {order}, dup {order} LIMIT ? OFFSET ?"
+        f"ORDER BY view {order}, skey {order}, dup LIMIT ? OFFSET ?"
     )
     return conn.execute(sql, [view, *params, -1 if limit is None else limit, skip]).fetchall()
 
@@ -210,7 +213,7 @@ def iter_scan(conn: sqlite3.Connection, view: int, span: Range) -> Iterator[Scan
     order = "DESC" if span.descending else "ASC"
     sql = (
         f"SELECT skey, doc_id, key, value FROM rows WHERE {where} "
-        f"ORDER BY view {order}, skey {order}, dup {order}"
+        f"ORDER BY view {order}, skey {order}, dup"
     )
     yield from conn.execute(sql, [view, *params])
 
