@@ -27,7 +27,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from brainlink_docs.errors import CouchError
-from brainlink_docs.store.api import UNSET, DocumentStore, ViewQuery
+from brainlink_docs.store.api import DocumentStore, ViewQuery
 from tests.conftest import open_backend
 from tests.views.couch_views import DIFFERENTIAL
 from tests.views.documents import SCALARS, documents
@@ -36,12 +36,17 @@ pytestmark = pytest.mark.couchdb
 
 BACKENDS = ("sqlite", "http", "http-couchdb")
 MAPS = {
-    "by_n": "function(doc){ if (doc.n !== undefined) emit(doc.n, doc.s === undefined ? null : doc.s); }",
+    "by_n": """function(doc){
+        if (doc.n !== undefined) emit(doc.n, doc.s === undefined ? null : doc.s);
+    }""",
     "by_s": "function(doc){ if (typeof doc.s === 'string') emit(doc.s, 1); }",
     "pairs": """function(doc){
-        if (typeof doc.g === 'string') emit([doc.g, doc.i, doc.s === undefined ? null : doc.s], doc.i);
+        var s = doc.s === undefined ? null : doc.s;
+        if (typeof doc.g === 'string') emit([doc.g, doc.i, s], doc.i);
     }""",
-    "dups": "function(doc){ if (doc.arr) doc.arr.forEach(function(x){ emit(doc.g || null, x); }); }",
+    "dups": """function(doc){
+        if (doc.arr) doc.arr.forEach(function(x){ emit(doc.g || null, x); });
+    }""",
     "linked": "function(doc){ if (doc.link) emit(doc._id, {_id: doc.link}); }",
     "nested": "function(doc){ if (doc.nested !== undefined) emit(doc.nested, null); }",
 }
