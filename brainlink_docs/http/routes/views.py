@@ -52,6 +52,8 @@ def view_query(query: Mapping[str, str], body: Mapping[str, Any] | None = None) 
     for name, text in query.items():
         _set(fields, name, _decoded(query, name, text))
     for name, value in (body or {}).items():
+        if name == "keys" and not isinstance(value, list):
+            raise BadRequest("`keys` member must be an array.", error="bad_request")
         _set(fields, name, value)
     return ViewQuery(**fields)
 
@@ -79,10 +81,10 @@ def _integer(name: str, value: Any) -> int:
     return number
 
 
-def _boolean(name: str, value: Any) -> bool:
+def _boolean(value: Any) -> bool:
     if isinstance(value, bool):
         return value
-    raise _query_error(f'Invalid boolean parameter: "{name}"')
+    raise _query_error(f'Invalid boolean parameter: "{value}"')
 
 
 def _set(fields: dict[str, Any], name: str, value: Any) -> None:
@@ -96,21 +98,21 @@ def _set(fields: dict[str, Any], name: str, value: Any) -> None:
             raise _query_error(f"`{_ID_NAMES[name]}` must be a string.")
         fields[_ID_NAMES[name]] = value
     elif name in _BOOLEANS or name in _OPTIONAL_BOOLEANS:
-        fields[name] = _boolean(name, value)
+        fields[name] = _boolean(value)
     elif name in _INTEGERS:
         fields[name] = _integer(name, value)
 
 
 def _set_keys(fields: dict[str, Any], _name: str, value: Any) -> None:
     if not isinstance(value, list):
-        raise BadRequest("`keys` member must be an array.", error="bad_request")
+        raise _query_error("`keys` must be an array of strings.")
     fields["keys"] = tuple(value)
 
 
 def _set_update(fields: dict[str, Any], _name: str, value: Any) -> None:
     text = {True: "true", False: "false"}.get(value, value) if isinstance(value, bool) else value
     if text not in ("true", "false", "lazy"):
-        raise _query_error(f'Invalid value for `update`: "{value}"')
+        raise _query_error("Invalid value for `update`.")
     fields["update"] = text
 
 

@@ -83,7 +83,8 @@ def _validate(query: ViewQuery, *, reduce: bool, has_reduce: bool, group_level: 
     ):
         raise query_parse_error("Multi-key fetches for reduce views must use `group=true`")
     given = query.key is not UNSET or query.startkey is not UNSET or query.endkey is not UNSET
-    if query.keys and given:
+    # One key is served as that key (fabric), whatever else was given.
+    if query.keys is not None and len(query.keys) > 1 and given:
         raise query_parse_error("`keys` is incompatible with `key`, `start_key` and `end_key`")
     if group_level not in ("exact", 0):
         if view_type == "map":
