@@ -26,7 +26,7 @@ pytestmark = pytest.mark.couchdb
 DESIGN = {
     "views": {
         "v": {
-            "map": "function(d){ (d.v || []).forEach(function(x){ emit(1, x); }); emit([d._id], d._id); }"
+            "map": "function(d){ (d.v||[]).forEach(function(x){ emit(1, x); }); emit([d._id], 0); }"
         },
         "r": {
             "map": "function(d){ if (d.v) d.v.forEach(function(x){ emit(d._id, 1); }); }",
@@ -105,20 +105,18 @@ async def two_servers(
 ) -> AsyncIterator[list[tuple[aiohttp.ClientSession, str]]]:
     name = f"views-http-{uuid.uuid4().hex[:10]}"
     couch_headers = {"Authorization": aiohttp.encode_basic_auth(*couchdb.auth)}
-    async with serving(tmp_path / "ours") as ours:
-        async with (
-            aiohttp.ClientSession(headers=ours.auth_headers) as ours_http,
-            aiohttp.ClientSession(
-                headers={"Authorization": aiohttp.encode_basic_auth(*couchdb.auth)}
-            ) as couch_http,
-        ):
-            pairs = [(ours_http, f"{ours.url}/{name}"), (couch_http, f"{couchdb.bare_url}/{name}")]
-            for http, db_url in pairs:
-                await prepared(http, db_url)
-            try:
-                yield pairs
-            finally:
-                await call(couch_http, pairs[1][1], "DELETE", None)
+    async with (
+        serving(tmp_path / "ours") as ours,
+        aiohttp.ClientSession(headers=ours.auth_headers) as ours_http,
+        aiohttp.ClientSession(headers=couch_headers) as couch_http,
+    ):
+        pairs = [(ours_http, f"{ours.url}/{name}"), (couch_http, f"{couchdb.bare_url}/{name}")]
+        for http, db_url in pairs:
+            await prepared(http, db_url)
+        try:
+            yield pairs
+        finally:
+            await call(couch_http, pairs[1][1], "DELETE", None)
 
 
 def comparable(status: int, body: Any) -> Any:
