@@ -59,11 +59,11 @@ class ViewIndex:
 
     async def _update(self, store: DocumentStore) -> None:
         info = await store.info()
-        if info.update_seq == self.state.seq:
-            return
         if info.purge_seq != self.state.purge_seq and self.state.seq != "0":
             await self.file.write(storage.reset)
             self.state = await self.file.read(storage.read_state)
+        if info.update_seq == self.state.seq:
+            return
         while True:
             page = await store.changes(
                 ChangesQuery(since=self.state.seq, limit=UPDATE_BATCH, include_docs=True)
