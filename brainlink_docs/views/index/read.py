@@ -31,6 +31,13 @@ class MapRows:
 def map_rows(
     conn: sqlite3.Connection, view: int, plan: Plan, skip: int, limit: int | None
 ) -> MapRows:
+    with storage.snapshot(conn):
+        return _map_rows(conn, view, plan, skip, limit)
+
+
+def _map_rows(
+    conn: sqlite3.Connection, view: int, plan: Plan, skip: int, limit: int | None
+) -> MapRows:
     total = storage.row_count(conn, view)
     if not plan.keyed:
         span = plan.ranges[0]
