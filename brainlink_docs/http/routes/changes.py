@@ -17,7 +17,7 @@ from typing import Any
 import orjson
 from aiohttp import web
 
-from brainlink_docs.errors import BadRequest, filter_needs_javascript
+from brainlink_docs.errors import BadRequest
 from brainlink_docs.http import params
 from brainlink_docs.http.requests import json_object, require_json_type, use_store
 from brainlink_docs.http.responses import BASE_HEADERS
@@ -51,7 +51,7 @@ def parse_feed(query: Any, body: dict[str, Any] | None, last_event_id: str | Non
     kind = query.get("feed", "normal")
     if kind not in FEEDS:
         raise BadRequest(f"Supported `feed` types: {', '.join(sorted(FEEDS))}")
-    doc_ids = selector = None
+    doc_ids = selector = named = None
     flt = query.get("filter")
     if flt == "_doc_ids":
         doc_ids = (body or {}).get("doc_ids", params.json_value(query, "doc_ids"))
@@ -65,7 +65,9 @@ def parse_feed(query: Any, body: dict[str, Any] | None, last_event_id: str | Non
     elif flt == "_design":
         selector = {"_id": {"$beginsWith": "_design/"}}
     elif flt is not None:
-        raise filter_needs_javascript(flt)
+        # A design-function filter (ddoc/name, or _view): the store runs it, with the
+        # request's whole query string as its req.query, as CouchDB passes it.
+        named = flt
     style = query.get("style", "main_only")
     if style not in ("main_only", "all_docs"):
         raise BadRequest("Invalid style; expected main_only or all_docs")
@@ -83,6 +85,8 @@ def parse_feed(query: Any, body: dict[str, Any] | None, last_event_id: str | Non
         attachments=params.boolean(query, "attachments"),
         doc_ids=tuple(doc_ids) if doc_ids is not None else None,
         selector=selector,
+        filter=named,
+        query_params=dict(query) if named is not None else None,
     )
     heartbeat = _millis(query, "heartbeat", DEFAULT_HEARTBEAT_MS) if "heartbeat" in query else None
     return Feed(kind, changes, heartbeat, _millis(query, "timeout", DEFAULT_TIMEOUT_MS))
