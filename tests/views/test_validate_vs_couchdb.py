@@ -9,6 +9,7 @@ from typing import Any
 
 import pytest
 from couch import CouchServer
+
 from tests.views.design_peers import att_path, three_peers
 
 pytestmark = pytest.mark.couchdb
@@ -40,7 +41,9 @@ SHOW = """function(newDoc, oldDoc, userCtx, secObj) {
 }"""
 
 
-async def on_all(peers: list[Any], method: str, path: str, body: Any = None, **kw: Any) -> list[Any]:
+async def on_all(
+    peers: list[Any], method: str, path: str, body: Any = None, **kw: Any
+) -> list[Any]:
     return [await peer.request(method, path, body, **kw) for peer in peers]
 
 
@@ -58,7 +61,7 @@ def _normal(answer: Any, strip_revs: bool) -> Any:
         body = [_row(r, strip_revs) for r in body]
     elif isinstance(body, dict):
         body = _row(body, strip_revs)
-        if "forbidden" == body.get("error") and body.get("reason", "").startswith("{"):
+        if body.get("error") == "forbidden" and body.get("reason", "").startswith("{"):
             body["reason"] = json.loads(body["reason"])
     return status, body
 
@@ -95,11 +98,12 @@ async def test_bulk_docs_answers_refusals_as_rows_and_writes_the_rest(
 ) -> None:
     async with three_peers(couchdb, tmp_path) as peers:
         same(await on_all(peers, "PUT", "/_design/v", {"validate_doc_update": VERDICTS}))
-        docs = [{"_id": f"b{i}", "kind": k} for i, k in enumerate(
-            ["forbid", "ok", "unauth", "string", None, "other", "forbid"]
-        )]
+        docs = [
+            {"_id": f"b{i}", "kind": k}
+            for i, k in enumerate(["forbid", "ok", "unauth", "string", None, "other", "forbid"])
+        ]
         same(await on_all(peers, "POST", "/_bulk_docs", {"docs": docs}))
-        status, rows = (await on_all(peers, "POST", "/_bulk_docs", {"docs": docs}))[1]
+        _status, rows = (await on_all(peers, "POST", "/_bulk_docs", {"docs": docs}))[1]
         assert [r.get("error") for r in rows][:2] == ["forbidden", "conflict"]
         # A whole-request failure writes nothing.
         bad = [{"_id": "n1"}, {"_id": "n2", "kind": "number"}]
@@ -168,7 +172,12 @@ async def test_replicated_writes_see_the_leaf_they_extend_as_old_doc(
             "_revisions": {"start": 3, "ids": ["cccc", "bbbb", "aaaa"]},
             "show": 1,
         }
-        branch = {"_id": "r", "_rev": "2-ffff", "_revisions": {"start": 2, "ids": ["ffff", "eeee"]}, "show": 2}
+        branch = {
+            "_id": "r",
+            "_rev": "2-ffff",
+            "_revisions": {"start": 2, "ids": ["ffff", "eeee"]},
+            "show": 2,
+        }
         answers = same(
             await on_all(peers, "POST", "/_bulk_docs", {"docs": [extends], "new_edits": False}),
             strip_revs=False,

@@ -17,7 +17,7 @@ from typing import Any
 import orjson
 from aiohttp import web
 
-from brainlink_docs.errors import BadRequest
+from brainlink_docs.errors import BadRequest, CouchError
 from brainlink_docs.http import params
 from brainlink_docs.http.requests import json_object, require_json_type, use_store
 from brainlink_docs.http.responses import BASE_HEADERS
@@ -151,10 +151,22 @@ async def _wait(
 
 
 async def _normal(request: web.Request, store: DocumentStore, feed: Feed) -> web.StreamResponse:
+    query, remaining = feed.query, feed.query.limit
+    # Read before the 200 headers: a filter function that throws is a 500, as in CouchDB.
+    page = await _page(store, query, remaining)
     response = web.StreamResponse(headers={**BASE_HEADERS, "Content-Type": "application/json"})
     await response.prepare(request)
+    try:
+        await _stream_normal(response, store, feed, page)
+    except CouchError as exc:
+        await _cut_short(response, exc)
+    return response
+
+
+async def _stream_normal(
+    response: web.StreamResponse, store: DocumentStore, feed: Feed, page: ChangesPage
+) -> None:
     query, remaining = feed.query, feed.query.limit
-    page = await _page(store, query, remaining)
     waits = feed.kind == "longpoll" and not page.results and not query.descending
     if waits and await _wait(response, store, page.last_seq, feed, b"\n"):
         page = await _page(store, replace(query, since=page.last_seq), remaining)
@@ -174,7 +186,14 @@ async def _normal(request: web.Request, store: DocumentStore, feed: Feed) -> web
     tail = {"last_seq": page.last_seq, "pending": page.pending}
     await response.write(b"\n],\n" + orjson.dumps(tail)[1:] + b"\n")
     await response.write_eof()
-    return response
+
+
+async def _cut_short(response: web.StreamResponse, exc: CouchError) -> None:
+    """A feed that fails after its 200 headers (a filter throwing on a later change): the
+    error as the last line, then the end, so the client is not left waiting (CouchDB cuts
+    the stream off the same way)."""
+    await response.write(b"\n" + orjson.dumps(exc.to_json()) + b"\n")
+    await response.write_eof()
 
 
 def _continuous_row(change: Change) -> bytes:
@@ -195,6 +214,16 @@ async def _continuous(
     content_type = "text/event-stream" if feed.kind == "eventsource" else "application/json"
     response = web.StreamResponse(headers={**BASE_HEADERS, "Content-Type": content_type})
     await response.prepare(request)
+    try:
+        await _stream_continuous(response, store, feed, encode, beat)
+    except CouchError as exc:
+        await _cut_short(response, exc)
+    return response
+
+
+async def _stream_continuous(
+    response: web.StreamResponse, store: DocumentStore, feed: Feed, encode: Any, beat: bytes
+) -> None:
     query, remaining = feed.query, feed.query.limit
     since = query.since
     pending = 0
@@ -214,4 +243,3 @@ async def _continuous(
     if feed.kind == "continuous":
         await response.write(orjson.dumps({"last_seq": since, "pending": pending}) + b"\n")
     await response.write_eof()
-    return response
