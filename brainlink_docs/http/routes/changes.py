@@ -167,9 +167,15 @@ async def _stream_normal(
     response: web.StreamResponse, store: DocumentStore, feed: Feed, page: ChangesPage
 ) -> None:
     query, remaining = feed.query, feed.query.limit
-    waits = feed.kind == "longpoll" and not page.results and not query.descending
-    if waits and await _wait(response, store, page.last_seq, feed, b"\n"):
-        page = await _page(store, replace(query, since=page.last_seq), remaining)
+    if feed.kind == "longpoll" and not query.descending:
+        # Wait for a change that shows: under a filter, a write it rejects wakes the feed
+        # but answers nothing, so wait again, within the one timeout (CouchDB's longpoll).
+        deadline = time.monotonic() + feed.timeout
+        while not page.results:
+            left = replace(feed, timeout=deadline - time.monotonic())
+            if not await _wait(response, store, page.last_seq, left, b"\n"):
+                break
+            page = await _page(store, replace(query, since=page.last_seq), remaining)
     await response.write(b'{"results":[\n')
     separator = b""
     while True:
