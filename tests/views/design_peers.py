@@ -52,12 +52,13 @@ class HttpPeer:
         user: str | None = None,
         data: bytes | None = None,
         content_type: str = "application/json",
+        headers: Mapping[str, str] | None = None,
     ) -> tuple[int, Any]:
         auth = aiohttp.encode_basic_auth(*((user, PASSWORD) if user else self.admin))
         payload = json.dumps(body).encode() if body is not None else data
         url = f"{self.base}/{self.db}{path}"
-        headers = {"Content-Type": content_type, "Authorization": auth}
-        async with self.session.request(method, url, data=payload, headers=headers) as r:
+        sent = {"Content-Type": content_type, "Authorization": auth, **(headers or {})}
+        async with self.session.request(method, url, data=payload, headers=sent) as r:
             raw = await r.read()
         try:
             return r.status, json.loads(raw) if raw else None

@@ -225,6 +225,20 @@ async def test_attachment_writes_are_validated(couchdb: CouchServer, tmp_path: P
         same(await on_all(peers, "PUT", "/new", inline))
 
 
+async def test_copy_is_validated_as_a_write_of_the_destination(
+    couchdb: CouchServer, tmp_path: Path
+) -> None:
+    no_copies = """function(newDoc) {
+      if (newDoc._id.indexOf('copy-') === 0) throw({forbidden: 'no copies of ' + newDoc.v});
+    }"""
+    async with three_peers(couchdb, tmp_path) as peers:
+        http = peers[:2]  # COPY is an HTTP method; the embedded store has no such call
+        same(await on_all(http, "PUT", "/_design/v", {"validate_doc_update": no_copies}))
+        same(await on_all(http, "PUT", "/src", {"v": 7}))
+        same(await on_all(http, "COPY", "/src", headers={"Destination": "copy-1"}))
+        same(await on_all(http, "COPY", "/src", headers={"Destination": "other"}))
+
+
 async def test_a_function_that_does_not_compile_fails_every_write(
     couchdb: CouchServer, tmp_path: Path
 ) -> None:
