@@ -93,6 +93,10 @@ class DesignFunctionsCache:
         self._generation = 0
 
     @property
+    def store(self) -> DocumentStore:
+        return self._store
+
+    @property
     def query_server(self) -> QueryServer:
         return self._query_server()
 
@@ -135,7 +139,7 @@ async def check_writes(
     """Check a batch: the documents to write (new ones given their generated ``_id``) and,
     per document, ``None`` or the error that refuses it. Raises for an invalid document (as
     the write would) and for a verdict that fails the whole request."""
-    store = cache._store
+    store = cache.store
     edits = [parse_edit(doc, new_edits=new_edits) for doc in docs]
     prepared: list[Any] = [
         doc if "_id" in doc else {**doc, "_id": edit.id}
@@ -254,7 +258,7 @@ async def check_one(
     validators = await cache.validators()
     if not validators or str(new.get("_id", "")).startswith((DESIGN_PREFIX, LOCAL_PREFIX)):
         return
-    security = await cache._store.get_security()
+    security = await cache.store.get_security()
     for validator in validators:
         (answer,) = await cache.query_server.validate(
             validator, [(_as_written(new, old), old)], user_ctx, security
