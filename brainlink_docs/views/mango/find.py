@@ -1,0 +1,324 @@
+"""``_find``, ``_explain`` and ``_index`` over any ``DocumentStore``.
+
+A query reads its chosen index in key order (``index_rows``), re-checks every document against
+the whole selector (as ``mango_cursor_view`` does: the range only narrows the scan), then applies
+``skip``, ``limit`` and ``fields``. Rows come in index order: ``(key, doc id)`` by collation for
+a JSON index, ids byte by byte for ``_all_docs``; ``sort`` only picks the index and direction.
+
+``index_rows`` is the one place that reads an index. Until the SQLite view index serves
+``query_view``, it computes a JSON index's rows with the ``query`` mapper over a full scan.
+
+Bookmarks are opaque to clients: base64url of ``[key, doc id]`` of the last row returned, and a
+query given one resumes after that row. CouchDB's own bookmarks (Erlang terms) are refused as
+``invalid_bookmark``, like any other string we did not make.
+"""
+
+from __future__ import annotations
+
+import base64
+import binascii
+import time
+from collections.abc import AsyncIterator
+from typing import Any
+
+import orjson
+
+from brainlink_docs.errors import BadRequest, NotFound
+from brainlink_docs.store.api import DESIGN_PREFIX, AllDocsQuery, Doc, DocumentStore, iter_all_docs
+from brainlink_docs.views.collation import row_sort_key
+from brainlink_docs.views.mango.indexes import (
+    Index,
+    add_to_ddoc,
+    indexes_of_ddoc,
+    list_json,
+    parse_index_request,
+    remove_from_ddoc,
+)
+from brainlink_docs.views.mango.mapper import index_row
+from brainlink_docs.views.mango.options import FindOptions, parse_find
+from brainlink_docs.views.mango.planner import (
+    MAX,
+    Plan,
+    key_cmp,
+    plan,
+    selector_hints,
+    to_json_key,
+)
+from brainlink_docs.views.mango.selector import (
+    BAD_PATH,
+    MISSING,
+    Selector,
+    get_field,
+    match,
+    normalize,
+    split_field,
+)
+
+NO_INDEX_WARNING = "No matching index found, create an index to optimize query time."
+SCAN_WARNING = (
+    "The number of documents examined is high in proportion to the number of results "
+    "returned. Consider adding a more specific index to improve this."
+)
+# [mango] index_scan_warning_threshold: more documents examined per result than this warns.
+INDEX_SCAN_WARNING_THRESHOLD = 10
+NO_USABLE_INDEX = "No index exists for this sort, try indexing by the sort fields."
+
+
+# -- indexes -----------------------------------------------------------------------------------
+
+
+async def json_indexes(store: DocumentStore) -> list[Index]:
+    """Every JSON index of the database, by design document id, then as the views are listed."""
+    query = AllDocsQuery(startkey=DESIGN_PREFIX, endkey="_design0", include_docs=True)
+    out: list[Index] = []
+    async for row in iter_all_docs(store, query):
+        doc = row.get("doc")
+        if isinstance(doc, dict):
+            out.extend(indexes_of_ddoc(doc))
+    return out
+
+
+async def _ddoc(store: DocumentStore, ddoc_id: str) -> Doc | None:
+    try:
+        return await store.get(ddoc_id)
+    except NotFound:
+        return None
+
+
+async def create_index(store: DocumentStore, body: Any) -> dict[str, Any]:
+    request = parse_index_request(body)
+    updated = add_to_ddoc(await _ddoc(store, request.ddoc), request)
+    if updated is not None:
+        await store.put(updated)
+    result = "created" if updated is not None else "exists"
+    return {"result": result, "id": request.ddoc, "name": request.name}
+
+
+async def list_indexes(store: DocumentStore) -> dict[str, Any]:
+    return list_json(await json_indexes(store))
+
+
+async def delete_index(store: DocumentStore, ddoc: str, name: str) -> None:
+    ddoc_id = ddoc if ddoc.startswith(DESIGN_PREFIX) else DESIGN_PREFIX + ddoc
+    current = await _ddoc(store, ddoc_id)
+    updated = remove_from_ddoc(current, name) if current is not None else None
+    if updated is None:
+        raise NotFound("missing")
+    await store.put(updated)
+
+
+# -- planning ----------------------------------------------------------------------------------
+
+
+async def _plan(store: DocumentStore, opts: FindOptions, sel: Selector) -> Plan:
+    return plan(sel, await json_indexes(store), opts.sort, opts.use_index, opts.allow_fallback)
+
+
+def _covering(index: Index | None, fields: list[str] | None) -> bool:
+    # mango_idx_view:covers: every requested field is a column (or _id) of a JSON index.
+    if index is None or index.type != "json" or not fields:
+        return False
+    return set(fields) <= {"_id", *index.columns}
+
+
+async def explain(store: DocumentStore, body: Any) -> dict[str, Any]:
+    opts = parse_find(body)
+    sel = normalize(opts.selector)
+    p = await _plan(store, opts, sel)
+    out: dict[str, Any] = {
+        "dbname": store.name,
+        "index": p.index.to_json() if p.index is not None else None,
+        "partitioned": False,
+        "selector": sel,
+        "opts": opts.to_json(),
+        "limit": opts.limit,
+        "skip": opts.skip,
+        "fields": opts.fields or [],
+        "index_candidates": p.candidates,
+        "selector_hints": selector_hints(sel),
+    }
+    if p.index is not None:
+        covering = _covering(p.index, opts.fields)
+        out["mrargs"] = {
+            "include_docs": not covering,
+            "view_type": "map",
+            "reduce": False,
+            "partition": None,
+            "start_key": to_json_key(p.start_key()),
+            "end_key": to_json_key(p.end_key()),
+            "direction": "rev" if p.descending else "fwd",
+            "stable": opts.stable,
+            "update": opts.update,
+            "conflicts": True if opts.conflicts else "undefined",
+        }
+        out["covering"] = covering
+    return out
+
+
+# -- reading an index --------------------------------------------------------------------------
+
+
+def _id_cmp(a: Any, b: Any) -> int:
+    if a is MAX:
+        return 0 if b is MAX else 1
+    if b is MAX:
+        return -1
+    x, y = a.encode(), b.encode()
+    return (x > y) - (x < y)
+
+
+async def index_rows(
+    store: DocumentStore, p: Plan, conflicts: bool
+) -> AsyncIterator[tuple[Any, str, Doc]]:
+    """The chosen index's ``(key, id, doc)`` rows within the plan's range, in its order."""
+    assert p.index is not None
+    start, end = p.start_key(), p.end_key()
+    sign = -1 if p.descending else 1
+    query = AllDocsQuery(include_docs=True, conflicts=conflicts, descending=p.descending)
+    if p.index.type == "special":
+        async for row in iter_all_docs(store, query):
+            doc_id = row["id"]
+            if doc_id.startswith(DESIGN_PREFIX):
+                continue
+            if start is not None and sign * _id_cmp(doc_id, start) < 0:
+                continue
+            if end is not None and sign * _id_cmp(doc_id, end) > 0:
+                break
+            yield doc_id, doc_id, row["doc"]
+        return
+    rows = await _scan_json_index(store, p.index, query)
+    rows.sort(key=lambda r: r[0], reverse=p.descending)
+    for _, key, doc in rows:
+        if sign * key_cmp(key, start) < 0:
+            continue
+        if sign * key_cmp(key, end) > 0:
+            break
+        yield key, doc["_id"], doc
+
+
+async def _scan_json_index(
+    store: DocumentStore, index: Index, query: AllDocsQuery
+) -> list[tuple[bytes, list[Any], Doc]]:
+    """Every row of a JSON index, computed by the ``query`` mapper over all documents."""
+    columns = index.columns
+    partial = normalize(index.partial_filter_selector or {})
+    rows = []
+    async for row in iter_all_docs(store, query):
+        doc = row["doc"]
+        key = index_row(columns, partial, doc)
+        if key is not None:
+            rows.append((row_sort_key(key, row["id"]), key, doc))
+    return rows
+
+
+# -- bookmarks ---------------------------------------------------------------------------------
+
+
+def _bookmark(key: Any, doc_id: str) -> str:
+    return base64.urlsafe_b64encode(orjson.dumps([key, doc_id])).decode().rstrip("=")
+
+
+def _resume_point(bookmark: str) -> tuple[Any, str] | None:
+    if bookmark == "nil":
+        return None
+    try:
+        raw = base64.urlsafe_b64decode(bookmark + "=" * (-len(bookmark) % 4))
+        key, doc_id = orjson.loads(raw)
+    except (binascii.Error, ValueError, TypeError) as exc:
+        raise BadRequest(
+            f"Invalid bookmark value: {orjson.dumps(bookmark).decode()}", error="invalid_bookmark"
+        ) from exc
+    if not isinstance(doc_id, str):
+        raise BadRequest(
+            f"Invalid bookmark value: {orjson.dumps(bookmark).decode()}", error="invalid_bookmark"
+        )
+    return key, doc_id
+
+
+# -- fields ------------------------------------------------------------------------------------
+
+
+def extract_fields(doc: Doc, fields: list[str] | None) -> Doc:
+    """``mango_fields:extract``: only the named paths, nested as in the document."""
+    if fields is None:
+        return doc
+    out: Doc = {}
+    for path in fields:
+        value = get_field(doc, path)
+        if value is MISSING or value is BAD_PATH:
+            continue
+        target = out
+        parts = split_field(path)
+        for part in parts[:-1]:
+            nested = target.get(part)
+            if not isinstance(nested, dict):
+                nested = target[part] = {}
+            target = nested
+        target[parts[-1]] = value
+    return out
+
+
+# -- _find -------------------------------------------------------------------------------------
+
+
+async def find(store: DocumentStore, body: Any) -> dict[str, Any]:
+    started = time.perf_counter()
+    opts = parse_find(body)
+    sel = normalize(opts.selector)
+    resume = _resume_point(opts.bookmark)
+    p = await _plan(store, opts, sel)
+    if p.index is None:
+        raise BadRequest(NO_USABLE_INDEX, error="no_usable_index")
+    docs: list[Doc] = []
+    examined = 0
+    last: tuple[Any, str] | None = None
+    if not p.is_empty and opts.limit > 0:
+        skip = opts.skip
+        rows = index_rows(store, p, opts.conflicts)
+        async for key, doc_id, doc in rows:
+            if resume is not None:
+                # Rows come in order: skip up to and including the bookmarked row.
+                if not _after(p, key, doc_id, resume):
+                    continue
+                resume = None
+            examined += 1
+            if not match(sel, doc):
+                continue
+            if skip:
+                skip -= 1
+                continue
+            docs.append(extract_fields(doc, opts.fields))
+            last = (key, doc_id)
+            if len(docs) >= opts.limit:
+                break
+    out: dict[str, Any] = {
+        "docs": docs,
+        "bookmark": _bookmark(*last) if last is not None else opts.bookmark,
+    }
+    if opts.execution_stats:
+        out["execution_stats"] = {
+            "total_keys_examined": examined,
+            "total_docs_examined": examined,
+            "total_quorum_docs_examined": 0,
+            "results_returned": len(docs),
+            "execution_time_ms": round((time.perf_counter() - started) * 1000, 3),
+        }
+    warnings = list(p.warnings)
+    if p.index.type == "special":
+        warnings.append(NO_INDEX_WARNING)
+    ratio = examined / len(docs) if docs else examined
+    if ratio > INDEX_SCAN_WARNING_THRESHOLD:
+        warnings.append(SCAN_WARNING)
+    if warnings:
+        out["warning"] = "\n".join(warnings)
+    return out
+
+
+def _after(p: Plan, key: Any, doc_id: str, resume: tuple[Any, str]) -> bool:
+    """Whether row ``(key, doc_id)`` comes after the bookmarked row in the plan's order."""
+    rkey, rid = resume
+    if p.index is not None and p.index.type == "special":
+        c = _id_cmp(doc_id, rid)
+    else:
+        c = key_cmp(key, rkey) or _id_cmp(doc_id, rid)
+    return c < 0 if p.descending else c > 0

@@ -1,0 +1,442 @@
+"""The Mango planner: which index answers a query, and over which key range (CouchDB 3.5's).
+
+Given the normalized selector, the ``sort`` and the database's indexes, ``plan`` follows
+``mango_idx:get_usable_indexes`` and ``mango_cursor:create``:
+
+- an index with a ``partial_filter_selector`` is a candidate only when ``use_index`` names it;
+- a JSON index is usable when the selector requires every column to exist (sort fields and
+  ``_id``/``_rev`` excepted), and the sort is a prefix of its columns after columns the
+  selector pins with ``$eq``; ``_all_docs`` is usable without a sort, or sorted by ``_id``
+  when the selector ranges over ``_id``;
+- ``use_index`` narrows the usable set when it matches one (else a warning, or with
+  ``allow_fallback: false`` a 400); JSON indexes beat ``_all_docs``;
+- among JSON indexes: the one whose column prefix covers the most of the selector's ranged
+  fields, then the longest prefix, then the fewest columns, then the smallest name.
+
+Ranges are ``mango_idx_view:range``: ``(low_op, low, high_op, high)`` narrowed by ``$and``ed
+comparisons (``$beginsWith`` too), or ``EMPTY`` when no value can match. Keys built from them
+use ``MAX`` (shown as ``"<MAX>"``) above every JSON value.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from typing import Any
+
+from brainlink_docs.errors import BadRequest
+from brainlink_docs.views.collation import collate
+from brainlink_docs.views.mango.indexes import ALL_DOCS_INDEX, Index
+from brainlink_docs.views.mango.selector import Selector, fields_of
+
+
+class _Bound:
+    def __init__(self, name: str) -> None:
+        self.name = name
+
+    def __repr__(self) -> str:
+        return self.name
+
+
+MIN: Any = _Bound("MIN")
+MAX: Any = _Bound("MAX")
+EMPTY: Any = _Bound("EMPTY")
+MAX_JSON = "<MAX>"  # how CouchDB's explain renders its max key
+Range = tuple[str, Any, str, Any]
+_FULL: Range = ("$gt", MIN, "$lt", MAX)
+_RANGED = ("$lt", "$lte", "$eq", "$gt", "$gte", "$beginsWith")
+# mango_idx_view: a $beginsWith prefix ranges up to the prefix followed by the last code point.
+_LAST_CODE_POINT = "\U0010ffff"
+
+
+def bound_cmp(a: Any, b: Any) -> int:
+    """``mango_json:cmp`` with the MIN/MAX bounds."""
+    if a is b:
+        return 0
+    if a is MIN or b is MAX:
+        return -1
+    if a is MAX or b is MIN:
+        return 1
+    return collate(a, b)
+
+
+def key_cmp(a: Any, b: Any) -> int:
+    """Compare view keys where arrays may end in MAX (a range's end key)."""
+    if isinstance(a, list) and isinstance(b, list):
+        for x, y in zip(a, b, strict=False):
+            c = key_cmp(x, y)
+            if c:
+                return c
+        return (len(a) > len(b)) - (len(a) < len(b))
+    return bound_cmp(a, b)
+
+
+# -- what the selector says about fields -------------------------------------------------------
+
+
+def _single(sel: Selector) -> tuple[str, Any] | None:
+    return next(iter(sel.items())) if sel else None
+
+
+def indexable_fields(sel: Selector) -> list[str]:
+    """Fields under top-level ``$and`` with a comparison an index scan can serve."""
+    item = _single(sel)
+    if item is None:
+        return []
+    key, arg = item
+    if key == "$and":
+        return sorted({f for a in arg for f in indexable_fields(a)}, key=str.encode)
+    if key.startswith("$"):
+        return []
+    op = next(iter(arg), "")
+    return [key] if op in _RANGED else []
+
+
+def _range_of(sel: Selector, name: str, current: Range | Any) -> Range | Any:
+    if current is EMPTY:
+        return EMPTY
+    item = _single(sel)
+    if item is None:
+        return current
+    key, arg = item
+    if key == "$and":
+        for sub in arg:
+            current = _range_of(sub, name, current)
+        return current
+    if key != name:
+        return current
+    ((op, value),) = arg.items()
+    return _narrow(op, value, current)
+
+
+def _pos(low: Any, arg: Any, high: Any) -> str:
+    c = bound_cmp(arg, low)
+    if c < 0:
+        return "min"
+    if c == 0:
+        return "low"
+    c = bound_cmp(arg, high)
+    return "mid" if c < 0 else "high" if c == 0 else "max"
+
+
+def _narrow(op: str, arg: Any, r: Range) -> Range | Any:
+    lcmp, low, hcmp, high = r
+    if op == "$beginsWith":
+        narrowed = _narrow("$gte", arg, r)
+        return narrowed if narrowed is EMPTY else _narrow("$lte", arg + _LAST_CODE_POINT, narrowed)
+    pos = _pos(low, arg, high)
+    if op == "$lt":
+        if pos in ("min", "low"):
+            return EMPTY
+        return (lcmp, low, "$lt", arg) if pos in ("mid", "high") else r
+    if op == "$lte":
+        if pos == "min" or (pos == "low" and lcmp not in ("$gte", "$eq")):
+            return EMPTY
+        if pos == "low":
+            return ("$eq", arg, "$eq", arg)
+        return (lcmp, low, "$lte", arg) if pos == "mid" else r
+    if op == "$eq":
+        if pos == "mid" or (pos == "low" and lcmp in ("$gte", "$eq")):
+            return ("$eq", arg, "$eq", arg)
+        if pos == "high" and hcmp in ("$lte", "$eq"):
+            return ("$eq", arg, "$eq", arg)
+        return EMPTY
+    if op == "$gte":
+        if pos in ("min", "low"):
+            return r
+        if pos == "mid":
+            return ("$gte", arg, hcmp, high)
+        if pos == "high" and hcmp in ("$lte", "$eq"):
+            return ("$eq", arg, "$eq", arg)
+        return EMPTY
+    if op == "$gt":
+        if pos == "min":
+            return r
+        return ("$gt", arg, hcmp, high) if pos in ("low", "mid") else EMPTY
+    return r
+
+
+def field_ranges(sel: Selector) -> list[tuple[str, Any]]:
+    """``mango_idx_view:field_ranges``: each indexable field's range; an empty one ends it."""
+    out: list[tuple[str, Any]] = []
+    for name in indexable_fields(sel):
+        r = _range_of(sel, name, _FULL)
+        if r is EMPTY:
+            return [(name, EMPTY)]
+        out.append((name, r))
+    return out
+
+
+def has_required_fields(sel: Selector, required: Sequence[str]) -> bool:
+    return not _remaining([sel] if sel else [], list(required))
+
+
+def _remaining(sels: list[Selector], required: list[str]) -> list[str]:
+    for sel in sels:
+        if not required:
+            return []
+        key, arg = next(iter(sel.items()))
+        if key == "$and":
+            required = _remaining(arg, required)
+        elif key == "$or":
+            left: set[str] = set()
+            for sub in arg:
+                left |= set(_remaining([sub], required))
+            required = [f for f in required if f in left]
+        elif key.startswith("$"):
+            continue
+        elif arg != {"$exists": False}:
+            required = [f for f in required if f != key]
+    return required
+
+
+def is_constant_field(sel: Selector, name: str) -> bool:
+    item = _single(sel)
+    if item is None:
+        return False
+    key, arg = item
+    if key == "$and":
+        return any(is_constant_field(a, name) for a in arg)
+    return key == name and isinstance(arg, dict) and next(iter(arg), "") == "$eq"
+
+
+def can_use_sort(columns: list[str], sort_fields: list[str], sel: Selector) -> bool:
+    if not sort_fields:
+        return True
+    for i, column in enumerate(columns):
+        if column == sort_fields[0]:
+            return columns[i : i + len(sort_fields)] == sort_fields
+        if not is_constant_field(sel, column):
+            return False
+    return False
+
+
+def usability(index: Index, sel: Selector, sort_fields: list[str]) -> str | None:
+    """``None`` when usable, else the reason ``_explain`` gives."""
+    if index.type == "special":
+        if not sort_fields:
+            return None
+        if "_id" in indexable_fields(sel) and sort_fields == ["_id"]:
+            return None
+        return "sort_order_mismatch" if "_id" in indexable_fields(sel) else "field_mismatch"
+    columns = index.columns
+    required = sorted(
+        set(columns) - set(sort_fields) - {"_id", "_rev"},
+        key=str.encode,
+    )
+    if not has_required_fields(sel, required):
+        return "field_mismatch"
+    if not can_use_sort(columns, sort_fields, sel):
+        return "sort_order_mismatch"
+    return None
+
+
+# -- choosing ----------------------------------------------------------------------------------
+
+
+@dataclass(slots=True)
+class Plan:
+    """The chosen index (``None``: none is usable) and how the planner got there."""
+
+    index: Index | None
+    ranges: list[Any]
+    descending: bool
+    warnings: list[str] = field(default_factory=list)
+    candidates: list[dict[str, Any]] = field(default_factory=list)
+
+    @property
+    def is_empty(self) -> bool:
+        return EMPTY in self.ranges
+
+    def start_key(self) -> Any:
+        return self._end() if self.descending else self._start()
+
+    def end_key(self) -> Any:
+        return self._start() if self.descending else self._end()
+
+    def _start(self) -> Any:
+        if self.index is not None and self.index.type == "special":
+            r = self.ranges[0] if self.ranges else _FULL
+            return None if r[1] is MIN else r[1]
+        key: list[Any] = []
+        for _, low, _, _ in (r for r in self.ranges if r is not EMPTY):
+            if low is MIN:
+                break
+            key.append(low)
+        return key
+
+    def _end(self) -> Any:
+        if self.index is not None and self.index.type == "special":
+            r = self.ranges[0] if self.ranges else _FULL
+            return MAX if r[3] is MAX else r[3]
+        key: list[Any] = []
+        for _, _, _, high in (r for r in self.ranges if r is not EMPTY):
+            if high is MAX:
+                return [*key, MAX]
+            key.append(high)
+        return [*key, MAX]
+
+
+def _use_index_filter(indexes: list[Index], use_index: list[str]) -> list[Index]:
+    if not use_index:
+        return []
+    ddoc = use_index[0] if use_index[0].startswith("_design/") else "_design/" + use_index[0]
+    chosen = [i for i in indexes if i.ddoc == ddoc]
+    if len(use_index) > 1:
+        chosen = [i for i in chosen if i.name == use_index[1]]
+    return chosen
+
+
+def _invalid_index_warning(index: Index | None, use_index: list[str]) -> list[str]:
+    if not use_index or (index is not None and _use_index_filter([index], use_index)):
+        return []
+    name = use_index[0].removeprefix("_design/")
+    if len(use_index) == 1:
+        return [
+            f"_design/{name} was not used because it does not contain a valid index for this query."
+        ]
+    return [
+        f"_design/{name}, {use_index[1]} was not used because it is not a valid index for this "
+        "query."
+    ]
+
+
+def _noop(sel: Selector) -> bool:
+    # mango_cursor:maybe_noop_range: {"$or": []} (and $and, $all, $in) answers nothing at all.
+    item = _single(sel)
+    return item is not None and item[0] in ("$all", "$and", "$or", "$in") and item[1] == []
+
+
+def plan(
+    sel: Selector,
+    json_indexes: list[Index],
+    sort: Sequence[tuple[str, str]],
+    use_index: list[str],
+    allow_fallback: bool,
+) -> Plan:
+    sort_fields = [f for f, _ in sort]
+    descending = bool(sort) and sort[0][1] == "desc"
+    every = [ALL_DOCS_INDEX, *json_indexes]
+    specified = _use_index_filter(every, use_index)
+    considered = [i for i in every if not i.is_partial or i in specified]
+    reasons = {i: usability(i, sel, sort_fields) for i in considered}
+    usable = [i for i in considered if reasons[i] is None]
+    filtered = _use_index_filter(usable, use_index)
+    if use_index and not filtered and not allow_fallback:
+        raise BadRequest(
+            f"{use_index[0] if use_index[0].startswith('_design/') else '_design/' + use_index[0]}"
+            " specified by `use_index` could not be found or it is not suitable.",
+            error="invalid_index",
+        )
+    pool = filtered or usable
+    of_type = [i for i in pool if i.type == "json"] or [i for i in pool if i.type == "special"]
+    ranges = field_ranges(sel)
+    ranked = _rank(of_type, ranges)
+    chosen = ranked[0][0] if ranked else None
+    prefix = ranked[0][1] if ranked else []
+    if _noop(sel):
+        prefix = [EMPTY]
+    result = Plan(chosen, prefix, descending, _invalid_index_warning(chosen, use_index))
+    result.candidates = _candidates(
+        every, considered, reasons, usable, pool, of_type, ranked, chosen
+    )
+    return result
+
+
+Ranked = list[tuple[Index, list[Any], int]]
+
+
+def _rank(indexes: list[Index], ranges: list[tuple[str, Any]]) -> Ranked:
+    named = dict(ranges)
+    composited = []
+    for index in indexes:
+        prefix: list[Any] = []
+        for column in index.columns:
+            if column not in named:
+                break
+            prefix.append(named[column])
+        composited.append((index, prefix, len(ranges) - len(prefix)))
+    return sorted(
+        composited,
+        key=lambda c: (c[2], -len(c[1]), len(c[0].columns), c[0].name.encode()),
+    )
+
+
+def _candidates(
+    every: list[Index],
+    considered: list[Index],
+    reasons: dict[Index, str | None],
+    usable: list[Index],
+    filtered: list[Index],
+    of_type: list[Index],
+    ranked: list[tuple[Index, list[Any], int]],
+    chosen: Index | None,
+) -> list[dict[str, Any]]:
+    """``mango_cursor:extract_candidate_indexes``: why each other index lost."""
+    unfavored = [i for i in filtered if i not in of_type]
+    excluded = [i for i in usable if i not in filtered]
+    not_usable = [i for i in considered if reasons[i] is not None]
+    partial = [i for i in every if i not in considered]
+    # The fold in extract_candidate_indexes: each later group ranks one below the previous
+    # one when that previous group is not empty.
+    unfavored_rank = max(1, len(ranked))
+    excluded_rank = unfavored_rank + bool(unfavored)
+    not_usable_rank = excluded_rank + bool(excluded)
+    ranks = {
+        "unfavored": unfavored_rank,
+        "excluded": excluded_rank,
+        "not_usable": not_usable_rank,
+        "partial": not_usable_rank + bool(not_usable),
+    }
+    tags: dict[Index, tuple[bool, str, int]] = {}
+    for i in partial:
+        tags[i] = (False, "is_partial", ranks["partial"])
+    for i in not_usable:
+        tags[i] = (False, reasons[i] or "field_mismatch", ranks["not_usable"])
+    for i in excluded:
+        tags[i] = (True, "excluded_by_user", ranks["excluded"])
+    for i in unfavored:
+        tags[i] = (True, "unfavored_type", ranks["unfavored"])
+    width = len(chosen.columns) if chosen is not None else 0
+    for n, (index, _prefix, distance) in enumerate(ranked):
+        if distance > 0:
+            reason = "less_overlap"
+        elif len(index.columns) > width:
+            reason = "too_many_fields"
+        else:
+            reason = "alphabetically_comes_after"
+        tags[index] = (True, reason, n)
+    out = []
+    ordered = sorted(
+        (i for i in tags if i != chosen),
+        key=lambda i: ((i.ddoc or "_all_docs").encode(), i.name.encode()),
+        reverse=True,
+    )
+    for index in ordered:
+        is_usable, reason, ranking = tags[index]
+        out.append(
+            {
+                "index": index.to_json(),
+                "analysis": {
+                    "usable": is_usable,
+                    "reasons": [{"name": reason}],
+                    "ranking": ranking,
+                    "covering": None if index.type == "special" else False,
+                },
+            }
+        )
+    return out
+
+
+def selector_hints(sel: Selector) -> list[dict[str, Any]]:
+    indexable = indexable_fields(sel)
+    others = sorted({f for f in fields_of(sel) if f not in indexable}, key=str.encode)
+    return [{"type": "json", "indexable_fields": indexable, "unindexable_fields": others}]
+
+
+def to_json_key(key: Any) -> Any:
+    if key is MAX:
+        return MAX_JSON
+    if isinstance(key, list):
+        return [to_json_key(k) for k in key]
+    return key
