@@ -157,8 +157,8 @@ def parse_index_request(body: Any) -> IndexRequest:
     if "fields" not in definition:
         raise BadRequest("Missing required key: fields", error="missing_required_key")
     fields = parse_sort(definition["fields"])
-    partial = definition.get("partial_filter_selector", {})
-    normalize(partial)  # a bad partial filter is the same 400 as a bad selector
+    # Stored normalized (a bad one is the same 400 as a bad selector), as CouchDB stores it.
+    partial = normalize(definition.get("partial_filter_selector", {}))
     canonical = {"fields": [{f: d} for f, d in fields], "partial_filter_selector": partial}
     generated = hashlib.sha1(orjson.dumps(canonical, option=orjson.OPT_SORT_KEYS)).hexdigest()
     ddoc = body.get("ddoc", generated)

@@ -44,7 +44,9 @@ EMPTY: Any = _Bound("EMPTY")
 MAX_JSON = "<MAX>"  # how CouchDB's explain renders its max key
 Range = tuple[str, Any, str, Any]
 _FULL: Range = ("$gt", MIN, "$lt", MAX)
-_RANGED = ("$lt", "$lte", "$eq", "$gt", "$gte", "$beginsWith")
+# mango_idx_view:indexable/1. $exists narrows no range but counts, so that an index whose
+# fields a query only requires to exist can still cover it.
+_RANGED = ("$lt", "$lte", "$eq", "$gt", "$gte", "$beginsWith", "$exists")
 # mango_idx_view: a $beginsWith prefix ranges up to the prefix followed by the last code point.
 _LAST_CODE_POINT = "\U0010ffff"
 
