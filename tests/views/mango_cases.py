@@ -24,9 +24,12 @@ VALUES = st.recursive(
 NUMBER_FIELD = SMALL_NUMBERS | SMALL_NUMBERS | SCALARS
 STRING_FIELD = SMALL_STRINGS | SMALL_STRINGS | SCALARS
 TAGS = st.lists(SMALL_STRINGS | SMALL_NUMBERS, max_size=4) | SCALARS
-OBJ = st.fixed_dictionaries(
-    {}, optional={"k": SMALL_NUMBERS | SMALL_STRINGS, "j": VALUES, "a.b": SMALL_NUMBERS}
-) | SCALARS
+OBJ = (
+    st.fixed_dictionaries(
+        {}, optional={"k": SMALL_NUMBERS | SMALL_STRINGS, "j": VALUES, "a.b": SMALL_NUMBERS}
+    )
+    | SCALARS
+)
 
 FIELDS = ["n", "s", "tags", "obj", "obj.k", "obj.j", "b", "tags.0", "missing", "_id", "obj.a\\.b"]
 
@@ -73,16 +76,12 @@ def _operator(value: st.SearchStrategy[Any]) -> st.SearchStrategy[dict[str, Any]
         st.builds(
             lambda d, r: {"$mod": [d, r]}, st.sampled_from([1, 2, 3, -2]), st.integers(-1, 2)
         ),
-        st.builds(
-            lambda v: {"$regex": v}, st.sampled_from(["^a", "b", "a.c", "^$", "[A-Z]", "é"])
-        ),
+        st.builds(lambda v: {"$regex": v}, st.sampled_from(["^a", "b", "a.c", "^$", "[A-Z]", "é"])),
         st.builds(lambda v: {"$beginsWith": v}, st.sampled_from(["", "a", "ab", "d0", "B"])),
         st.builds(lambda v: {"$all": v}, st.lists(SMALL_STRINGS | SMALL_NUMBERS, max_size=2)),
         st.builds(lambda v: {"$elemMatch": v}, _element_condition()),
         st.builds(lambda v: {"$allMatch": v}, _element_condition()),
-        st.builds(
-            lambda v: {"$keyMapMatch": {"$eq": v}}, st.sampled_from(["k", "j", "a.b", "x"])
-        ),
+        st.builds(lambda v: {"$keyMapMatch": {"$eq": v}}, st.sampled_from(["k", "j", "a.b", "x"])),
     )
 
 
@@ -123,6 +122,7 @@ SELECTORS = st.recursive(
         st.builds(lambda xs: {"$or": xs}, st.lists(inner, min_size=1, max_size=3)),
         st.builds(lambda xs: {"$nor": xs}, st.lists(inner, min_size=1, max_size=2)),
         st.builds(lambda x: {"$not": x}, inner),
+        st.sampled_from([{"$and": []}, {"$or": []}, {"$nor": []}, {"n": {"$in": []}}]),
     ),
     max_leaves=4,
 )
@@ -144,8 +144,9 @@ def queries(draw: st.DrawFn, with_sort: bool = True) -> dict[str, Any]:
     if with_sort and draw(st.booleans()):
         fields = draw(st.sampled_from([["n"], ["s"], ["s", "n"], ["obj.k"], ["tags"], ["_id"]]))
         direction = draw(st.sampled_from(["asc", "desc"]))
-        query["sort"] = [f if direction == "asc" and draw(st.booleans()) else {f: direction}
-                         for f in fields]
+        query["sort"] = [
+            f if direction == "asc" and draw(st.booleans()) else {f: direction} for f in fields
+        ]
     if draw(st.booleans()):
         query["limit"] = draw(st.integers(0, 8))
     if draw(st.booleans()):

@@ -10,6 +10,7 @@ must name the same index, normalized selector and key range.
 
 from __future__ import annotations
 
+import json
 import tempfile
 import uuid
 from collections.abc import AsyncIterator
@@ -117,7 +118,7 @@ async def every_page(store: DocumentStore, query: dict[str, Any]) -> list[str] |
     raise AssertionError("paging did not end")
 
 
-@settings(DIFFERENTIAL, max_examples=12)
+@settings(DIFFERENTIAL, max_examples=30)
 @given(
     docs=documents(40),
     index_names=st.sets(st.sampled_from(sorted(INDEXES))),
@@ -140,14 +141,14 @@ async def test_find_matches_couchdb(
             found = {k: await outcome(s, query) for k, s in stores.items()}
             if crashed(found["couchdb"]):
                 continue
-            assert found["sqlite"] == found["couchdb"], (query, found)
-            assert found["server"] == found["couchdb"], (query, found)
+            assert found["sqlite"] == found["couchdb"], json.dumps([query, found])
+            assert found["server"] == found["couchdb"], json.dumps([query, found])
             plans = {k: await explain_outcome(s, query) for k, s in stores.items()}
-            assert plans["sqlite"] == plans["couchdb"], (query, plans)
-            assert plans["server"] == plans["couchdb"], (query, plans)
+            assert plans["sqlite"] == plans["couchdb"], json.dumps([query, plans])
+            assert plans["server"] == plans["couchdb"], json.dumps([query, plans])
 
 
-@settings(DIFFERENTIAL, max_examples=6)
+@settings(DIFFERENTIAL, max_examples=12)
 @given(
     docs=documents(30),
     index_names=st.sets(st.sampled_from(sorted(INDEXES))),

@@ -269,10 +269,14 @@ async def find(store: DocumentStore, body: Any) -> dict[str, Any]:
     p = await _plan(store, opts, sel)
     if p.index is None:
         raise BadRequest(NO_USABLE_INDEX, error="no_usable_index")
+    if p.is_empty:
+        # mango_cursor_view answers a range nothing can fall in without reading any index:
+        # no bookmark, no statistics, no warnings.
+        return {"docs": []}
     docs: list[Doc] = []
     examined = 0
     last: tuple[Any, str] | None = None
-    if not p.is_empty and opts.limit > 0:
+    if opts.limit > 0:
         skip = opts.skip
         rows = index_rows(store, p, opts.conflicts)
         async for key, doc_id, doc in rows:

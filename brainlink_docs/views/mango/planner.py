@@ -47,8 +47,9 @@ _FULL: Range = ("$gt", MIN, "$lt", MAX)
 # mango_idx_view:indexable/1. $exists narrows no range but counts, so that an index whose
 # fields a query only requires to exist can still cover it.
 _RANGED = ("$lt", "$lte", "$eq", "$gt", "$gte", "$beginsWith", "$exists")
-# mango_idx_view: a $beginsWith prefix ranges up to the prefix followed by the last code point.
-_LAST_CODE_POINT = "\U0010ffff"
+# mango_idx_view: a $beginsWith prefix ranges up to the prefix followed by U+FFFF, which ICU's
+# root collation puts above every other character.
+_LAST_CODE_POINT = "\uffff"
 
 
 def bound_cmp(a: Any, b: Any) -> int:
@@ -251,15 +252,22 @@ class Plan:
         return EMPTY in self.ranges
 
     def start_key(self) -> Any:
+        if self.is_empty:
+            return None
         return self._end() if self.descending else self._start()
 
     def end_key(self) -> Any:
+        if self.is_empty:
+            return None
         return self._start() if self.descending else self._end()
 
     def _start(self) -> Any:
         if self.index is not None and self.index.type == "special":
-            r = self.ranges[0] if self.ranges else _FULL
-            return None if r[1] is MIN else r[1]
+            # No _id range: no start key (null); an _id range open below: the empty id.
+            if not self.ranges:
+                return None
+            low = self.ranges[0][1]
+            return "" if low is MIN else low
         key: list[Any] = []
         for _, low, _, _ in (r for r in self.ranges if r is not EMPTY):
             if low is MIN:

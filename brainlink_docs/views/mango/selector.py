@@ -296,7 +296,9 @@ def match(sel: Selector, value: Any, cmp: Cmp = collate) -> bool:
     if key == "$and":
         return all(match(s, value, cmp) for s in arg)
     if key == "$or":
-        return any(match(s, value, cmp) for s in arg)
+        # An empty $or is true here; only a whole selector {"$or": []} answers nothing
+        # (mango_cursor:maybe_noop_range), so {"age": 22, "$or": []} is {"age": 22}.
+        return not arg or any(match(s, value, cmp) for s in arg)
     if key == "$not":
         return not match(arg, value, cmp)
     if key == "":
