@@ -11,59 +11,21 @@ must name the same index, normalized selector and key range.
 from __future__ import annotations
 
 import json
-import tempfile
-import uuid
-from collections.abc import AsyncIterator
-from contextlib import AsyncExitStack, asynccontextmanager
-from pathlib import Path
 from typing import Any
 
 import pytest
 from couch import CouchServer
 from hypothesis import given, settings
 from hypothesis import strategies as st
-from peers import fresh_database
 
 from brainlink_docs.errors import CouchError
 from brainlink_docs.store.api import DocumentStore
-from brainlink_docs.store.sqlite import SqliteStore
 from brainlink_docs.views.mango.find import NO_INDEX_WARNING
 from tests.views.couch_views import DIFFERENTIAL
 from tests.views.mango_cases import INDEXES, documents, index_request, queries
+from tests.views.mango_stores import load, three_stores
 
 pytestmark = pytest.mark.couchdb
-
-Stores = dict[str, DocumentStore]
-
-
-@asynccontextmanager
-async def three_stores(couchdb: CouchServer) -> AsyncIterator[Stores]:
-    """A fresh database on CouchDB, on our server (through ``HttpStore``) and embedded."""
-    from http_api.conftest import ADMIN, PASSWORD
-    from http_api.conftest import test_settings as server_settings
-
-    from brainlink_docs.http.server import start
-
-    async with AsyncExitStack() as stack:
-        directory = Path(stack.enter_context(tempfile.TemporaryDirectory()))
-        runner, port = await start(server_settings(directory / "server"))
-        stack.push_async_callback(runner.cleanup)
-        ours = f"http://{ADMIN}:{PASSWORD}@127.0.0.1:{port}"
-        couch = await stack.enter_async_context(
-            fresh_database(couchdb.url, f"mango-{uuid.uuid4().hex[:12]}")
-        )
-        server = await stack.enter_async_context(fresh_database(ours, "mango"))
-        embedded = await SqliteStore.open(directory / "mango.sqlite", name="mango")
-        stack.push_async_callback(embedded.close)
-        yield {"couchdb": couch, "server": server, "sqlite": embedded}
-
-
-async def load(stores: Stores, docs: list[dict[str, Any]]) -> None:
-    """CouchDB's revisions everywhere, so documents compare whole (``_rev`` included)."""
-    results = await stores["couchdb"].bulk_docs(docs)
-    stored = [{**doc, "_rev": r.rev} for doc, r in zip(docs, results, strict=True)]
-    for name in ("server", "sqlite"):
-        await stores[name].bulk_docs(stored, new_edits=False)
 
 
 async def outcome(store: DocumentStore, query: dict[str, Any]) -> tuple[Any, ...]:

@@ -39,6 +39,7 @@ from brainlink_docs.views.mango.options import FindOptions, parse_find
 from brainlink_docs.views.mango.planner import (
     MAX,
     Plan,
+    covers,
     key_cmp,
     plan,
     selector_hints,
@@ -111,14 +112,8 @@ async def delete_index(store: DocumentStore, ddoc: str, name: str) -> None:
 
 
 async def _plan(store: DocumentStore, opts: FindOptions, sel: Selector) -> Plan:
-    return plan(sel, await json_indexes(store), opts.sort, opts.use_index, opts.allow_fallback)
-
-
-def _covering(index: Index | None, fields: list[str] | None) -> bool:
-    # mango_idx_view:covers: every requested field is a column (or _id) of a JSON index.
-    if index is None or index.type != "json" or not fields:
-        return False
-    return set(fields) <= {"_id", *index.columns}
+    indexes = await json_indexes(store)
+    return plan(sel, indexes, opts.sort, opts.use_index, opts.allow_fallback, opts.fields)
 
 
 async def explain(store: DocumentStore, body: Any) -> dict[str, Any]:
@@ -138,9 +133,10 @@ async def explain(store: DocumentStore, body: Any) -> dict[str, Any]:
         "selector_hints": selector_hints(sel),
     }
     if p.index is not None:
-        covering = _covering(p.index, opts.fields)
+        covering = covers(p.index, opts.fields)
         out["mrargs"] = {
-            "include_docs": not covering,
+            # With conflicts, mango reads each document itself (to get its _conflicts).
+            "include_docs": not covering and not opts.conflicts,
             "view_type": "map",
             "reduce": False,
             "partition": None,

@@ -187,17 +187,16 @@ def add_to_ddoc(ddoc: dict[str, Any] | None, request: IndexRequest) -> dict[str,
 
 
 def remove_from_ddoc(ddoc: dict[str, Any], name: str) -> dict[str, Any] | None:
-    """The design document without index ``name`` (``None``: no such index)."""
+    """The design document without index ``name`` (``None``: no such index); a deletion when
+    it was the last one."""
     views = ddoc.get("views")
     if not isinstance(views, dict) or name not in views:
         return None
-    body = dict(ddoc)
     rest = {k: v for k, v in views.items() if k != name}
-    if rest:
-        body["views"] = rest
-    else:
-        body.pop("views")
-    return body
+    if not rest:
+        # mango_idx:delete deletes a design document left without indexes.
+        return {"_id": ddoc["_id"], "_rev": ddoc.get("_rev"), "_deleted": True}
+    return {**ddoc, "views": rest}
 
 
 def indexes_of_ddoc(ddoc: Mapping[str, Any]) -> list[Index]:

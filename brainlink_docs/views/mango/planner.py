@@ -11,7 +11,8 @@ Given the normalized selector, the ``sort`` and the database's indexes, ``plan``
 - ``use_index`` narrows the usable set when it matches one (else a warning, or with
   ``allow_fallback: false`` a 400); JSON indexes beat ``_all_docs``;
 - among JSON indexes: the one whose column prefix covers the most of the selector's ranged
-  fields, then the longest prefix, then the fewest columns, then the smallest name.
+  fields, then the longest prefix, then the fewest columns, then the smallest design document
+  id and name.
 
 Ranges are ``mango_idx_view:range``: ``(low_op, low, high_op, high)`` narrowed by ``$and``ed
 comparisons (``$beginsWith`` too), or ``EMPTY`` when no value can match. Keys built from them
@@ -323,6 +324,7 @@ def plan(
     sort: Sequence[tuple[str, str]],
     use_index: list[str],
     allow_fallback: bool,
+    fields: list[str] | None = None,
 ) -> Plan:
     sort_fields = [f for f, _ in sort]
     descending = bool(sort) and sort[0][1] == "desc"
@@ -348,7 +350,7 @@ def plan(
         prefix = [EMPTY]
     result = Plan(chosen, prefix, descending, _invalid_index_warning(chosen, use_index))
     result.candidates = _candidates(
-        every, considered, reasons, usable, pool, of_type, ranked, chosen
+        every, considered, reasons, usable, pool, of_type, ranked, chosen, fields
     )
     return result
 
@@ -368,7 +370,15 @@ def _rank(indexes: list[Index], ranges: list[tuple[str, Any]]) -> Ranked:
         composited.append((index, prefix, len(ranges) - len(prefix)))
     return sorted(
         composited,
-        key=lambda c: (c[2], -len(c[1]), len(c[0].columns), c[0].name.encode()),
+        # Last tie-break: the smaller index record in Erlang term order, i.e. by design
+        # document id, then name (CouchDB 3.5 picks _design/one's by_n over _design/two's by_k).
+        key=lambda c: (
+            c[2],
+            -len(c[1]),
+            len(c[0].columns),
+            (c[0].ddoc or "").encode(),
+            c[0].name.encode(),
+        ),
     )
 
 
@@ -381,6 +391,7 @@ def _candidates(
     of_type: list[Index],
     ranked: list[tuple[Index, list[Any], int]],
     chosen: Index | None,
+    fields: list[str] | None,
 ) -> list[dict[str, Any]]:
     """``mango_cursor:extract_candidate_indexes``: why each other index lost."""
     unfavored = [i for i in filtered if i not in of_type]
@@ -431,11 +442,19 @@ def _candidates(
                     "usable": is_usable,
                     "reasons": [{"name": reason}],
                     "ranking": ranking,
-                    "covering": None if index.type == "special" else False,
+                    "covering": None if index.type == "special" else covers(index, fields),
                 },
             }
         )
     return out
+
+
+def covers(index: Index | None, fields: list[str] | None) -> bool:
+    """``mango_idx_view:covers``: a JSON index holds every requested field (or ``_id``), so
+    the documents need not be read."""
+    if index is None or index.type != "json" or not fields:
+        return False
+    return set(fields) <= {"_id", *index.columns}
 
 
 def selector_hints(sel: Selector) -> list[dict[str, Any]]:

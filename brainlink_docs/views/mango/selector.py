@@ -140,13 +140,15 @@ def _norm_op_arg(op: str, arg: Any) -> Any:
         if not _is_int(arg) or arg < 0:
             raise _bad_arg(op, arg)
         return arg
+    if op in ("$regex", "$beginsWith") and not isinstance(arg, str):
+        # norm_ops has clauses for these with a string only: anything else falls through to
+        # the unknown-operator clause.
+        raise BadRequest(f"Invalid operator: {op}", error="invalid_operator")
     if op == "$regex":
-        if not isinstance(arg, str) or compile_regex(arg) is None:
+        if compile_regex(arg) is None:
             raise _bad_arg(op, arg)
         return arg
     if op == "$beginsWith":
-        if not isinstance(arg, str):
-            raise _bad_arg(op, arg)
         return arg
     if op == "$mod":
         if not (isinstance(arg, list) and len(arg) == 2 and all(map(_is_int, arg))):
@@ -180,6 +182,11 @@ def _norm_fields(sel: Any, path: str = "") -> Any:
     if key in ("$and", "$or", "$nor"):
         return {key: [_norm_fields(a, path) for a in arg]}
     if key == "$not":
+        if not arg and not path:
+            # {"$not": {}} negates a condition on no field at all.
+            raise BadRequest(
+                "One or more conditions is missing a field name.", error="invalid_selector"
+            )
         return {"$not": _norm_fields(arg, path)}
     if key in _SUB_SELECTORS:
         return {path: {key: _norm_fields(arg)}}
@@ -207,7 +214,8 @@ def _norm_negations(sel: Any) -> Any:
 
 def _negate(sel: Any) -> Any:
     if not sel:
-        return {"$not": sel}
+        # {"x": {"$not": {}}} is {"x": {"$ne": {}}} (CouchDB 3.5, observed).
+        return {"$ne": {}}
     ((key, arg),) = sel.items()
     if key == "$not":
         return _norm_negations(arg)
