@@ -30,7 +30,8 @@ def boolean(query: Mapping[str, str], name: str, default: bool = False) -> bool:
         return True
     if value.lower() == "false":
         return False
-    raise _query_error(f'Invalid boolean parameter: "{name}"')
+    # couch_httpd:parse_boolean names the value, not the parameter.
+    raise _query_error(f'Invalid boolean parameter: "{value}"')
 
 
 def integer(query: Mapping[str, str], name: str, default: int | None = None) -> int | None:
@@ -53,7 +54,8 @@ def json_value(query: Mapping[str, str], name: str, default: Any = _MISSING) -> 
     try:
         return orjson.loads(value)
     except orjson.JSONDecodeError:
-        raise BadRequest(f"Invalid JSON value for {name}", error="bad_request") from None
+        # CouchDB's (jiffy's) answer for any parameter that is not JSON.
+        raise BadRequest("invalid UTF-8 JSON", error="bad_request") from None
 
 
 def string_key(query: Mapping[str, str], *names: str) -> str | None:

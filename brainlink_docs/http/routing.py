@@ -27,6 +27,7 @@ from brainlink_docs.http.routes import (
     replicate,
     server,
     session,
+    views,
 )
 
 RouteHandler = Callable[..., Awaitable[web.StreamResponse]]
@@ -122,6 +123,7 @@ _DB_ROOT = {
     "DELETE": database.delete,
     "POST": documents.post_doc,
 }
+_VIEW = {"GET": views.view_get, "POST": views.view_post}
 _DESIGN_FUNCTIONS = frozenset(
     {"_view", "_show", "_list", "_update", "_rewrite", "_search", "_info"}
 )
@@ -156,6 +158,10 @@ def resolve(method: str, raw_path: str) -> Route:
         return _methods(_DB[second], method, db, access=access)
     if second == "_index" and len(segs) > 2:
         return _index_route(method, db, segs[2:])
+    if second == "_compact" and len(segs) == 3:
+        return _methods(
+            {"POST": views.compact}, method, db, segs[2], access=Access.DB_ADMIN_REQUIRED
+        )
     if second == "_local" and len(segs) == 2:
         raise BadRequest("Invalid _local document id.")
     if second in ("_design", "_local") and len(segs) >= 3:
@@ -175,12 +181,22 @@ def _index_route(method: str, db: str, rest: list[str]) -> Route:
 def _prefixed(method: str, db: str, prefix: str, rest: list[str]) -> Route:
     doc_id = f"{prefix}/{rest[0]}"
     if prefix == "_design" and len(rest) > 1 and rest[1] in _DESIGN_FUNCTIONS:
-        raise NotImplementedYet(
-            "Design document functions (views, shows, lists) are not implemented yet."
-        )
+        return _design_function(method, db, rest)
     if prefix == "_local" and len(rest) > 1:
         raise BadRequest("_local documents do not accept attachments.")
     return _doc_or_attachment(method, db, doc_id, rest[1:])
+
+
+def _design_function(method: str, db: str, rest: list[str]) -> Route:
+    ddoc, function = rest[0], rest[1]
+    if function == "_view" and len(rest) == 3:
+        return _methods(_VIEW, method, db, ddoc, rest[2])
+    if function == "_view" and len(rest) == 4 and rest[3] == "queries":
+        return _methods({"POST": views.view_queries}, method, db, ddoc, rest[2])
+    if function == "_info" and len(rest) == 2:
+        return _methods({"GET": views.info}, method, db, ddoc)
+    # Shows, lists, updates and rewrites are deprecated in CouchDB 3 and not served here.
+    raise NotImplementedYet(f"Design document function `{function}` is not implemented.")
 
 
 def _doc_or_attachment(method: str, db: str, doc_id: str, rest: list[str]) -> Route:

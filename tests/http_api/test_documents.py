@@ -395,9 +395,9 @@ async def test_design_documents_are_listed_in_all_docs(db: aiohttp.ClientSession
     assert [row["id"] for row in rows] == ["_design/app"]
 
 
-@pytest.mark.parametrize("function", ["_view/by_x", "_show/s", "_list/l/v", "_update/u"])
+@pytest.mark.parametrize("function", ["_show/s", "_list/l/v", "_update/u"])
 @pytest.mark.parametrize("method", ["GET", "POST"])
-async def test_design_document_functions_are_501_not_implemented(
+async def test_deprecated_design_document_functions_are_501_not_implemented(
     db: aiohttp.ClientSession, function: str, method: str
 ) -> None:
     await put_doc(db, "/db/_design/app", {"views": {"by_x": {"map": "function(d){emit(d.x)}"}}})

@@ -61,8 +61,9 @@ async def compact(request: web.Request, db: str) -> web.StreamResponse:
 
 async def view_cleanup(request: web.Request, db: str) -> web.StreamResponse:
     require_json_type(request)
-    async with use_store(request, db):
-        return json_response({"ok": True}, status=202)
+    async with use_store(request, db) as store:
+        await store.view_cleanup()
+    return json_response({"ok": True}, status=202)
 
 
 async def get_revs_limit(request: web.Request, db: str) -> web.StreamResponse:

@@ -39,6 +39,8 @@ from brainlink_docs.store.api import (
     DbInfo,
     Doc,
     ReadOptions,
+    ViewPage,
+    ViewQuery,
 )
 from brainlink_docs.store.http import wire
 from brainlink_docs.store.http.auth import AuthOption
@@ -57,6 +59,7 @@ from brainlink_docs.store.http.transport import (
 _DEFAULT_READ = ReadOptions()
 _DEFAULT_ALL_DOCS = AllDocsQuery()
 _DEFAULT_CHANGES = ChangesQuery()
+_DEFAULT_VIEW = ViewQuery()
 # CouchDB's default (and maximum, ``changes_timeout``) longpoll wait is 60 s; we ask for less so
 # an idle wait re-polls well before proxies drop quiet connections.
 LONGPOLL_TIMEOUT_MS = 30_000
@@ -424,6 +427,24 @@ class HttpStore:
         )
         reply.json()
 
+    # -- views ------------------------------------------------------------------------------
+
+    async def query_view(self, ddoc: str, view: str, query: ViewQuery = _DEFAULT_VIEW) -> ViewPage:
+        params, body = wire.view_request(query)
+        path = f"{_design_path(ddoc)}/_view/{quote(view, safe='')}"
+        method = "GET" if body is None else "POST"
+        return wire.view_page(await self._t.call(method, path, params=params, payload=body))
+
+    async def view_info(self, ddoc: str) -> dict[str, Any]:
+        answer: dict[str, Any] = await self._t.call("GET", f"{_design_path(ddoc)}/_info")
+        return answer
+
+    async def view_cleanup(self) -> None:
+        await self._t.call("POST", "_view_cleanup", payload={})
+
+    async def compact_views(self, ddoc: str) -> None:
+        await self._t.call("POST", f"_compact/{quote(ddoc, safe='')}", payload={})
+
     async def compact(self) -> None:
         """Start compaction, then wait for it: CouchDB answers 202 and compacts in the
         background, and callers expect old bodies gone when this returns."""
@@ -517,3 +538,7 @@ def _header_digest(headers: Mapping[str, str], data: bytes) -> str:
     if match := _MD5_ETAG.match(headers.get("ETag", "")):
         return f"md5-{match.group(1)}"
     return "md5-" + base64.b64encode(hashlib.md5(data).digest()).decode("ascii")
+
+
+def _design_path(ddoc: str) -> str:
+    return "_design/" + quote(ddoc, safe="")

@@ -16,6 +16,7 @@ import orjson
 
 from brainlink_docs.errors import Unavailable
 from brainlink_docs.store.api import (
+    UNSET,
     AllDocsPage,
     AllDocsQuery,
     BulkResult,
@@ -26,6 +27,8 @@ from brainlink_docs.store.api import (
     Doc,
     ReadOptions,
     Sizes,
+    ViewPage,
+    ViewQuery,
 )
 from brainlink_docs.store.http.transport import dumps
 
@@ -106,6 +109,52 @@ def all_docs_request(query: AllDocsQuery) -> tuple[Params, dict[str, Any] | None
             params[name] = "true"
     body = None if query.keys is None else {"keys": list(query.keys)}
     return params, body
+
+
+_VIEW_KEYS = ("key", "startkey", "endkey")
+_VIEW_FLAGS = ("descending", "include_docs", "conflicts", "attachments", "stable", "update_seq")
+
+
+def view_request(query: ViewQuery) -> tuple[Params, dict[str, Any] | None]:
+    """Parameters and, for ``keys``, the POST body of one ``_view`` call (defaults left out)."""
+    params: Params = {}
+    for name in _VIEW_KEYS:
+        value = getattr(query, name)
+        if value is not UNSET:
+            params[name] = json_param(value)
+    for name in ("startkey_docid", "endkey_docid"):
+        if getattr(query, name) is not None:
+            params[name] = getattr(query, name)
+    for name in _VIEW_FLAGS:
+        if getattr(query, name):
+            params[name] = "true"
+    for name in ("inclusive_end", "sorted"):
+        if not getattr(query, name):
+            params[name] = "false"
+    for name in ("group", "reduce"):
+        if getattr(query, name) is not None:
+            params[name] = "true" if getattr(query, name) else "false"
+    for name in ("limit", "group_level"):
+        if getattr(query, name) is not None:
+            params[name] = str(getattr(query, name))
+    if query.skip:
+        params["skip"] = str(query.skip)
+    if query.update != "true":
+        params["update"] = query.update
+    body = None if query.keys is None else {"keys": list(query.keys)}
+    return params, body
+
+
+def view_page(answer: Any) -> ViewPage:
+    if not isinstance(answer, dict) or not isinstance(answer.get("rows"), list):
+        raise Unavailable("the peer answered a view query without rows")
+    update_seq = answer.get("update_seq")
+    return ViewPage(
+        rows=answer["rows"],
+        total_rows=answer.get("total_rows"),
+        offset=answer.get("offset"),
+        update_seq=None if update_seq is None else seq_str(update_seq),
+    )
 
 
 def changes_request(query: ChangesQuery) -> tuple[Params, dict[str, Any] | None]:

@@ -12,6 +12,7 @@ import asyncio
 import bisect
 import contextlib
 import os
+import shutil
 from collections import OrderedDict
 from pathlib import Path
 from urllib.parse import quote, unquote
@@ -20,7 +21,7 @@ from brainlink_docs.errors import FileExists, NotFound
 from brainlink_docs.store.api import validate_db_name
 from brainlink_docs.store.encoding import DEFAULT_ENCODING, AttachmentEncoding
 from brainlink_docs.store.sqlite.schema import DEFAULT_SYNCHRONOUS
-from brainlink_docs.store.sqlite.store import SqliteStore
+from brainlink_docs.store.sqlite.store import SqliteStore, views_directory
 
 SUFFIX = ".sqlite"
 # CouchDB's default max_dbs_open is 500; each open store holds a few SQLite connections.
@@ -133,6 +134,7 @@ class SqliteDatabases:
             for suffix in ("", "-wal", "-shm"):
                 with contextlib.suppress(FileNotFoundError):
                     os.remove(str(path) + suffix)
+            await asyncio.to_thread(shutil.rmtree, views_directory(str(path)), True)
             self._unlisted(name)
 
     async def _remember(self, name: str, store: SqliteStore) -> None:

@@ -27,6 +27,8 @@ from brainlink_docs.store.api import (
     Doc,
     ReadOptions,
     Sizes,
+    ViewPage,
+    ViewQuery,
 )
 from brainlink_docs.store.encoding import DEFAULT_ENCODING, AttachmentEncoding
 from brainlink_docs.store.sqlite import attachments, compaction, feeds, reads
@@ -40,11 +42,15 @@ from brainlink_docs.store.sqlite.schema import (
 from brainlink_docs.store.sqlite.sequences import TOKEN_LENGTH, format_seq, parse_since
 from brainlink_docs.store.sqlite.writes import BatchOutcome, apply_batch, delete_doc
 from brainlink_docs.views import mango
+from brainlink_docs.views.index.service import ViewIndexes
 from brainlink_docs.views.mango import validate_selector
 
 _DEFAULT_READ = ReadOptions()
 _DEFAULT_ALL_DOCS = AllDocsQuery()
 _DEFAULT_CHANGES = ChangesQuery()
+_DEFAULT_VIEW = ViewQuery()
+# An in-memory database keeps its view indexes in a temporary directory.
+MEMORY = ":memory:"
 # CouchDB rejects revs_limit below 1; above this a single tree stops being "small".
 MAX_REVS_LIMIT = 1_000_000
 
@@ -69,6 +75,7 @@ class SqliteStore:
         # Every non-admin request reads _security: kept in memory (one process per file).
         # Kept as JSON text: each caller gets its own parsed copy, cheaply.
         self._security: bytes | None = None
+        self._views: ViewIndexes | None = None
 
     @classmethod
     async def open(
@@ -227,10 +234,35 @@ class SqliteStore:
             sizes=sizes,
         )
 
+    # -- views ----------------------------------------------------------------------------
+
+    @property
+    def views(self) -> ViewIndexes:
+        """This database's view indexes, in ``<file>.views/`` next to the database file."""
+        if self._views is None:
+            path = self._engine.path
+            directory = None if path in ("", MEMORY) else views_directory(path)
+            self._views = ViewIndexes(self, directory)
+        return self._views
+
+    async def query_view(self, ddoc: str, view: str, query: ViewQuery = _DEFAULT_VIEW) -> ViewPage:
+        return await self.views.query(ddoc, view, query)
+
+    async def view_info(self, ddoc: str) -> dict[str, Any]:
+        return await self.views.info(ddoc)
+
+    async def view_cleanup(self) -> None:
+        await self.views.cleanup()
+
+    async def compact_views(self, ddoc: str) -> None:
+        await self.views.compact(ddoc)
+
     async def close(self) -> None:
         if self._closed:
             return
         self._closed = True
+        if self._views is not None:
+            await self._views.close()
         await asyncio.to_thread(self._engine.close)
 
     # -- Mango ----------------------------------------------------------------------------
@@ -251,6 +283,11 @@ class SqliteStore:
 
     async def delete_index(self, ddoc: str, name: str) -> None:
         await mango.delete_index(self, ddoc, name)
+
+
+def views_directory(path: str) -> str:
+    """Where the view indexes of the database file ``path`` live."""
+    return path + ".views"
 
 
 def _raise_row(result: BulkResult) -> BulkResult:

@@ -5,8 +5,9 @@ the whole selector (as ``mango_cursor_view`` does: the range only narrows the sc
 ``skip``, ``limit`` and ``fields``. Rows come in index order: ``(key, doc id)`` by collation for
 a JSON index, ids byte by byte for ``_all_docs``; ``sort`` only picks the index and direction.
 
-``index_rows`` is the one place that reads an index. Until the SQLite view index serves
-``query_view``, it computes a JSON index's rows with the ``query`` mapper over a full scan.
+``index_rows`` is the one place that reads an index: a JSON index through the store's
+``query_view`` (the view engine keeps it up to date through the ``query`` mapper), ``_all_docs``
+through ``all_docs``, both a page at a time from the range's start.
 
 Bookmarks are opaque to clients: base64url of ``[key, doc id]`` of the last row returned, and a
 query given one resumes after that row. CouchDB's own bookmarks (Erlang terms) are refused as
@@ -19,13 +20,20 @@ import base64
 import binascii
 import time
 from collections.abc import AsyncIterator
+from dataclasses import replace
 from typing import Any
 
 import orjson
 
 from brainlink_docs.errors import BadRequest, NotFound
-from brainlink_docs.store.api import DESIGN_PREFIX, AllDocsQuery, Doc, DocumentStore, iter_all_docs
-from brainlink_docs.views.collation import row_sort_key
+from brainlink_docs.store.api import (
+    DESIGN_PREFIX,
+    AllDocsQuery,
+    Doc,
+    DocumentStore,
+    ViewQuery,
+    iter_all_docs,
+)
 from brainlink_docs.views.mango.indexes import (
     Index,
     add_to_ddoc,
@@ -34,7 +42,6 @@ from brainlink_docs.views.mango.indexes import (
     parse_index_request,
     remove_from_ddoc,
 )
-from brainlink_docs.views.mango.mapper import index_row
 from brainlink_docs.views.mango.options import FindOptions, parse_find
 from brainlink_docs.views.mango.planner import (
     MAX,
@@ -163,48 +170,72 @@ def _id_cmp(a: Any, b: Any) -> int:
     return (x > y) - (x < y)
 
 
+# A page of index rows per store call: most queries stop within the first (limit 25).
+PAGE_ROWS = 200
+# Stands for MAX in a view range: an object sorts after every other type, and U+FFFF after
+# every other character.
+_MAX_KEY = {"\uffff\uffff": None}
+
+
+def _view_key(key: Any) -> Any:
+    if key is MAX:
+        return _MAX_KEY
+    if isinstance(key, list):
+        return [_view_key(k) for k in key]
+    return key
+
+
 async def index_rows(
-    store: DocumentStore, p: Plan, conflicts: bool
+    store: DocumentStore, p: Plan, opts: FindOptions, resume: tuple[Any, str] | None
 ) -> AsyncIterator[tuple[Any, str, Doc]]:
-    """The chosen index's ``(key, id, doc)`` rows within the plan's range, in its order."""
+    """The chosen index's ``(key, id, doc)`` rows from the plan's range (or from the row after
+    ``resume``), in index order. ``_all_docs`` rows skip design documents, as CouchDB's do."""
     assert p.index is not None
-    start, end = p.start_key(), p.end_key()
-    sign = -1 if p.descending else 1
-    query = AllDocsQuery(include_docs=True, conflicts=conflicts, descending=p.descending)
     if p.index.type == "special":
-        async for row in iter_all_docs(store, query):
-            doc_id = row["id"]
-            if doc_id.startswith(DESIGN_PREFIX):
-                continue
-            if start is not None and sign * _id_cmp(doc_id, start) < 0:
-                continue
-            if end is not None and sign * _id_cmp(doc_id, end) > 0:
-                break
-            yield doc_id, doc_id, row["doc"]
+        async for row in _all_docs_rows(store, p, opts.conflicts, resume):
+            yield row
         return
-    rows = await _scan_json_index(store, p.index, query)
-    rows.sort(key=lambda r: r[0], reverse=p.descending)
-    for _, key, doc in rows:
-        if sign * key_cmp(key, start) < 0:
-            continue
-        if sign * key_cmp(key, end) > 0:
-            break
-        yield key, doc["_id"], doc
+    start, end = p.start_key(), p.end_key()
+    query = ViewQuery(
+        startkey=_view_key(start if resume is None else resume[0]),
+        startkey_docid=None if resume is None else resume[1],
+        endkey=_view_key(end),
+        descending=p.descending,
+        include_docs=True,
+        conflicts=opts.conflicts,
+        reduce=False,
+        update="true" if opts.update else "false",
+        stable=opts.stable,
+        limit=PAGE_ROWS,
+    )
+    while True:
+        page = await store.query_view(p.index.ddoc_name, p.index.name, query)
+        for row in page.rows:
+            if isinstance(row.get("doc"), dict):
+                yield row["key"], row["id"], row["doc"]
+        if len(page.rows) < PAGE_ROWS:
+            return
+        last = page.rows[-1]
+        query = replace(query, startkey=last["key"], startkey_docid=last["id"], skip=1)
 
 
-async def _scan_json_index(
-    store: DocumentStore, index: Index, query: AllDocsQuery
-) -> list[tuple[bytes, list[Any], Doc]]:
-    """Every row of a JSON index, computed by the ``query`` mapper over all documents."""
-    columns = index.columns
-    partial = normalize(index.partial_filter_selector or {})
-    rows = []
-    async for row in iter_all_docs(store, query):
-        doc = row["doc"]
-        key = index_row(columns, partial, doc)
-        if key is not None:
-            rows.append((row_sort_key(key, row["id"]), key, doc))
-    return rows
+async def _all_docs_rows(
+    store: DocumentStore, p: Plan, conflicts: bool, resume: tuple[Any, str] | None
+) -> AsyncIterator[tuple[Any, str, Doc]]:
+    start, end = p.start_key(), p.end_key()
+    if resume is not None:
+        start = resume[1]
+    query = AllDocsQuery(
+        startkey=None if start is MAX else start,
+        endkey=None if end is MAX else end,
+        descending=p.descending,
+        include_docs=True,
+        conflicts=conflicts,
+    )
+    async for row in iter_all_docs(store, query, page_size=PAGE_ROWS):
+        doc_id = row["id"]
+        if not doc_id.startswith(DESIGN_PREFIX) and isinstance(row.get("doc"), dict):
+            yield doc_id, doc_id, row["doc"]
 
 
 # -- bookmarks ---------------------------------------------------------------------------------
@@ -274,8 +305,7 @@ async def find(store: DocumentStore, body: Any) -> dict[str, Any]:
     last: tuple[Any, str] | None = None
     if opts.limit > 0:
         skip = opts.skip
-        rows = index_rows(store, p, opts.conflicts)
-        async for key, doc_id, doc in rows:
+        async for key, doc_id, doc in index_rows(store, p, opts, resume):
             if resume is not None:
                 # Rows come in order: skip up to and including the bookmarked row.
                 if not _after(p, key, doc_id, resume):

@@ -1,0 +1,265 @@
+"""One view index file: the SQLite schema and the synchronous reads and writes on it.
+
+An index file belongs to one design-document signature and holds the rows of each of its
+views, plus where it is up to::
+
+    meta  (key, value)                  seq (the store's sequence indexed up to), signature,
+                                        collation (ICU version of the stored sort keys),
+                                        purge_seq (the store's purge sequence at that seq)
+    views (id, name, row_count)         one row per view; row_count is total_rows
+    rows  (view, skey, dup, doc_id, key, value)   WITHOUT ROWID, primary key (view, skey, dup)
+    rows_by_doc (doc_id)                finds a document's old rows when it changes
+
+``skey`` is ``row_sort_key(key, doc_id)``, so a range of a view is a B-tree range of the
+primary key, in CouchDB's row order. A batch of documents is applied in one transaction
+together with the sequence it reaches, so a crash mid-update leaves the index at the last
+committed batch: no document's rows are lost or half-written, and the next update resumes.
+
+Every function takes a ``sqlite3.Connection`` and runs on a worker thread (never the loop).
+"""
+
+from __future__ import annotations
+
+import sqlite3
+from collections.abc import Iterator, Sequence
+from dataclasses import dataclass
+from typing import Any
+
+from brainlink_docs.views.index.rows import StoredRow
+
+_SCHEMA = """
+CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value) WITHOUT ROWID;
+CREATE TABLE IF NOT EXISTS views (
+    id INTEGER PRIMARY KEY, name TEXT NOT NULL UNIQUE, row_count INTEGER NOT NULL DEFAULT 0
+);
+CREATE TABLE IF NOT EXISTS rows (
+    view INTEGER NOT NULL, skey BLOB NOT NULL, dup INTEGER NOT NULL,
+    doc_id TEXT NOT NULL, key TEXT NOT NULL, value TEXT NOT NULL,
+    PRIMARY KEY (view, skey, dup)
+) WITHOUT ROWID;
+CREATE INDEX IF NOT EXISTS rows_by_doc ON rows (doc_id);
+"""
+# Documents per IN (...) list: SQLite's default limit on host parameters is 32,766.
+ID_CHUNK = 500
+
+
+@dataclass(frozen=True, slots=True)
+class IndexState:
+    """Where an index is: the store sequence it reflects and its views' ids."""
+
+    seq: str
+    purge_seq: str
+    collation: str
+    views: dict[str, int]
+
+
+def connect(path: str, *, synchronous: str = "NORMAL") -> sqlite3.Connection:
+    conn = sqlite3.connect(path, isolation_level=None, check_same_thread=False)
+    conn.execute("PRAGMA journal_mode=WAL")
+    # WAL + NORMAL survives a process crash (only an OS crash can lose the last commits, and
+    # an index can always be rebuilt from its database).
+    conn.execute(f"PRAGMA synchronous={synchronous}")
+    conn.execute("PRAGMA cache_size=-16000")
+    return conn
+
+
+def initialize(
+    conn: sqlite3.Connection, signature: str, views: Sequence[str], collation: str
+) -> IndexState:
+    """Create the schema if new; reset the index when its stored keys' collation is stale."""
+    conn.executescript(_SCHEMA)
+    state = read_state(conn)
+    if state.collation not in ("", collation):
+        _reset(conn)
+    with _transaction(conn):
+        _set_meta(conn, "signature", signature)
+        _set_meta(conn, "collation", collation)
+        conn.executemany("INSERT OR IGNORE INTO views (name) VALUES (?)", [(v,) for v in views])
+    return read_state(conn)
+
+
+def read_state(conn: sqlite3.Connection) -> IndexState:
+    meta = dict(conn.execute("SELECT key, value FROM meta").fetchall())
+    views = dict(conn.execute("SELECT name, id FROM views").fetchall())
+    return IndexState(
+        seq=str(meta.get("seq", "0")),
+        purge_seq=str(meta.get("purge_seq", "0")),
+        collation=str(meta.get("collation", "")),
+        views=views,
+    )
+
+
+def reset(conn: sqlite3.Connection) -> None:
+    """Forget every row (a purge made the index unknowable): the next update rebuilds."""
+    _reset(conn)
+
+
+def _reset(conn: sqlite3.Connection) -> None:
+    with _transaction(conn):
+        conn.execute("DELETE FROM rows")
+        conn.execute("UPDATE views SET row_count = 0")
+        conn.execute("DELETE FROM meta WHERE key IN ('seq', 'purge_seq')")
+
+
+@dataclass(frozen=True, slots=True)
+class Batch:
+    """One update step: the documents whose rows change and their new rows per view."""
+
+    seq: str
+    purge_seq: str
+    # Documents whose old rows go (changed or deleted since the last batch).
+    removed: Sequence[str]
+    # (view id, doc id, rows) for every document with rows now.
+    added: Sequence[tuple[int, str, list[StoredRow]]]
+
+
+def apply(conn: sqlite3.Connection, batch: Batch, *, fresh: bool) -> None:
+    """Replace the batch's documents' rows and move the index to ``batch.seq``, atomically.
+
+    ``fresh`` (an index still at sequence 0 holds no rows) skips looking for old rows.
+    """
+    with _transaction(conn):
+        counts: dict[int, int] = {}
+        if not fresh:
+            _remove(conn, batch.removed, counts)
+        inserts = [
+            (view, skey, dup, doc_id, key, value)
+            for view, doc_id, rows in batch.added
+            for skey, dup, key, value in rows
+        ]
+        for view, _doc, rows in batch.added:
+            counts[view] = counts.get(view, 0) + len(rows)
+        conn.executemany("INSERT INTO rows VALUES (?, ?, ?, ?, ?, ?)", inserts)
+        conn.executemany(
+            "UPDATE views SET row_count = row_count + ? WHERE id = ?",
+            [(delta, view) for view, delta in counts.items() if delta],
+        )
+        _set_meta(conn, "seq", batch.seq)
+        _set_meta(conn, "purge_seq", batch.purge_seq)
+
+
+def _remove(conn: sqlite3.Connection, doc_ids: Sequence[str], counts: dict[int, int]) -> None:
+    for start in range(0, len(doc_ids), ID_CHUNK):
+        chunk = list(doc_ids[start : start + ID_CHUNK])
+        marks = ",".join("?" * len(chunk))
+        gone = conn.execute(
+            f"SELECT view, COUNT(*) FROM rows WHERE doc_id IN ({marks}) GROUP BY view", chunk
+        ).fetchall()
+        if not gone:
+            continue
+        conn.execute(f"DELETE FROM rows WHERE doc_id IN ({marks})", chunk)
+        for view, n in gone:
+            counts[view] = counts.get(view, 0) - n
+
+
+def row_count(conn: sqlite3.Connection, view: int) -> int:
+    row = conn.execute("SELECT row_count FROM views WHERE id = ?", (view,)).fetchone()
+    return int(row[0]) if row else 0
+
+
+@dataclass(frozen=True, slots=True)
+class Range:
+    """A contiguous slice of one view in one direction (bounds are ``skey`` bytes)."""
+
+    low: bytes | None = None
+    low_inclusive: bool = True
+    high: bytes | None = None
+    high_inclusive: bool = True
+    descending: bool = False
+
+    def where(self) -> tuple[str, list[Any]]:
+        clauses, params = ["view = ?"], []
+        if self.low is not None:
+            clauses.append("skey >= ?" if self.low_inclusive else "skey > ?")
+            params.append(self.low)
+        if self.high is not None:
+            clauses.append("skey <= ?" if self.high_inclusive else "skey < ?")
+            params.append(self.high)
+        return " AND ".join(clauses), params
+
+    def before(self) -> tuple[str, list[Any]] | None:
+        """The rows that come before this range in its direction (what ``offset`` counts)."""
+        if self.descending:
+            if self.high is None:
+                return None
+            return ("skey >= ?" if not self.high_inclusive else "skey > ?"), [self.high]
+        if self.low is None:
+            return None
+        return ("skey < ?" if self.low_inclusive else "skey <= ?"), [self.low]
+
+
+# Descending reverses rows but not one document's duplicates of a key: CouchDB stores those as
+# one B-tree entry ({dups, Values}) and expands it in stored order either way.
+
+# A row as scanned: (skey, doc id, key JSON, value JSON).
+ScannedRow = tuple[bytes, str, str, str]
+
+
+def scan(
+    conn: sqlite3.Connection, view: int, span: Range, *, skip: int = 0, limit: int | None = None
+) -> list[ScannedRow]:
+    where, params = span.where()
+    order = "DESC" if span.descending else "ASC"
+    sql = (
+        f"SELECT skey, doc_id, key, value FROM rows WHERE {where} "
+        f"ORDER BY view {order}, skey {order}, dup LIMIT ? OFFSET ?"
+    )
+    return conn.execute(sql, [view, *params, -1 if limit is None else limit, skip]).fetchall()
+
+
+def iter_scan(conn: sqlite3.Connection, view: int, span: Range) -> Iterator[ScannedRow]:
+    """Every row of the range, streamed (reduce queries fold over whole ranges)."""
+    where, params = span.where()
+    order = "DESC" if span.descending else "ASC"
+    sql = (
+        f"SELECT skey, doc_id, key, value FROM rows WHERE {where} "
+        f"ORDER BY view {order}, skey {order}, dup"
+    )
+    yield from conn.execute(sql, [view, *params])
+
+
+def count(conn: sqlite3.Connection, view: int, span: Range) -> int:
+    where, params = span.where()
+    return int(
+        conn.execute(f"SELECT COUNT(*) FROM rows WHERE {where}", [view, *params]).fetchone()[0]
+    )
+
+
+def count_before(conn: sqlite3.Connection, view: int, span: Range) -> int:
+    """How many rows precede ``span`` in its direction: CouchDB's ``offset``."""
+    before = span.before()
+    if before is None:
+        return 0
+    clause, params = before
+    sql = f"SELECT COUNT(*) FROM rows WHERE view = ? AND {clause}"
+    return int(conn.execute(sql, [view, *params]).fetchone()[0])
+
+
+def size(conn: sqlite3.Connection) -> tuple[int, int]:
+    """(file bytes, live bytes) of the index file."""
+    page_size = conn.execute("PRAGMA page_size").fetchone()[0]
+    pages = conn.execute("PRAGMA page_count").fetchone()[0]
+    free = conn.execute("PRAGMA freelist_count").fetchone()[0]
+    return pages * page_size, (pages - free) * page_size
+
+
+def compact(conn: sqlite3.Connection) -> None:
+    conn.execute("VACUUM")
+    conn.execute("PRAGMA wal_checkpoint(TRUNCATE)")
+
+
+class _transaction:
+    """``BEGIN IMMEDIATE`` … ``COMMIT``, rolled back on any error."""
+
+    def __init__(self, conn: sqlite3.Connection) -> None:
+        self.conn = conn
+
+    def __enter__(self) -> None:
+        self.conn.execute("BEGIN IMMEDIATE")
+
+    def __exit__(self, exc_type: object, exc: object, tb: object) -> None:
+        self.conn.execute("COMMIT" if exc_type is None else "ROLLBACK")
+
+
+def _set_meta(conn: sqlite3.Connection, key: str, value: Any) -> None:
+    conn.execute("INSERT OR REPLACE INTO meta (key, value) VALUES (?, ?)", (key, value))
