@@ -194,13 +194,17 @@ BAD_INDEXES: list[Any] = [
     {"index": {"fields": [{"n": "up"}]}},
     {"index": {"fields": [{"n": "asc"}, {"s": "desc"}]}},
     {"index": {"fields": ["n"]}, "type": "foo"},
+    {"index": {"fields": ["n"]}, "type": "text"},
     {"index": {"fields": ["n"]}, "foo": 1},
     {"index": {"fields": ["n"], "partial_filter_selector": {"n": {"$foo": 1}}}},
 ]
 
 
 def _token(answer: Any) -> Any:
-    return answer if isinstance(answer, tuple) else "ok"
+    if not isinstance(answer, tuple):
+        return "ok"
+    # HttpStore reads every 5xx as Unavailable (service_unavailable): compare the status only.
+    return answer[:2] if answer[1] >= 500 else answer
 
 
 async def test_errors_match_couchdb(couchdb: CouchServer) -> None:

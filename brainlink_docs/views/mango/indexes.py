@@ -20,7 +20,7 @@ from typing import Any
 
 import orjson
 
-from brainlink_docs.errors import BadRequest, CouchError
+from brainlink_docs.errors import BadRequest, Unavailable
 from brainlink_docs.store.api import DESIGN_PREFIX
 from brainlink_docs.views.mango.selector import normalize
 
@@ -71,13 +71,6 @@ class Index:
 
 
 ALL_DOCS_INDEX = Index(None, ALL_DOCS, "special", (("_id", "asc"),))
-
-
-class NotImplementedIndex(CouchError):
-    """CouchDB's answer for a text or nouveau index without its search service."""
-
-    status = 503
-    error = "required index service unavailable"
 
 
 def parse_sort(spec: Any) -> tuple[tuple[str, str], ...]:
@@ -148,7 +141,8 @@ def parse_index_request(body: Any) -> IndexRequest:
         raise BadRequest("Missing required key: index", error="missing_required_key")
     kind = body.get("type", "json")
     if kind in ("text", "nouveau"):
-        raise NotImplementedIndex(kind)
+        # CouchDB without its search services answers these so; we have neither.
+        raise Unavailable(kind, error="required index service unavailable")
     if kind != "json":
         raise BadRequest(f"Invalid type for index: {_show(kind)[1:-1]}", error="invalid_index")
     definition = body["index"]
