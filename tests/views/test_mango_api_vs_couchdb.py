@@ -260,3 +260,23 @@ async def test_query_mapper_rows_match_couchdb_index(
                 if per_view[position]
             }
             assert ours == expected, view
+
+
+async def test_conflicts_option_matches_couchdb(couchdb: CouchServer) -> None:
+    async with three_stores(couchdb) as stores:
+        await load(stores, DOCS)
+        branches = [
+            {"_id": "a", "_rev": "1-aaaa", "n": 10},
+            {"_id": "a", "_rev": "1-bbbb", "n": 11},
+        ]
+        for store in stores.values():
+            await store.bulk_docs(branches, new_edits=False)
+        for query in (
+            {"selector": {"n": {"$gt": 0}}, "conflicts": True},
+            {"selector": {"n": {"$gt": 0}}, "conflicts": True, "fields": ["_id", "_conflicts"]},
+            {"selector": {"n": {"$gt": 0}}, "conflicts": False},
+        ):
+            answers = {name: await store.find(query) for name, store in stores.items()}
+            for found in answers.values():
+                found.pop("bookmark")  # ours are not CouchDB's Erlang terms (design note)
+            assert answers["sqlite"] == answers["server"] == answers["couchdb"], answers
