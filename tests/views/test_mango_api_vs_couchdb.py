@@ -126,6 +126,7 @@ async def test_explain_and_warnings_match_couchdb(couchdb: CouchServer) -> None:
                 ours, theirs = found[name], found["couchdb"]
                 if isinstance(theirs, dict):
                     assert ours["docs"] == theirs["docs"], (query, name)
+                    assert ours.get("bookmark") == theirs.get("bookmark"), (query, name)
                     assert ours.get("warning") == theirs.get("warning"), (query, name)
                 else:
                     assert ours == theirs, (query, name)
@@ -276,7 +277,23 @@ async def test_conflicts_option_matches_couchdb(couchdb: CouchServer) -> None:
             {"selector": {"n": {"$gt": 0}}, "conflicts": True, "fields": ["_id", "_conflicts"]},
             {"selector": {"n": {"$gt": 0}}, "conflicts": False},
         ):
-            answers = {name: await store.find(query) for name, store in stores.items()}
-            for found in answers.values():
-                found.pop("bookmark")  # ours are not CouchDB's Erlang terms (design note)
-            assert answers["sqlite"] == answers["server"] == answers["couchdb"], answers
+            await same(stores, "find", query)
+
+
+async def test_a_couchdb_bookmark_resumes_on_our_stores(couchdb: CouchServer) -> None:
+    async with three_stores(couchdb) as stores:
+        await load(stores, DOCS)
+        for request in INDEXES:
+            await same(stores, "create_index", request)
+        for query in (
+            {"selector": {"n": {"$gt": 0}}, "limit": 1},
+            {
+                "selector": {"s": {"$gt": None}, "n": {"$gt": 0}},
+                "sort": [{"s": "desc"}],
+                "limit": 2,
+            },
+            {"selector": {}, "limit": 2},
+        ):
+            first = await stores["couchdb"].find(query)
+            resumed = {**query, "bookmark": first["bookmark"]}
+            await same(stores, "find", resumed)

@@ -4,8 +4,8 @@ Each example puts generated documents on CouchDB (keeping its revisions), replic
 they are to our embedded store and to our server, creates a random subset of JSON indexes
 (a partial one among them) on all three, then runs generated queries: selectors over every
 operator, sorts, limits, skips, fields, ``use_index``. The three must agree on the documents
-and their order (or on the error), on whether ``_all_docs`` served the query, and ``_explain``
-must name the same index, normalized selector and key range.
+and their order (or on the error), on the bookmark (CouchDB's bytes), on whether ``_all_docs``
+served the query, and ``_explain`` must name the same index, normalized selector and key range.
 """
 
 from __future__ import annotations
@@ -34,7 +34,7 @@ async def outcome(store: DocumentStore, query: dict[str, Any]) -> tuple[Any, ...
     except CouchError as exc:
         return ("error", exc.status, exc.error)
     unindexed = NO_INDEX_WARNING in answer.get("warning", "")
-    return ("ok", answer["docs"], unindexed)
+    return ("ok", answer["docs"], answer.get("bookmark"), unindexed)
 
 
 def crashed(answer: tuple[Any, ...]) -> bool:

@@ -9,21 +9,16 @@ a JSON index, ids byte by byte for ``_all_docs``; ``sort`` only picks the index 
 ``query_view`` (the view engine keeps it up to date through the ``query`` mapper), ``_all_docs``
 through ``all_docs``, both a page at a time from the range's start.
 
-Bookmarks are opaque to clients: base64url of ``[key, doc id]`` of the last row returned, and a
-query given one resumes after that row. CouchDB's own bookmarks (Erlang terms) are refused as
-``invalid_bookmark``, like any other string we did not make.
+A bookmark (CouchDB's bytes, ``bookmarks``) names the last row returned; a query given one
+resumes after that row.
 """
 
 from __future__ import annotations
 
-import base64
-import binascii
 import time
 from collections.abc import AsyncIterator
 from dataclasses import replace
 from typing import Any
-
-import orjson
 
 from brainlink_docs.errors import BadRequest, NotFound
 from brainlink_docs.store.api import (
@@ -34,6 +29,7 @@ from brainlink_docs.store.api import (
     ViewQuery,
     iter_all_docs,
 )
+from brainlink_docs.views.mango import bookmarks
 from brainlink_docs.views.mango.indexes import (
     Index,
     add_to_ddoc,
@@ -238,30 +234,6 @@ async def _all_docs_rows(
             yield doc_id, doc_id, row["doc"]
 
 
-# -- bookmarks ---------------------------------------------------------------------------------
-
-
-def _bookmark(key: Any, doc_id: str) -> str:
-    return base64.urlsafe_b64encode(orjson.dumps([key, doc_id])).decode().rstrip("=")
-
-
-def _resume_point(bookmark: str) -> tuple[Any, str] | None:
-    if bookmark == "nil":
-        return None
-    try:
-        raw = base64.urlsafe_b64decode(bookmark + "=" * (-len(bookmark) % 4))
-        key, doc_id = orjson.loads(raw)
-    except (binascii.Error, ValueError, TypeError) as exc:
-        raise BadRequest(
-            f"Invalid bookmark value: {orjson.dumps(bookmark).decode()}", error="invalid_bookmark"
-        ) from exc
-    if not isinstance(doc_id, str):
-        raise BadRequest(
-            f"Invalid bookmark value: {orjson.dumps(bookmark).decode()}", error="invalid_bookmark"
-        )
-    return key, doc_id
-
-
 # -- fields ------------------------------------------------------------------------------------
 
 
@@ -292,7 +264,7 @@ async def find(store: DocumentStore, body: Any) -> dict[str, Any]:
     started = time.perf_counter()
     opts = parse_find(body)
     sel = normalize(opts.selector)
-    resume = _resume_point(opts.bookmark)
+    resume = None if opts.bookmark == "nil" else bookmarks.unpack(opts.bookmark)
     p = await _plan(store, opts, sel)
     if p.index is None:
         raise BadRequest(NO_USABLE_INDEX, error="no_usable_index")
@@ -314,16 +286,17 @@ async def find(store: DocumentStore, body: Any) -> dict[str, Any]:
             examined += 1
             if not match(sel, doc):
                 continue
+            # The bookmark follows every matching row, skipped ones too (CouchDB's does).
+            last = (key, doc_id)
             if skip:
                 skip -= 1
                 continue
             docs.append(extract_fields(doc, opts.fields))
-            last = (key, doc_id)
             if len(docs) >= opts.limit:
                 break
     out: dict[str, Any] = {
         "docs": docs,
-        "bookmark": _bookmark(*last) if last is not None else opts.bookmark,
+        "bookmark": bookmarks.create(*last) if last is not None else opts.bookmark,
     }
     if opts.execution_stats:
         out["execution_stats"] = {
