@@ -52,6 +52,7 @@ from brainlink_docs.views.mango.selector import (
     BAD_PATH,
     MISSING,
     Selector,
+    fields_of,
     get_field,
     match,
     normalize,
@@ -136,7 +137,9 @@ async def explain(store: DocumentStore, body: Any) -> dict[str, Any]:
         "selector_hints": selector_hints(sel),
     }
     if p.index is not None:
-        covering = covers(p.index, opts.fields)
+        # The cursor covers a query when the index holds the requested fields and every
+        # field the selector tests (CouchDB 3.5, observed); candidates only look at the fields.
+        covering = covers(p.index, opts.fields) and covers(p.index, fields_of(sel) or ["_id"])
         out["mrargs"] = {
             # With conflicts, mango reads each document itself (to get its _conflicts).
             "include_docs": not covering and not opts.conflicts,

@@ -393,31 +393,43 @@ def _candidates(
     chosen: Index | None,
     fields: list[str] | None,
 ) -> list[dict[str, Any]]:
-    """``mango_cursor:extract_candidate_indexes``: why each other index lost."""
-    unfavored = [i for i in filtered if i not in of_type]
-    excluded = [i for i in usable if i not in filtered]
+    """``mango_cursor:extract_candidate_indexes``: why each other index lost.
+
+    Each index collects tags from every group it falls in, merged as CouchDB merges them:
+    usable if every tag says so, reasons appended (the first is shown), rankings added."""
+    partial = [i for i in every if i.is_partial]
     not_usable = [i for i in considered if reasons[i] is not None]
-    partial = [i for i in every if i not in considered]
+    excluded = [i for i in usable if i not in filtered]
+    unfavored = [i for i in filtered if i not in of_type]
     # The fold in extract_candidate_indexes: each later group ranks one below the previous
     # one when that previous group is not empty.
     unfavored_rank = max(1, len(ranked))
     excluded_rank = unfavored_rank + bool(unfavored)
     not_usable_rank = excluded_rank + bool(excluded)
-    ranks = {
-        "unfavored": unfavored_rank,
-        "excluded": excluded_rank,
-        "not_usable": not_usable_rank,
-        "partial": not_usable_rank + bool(not_usable),
-    }
-    tags: dict[Index, tuple[bool, str, int]] = {}
+    partial_rank = not_usable_rank + bool(not_usable)
+    tags: dict[Index, dict[str, Any]] = {i: {} for i in every}
+
+    def tag(index: Index, usable: bool | None, reason: str | None, ranking: int | None) -> None:
+        current = tags[index]
+        if usable is not None:
+            current["usable"] = current.get("usable", True) and usable
+        if reason is not None:
+            current.setdefault("reasons", []).append(reason)
+        if ranking is not None:
+            current["ranking"] = current.get("ranking", 0) + ranking
+
     for i in partial:
-        tags[i] = (False, "is_partial", ranks["partial"])
+        tag(i, False, "is_partial", partial_rank)
     for i in not_usable:
-        tags[i] = (False, reasons[i] or "field_mismatch", ranks["not_usable"])
+        tag(i, False, None, not_usable_rank)
     for i in excluded:
-        tags[i] = (True, "excluded_by_user", ranks["excluded"])
+        tag(i, True, "excluded_by_user", excluded_rank)
     for i in unfavored:
-        tags[i] = (True, "unfavored_type", ranks["unfavored"])
+        tag(i, True, "unfavored_type", unfavored_rank)
+    for i in of_type:
+        tag(i, True, None, None)
+    for i in not_usable:
+        tag(i, None, reasons[i], None)
     width = len(chosen.columns) if chosen is not None else 0
     for n, (index, _prefix, distance) in enumerate(ranked):
         if distance > 0:
@@ -426,22 +438,22 @@ def _candidates(
             reason = "too_many_fields"
         else:
             reason = "alphabetically_comes_after"
-        tags[index] = (True, reason, n)
+        tag(index, None, reason, n)
     out = []
     ordered = sorted(
-        (i for i in tags if i != chosen),
+        (i for i in tags if i != chosen and tags[i]),
         key=lambda i: ((i.ddoc or "_all_docs").encode(), i.name.encode()),
         reverse=True,
     )
     for index in ordered:
-        is_usable, reason, ranking = tags[index]
+        found = tags[index]
         out.append(
             {
                 "index": index.to_json(),
                 "analysis": {
-                    "usable": is_usable,
-                    "reasons": [{"name": reason}],
-                    "ranking": ranking,
+                    "usable": found.get("usable", True),
+                    "reasons": [{"name": found.get("reasons", ["unknown"])[0]}],
+                    "ranking": found.get("ranking", 0),
                     "covering": None if index.type == "special" else covers(index, fields),
                 },
             }
