@@ -17,7 +17,7 @@ from couch import CouchServer
 from hypothesis import given, settings
 
 from brainlink_docs.errors import CouchError
-from brainlink_docs.store.api import DocumentStore
+from brainlink_docs.store.api import DocumentStore, ReadOptions
 from brainlink_docs.views.mango import QueryMapper
 from tests.views.couch_views import DIFFERENTIAL
 from tests.views.mango_cases import documents
@@ -297,3 +297,31 @@ async def test_a_couchdb_bookmark_resumes_on_our_stores(couchdb: CouchServer) ->
             first = await stores["couchdb"].find(query)
             resumed = {**query, "bookmark": first["bookmark"]}
             await same(stores, "find", resumed)
+
+
+async def test_find_follows_writes_after_the_index_is_built(couchdb: CouchServer) -> None:
+    queries = [
+        {"selector": {"n": {"$gt": 0}}},
+        {"selector": {"s": {"$gt": None}, "n": {"$gt": None}}, "sort": [{"s": "desc"}]},
+        {"selector": {"obj.k": {"$exists": True}}},
+    ]
+    async with three_stores(couchdb) as stores:
+        await load(stores, DOCS)
+        for request in INDEXES:
+            await same(stores, "create_index", request)
+        for query in queries:
+            await same(stores, "find", query)
+        couch = stores["couchdb"]
+        a, b = await couch.get("a"), await couch.get("b")
+        edits = [
+            {**a, "n": 50, "s": "w", "obj": {"k": 0}},
+            {"_id": "b", "_rev": b["_rev"], "_deleted": True},
+            {"_id": "f", "n": 4, "s": "x", "obj": {"k": [1]}},
+        ]
+        written = await couch.bulk_docs(edits)
+        for row in written:
+            (leaf,) = await couch.open_revs(row.id, [row.rev], ReadOptions(revs=True))
+            for name in ("server", "sqlite"):
+                await stores[name].bulk_docs([leaf["ok"]], new_edits=False)
+        for query in queries:
+            await same(stores, "find", query)

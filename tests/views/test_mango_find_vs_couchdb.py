@@ -83,7 +83,7 @@ async def every_page(store: DocumentStore, query: dict[str, Any]) -> list[str] |
     raise AssertionError("paging did not end")
 
 
-@settings(DIFFERENTIAL, max_examples=30)
+@settings(DIFFERENTIAL, max_examples=20)
 @given(
     docs=documents(40),
     index_names=st.sets(st.sampled_from(sorted(INDEXES))),
@@ -118,7 +118,7 @@ async def test_find_matches_couchdb(
                 assert plans[name] == plans["couchdb"], json.dumps([query, name, differing])
 
 
-@settings(DIFFERENTIAL, max_examples=12)
+@settings(DIFFERENTIAL, max_examples=8)
 @given(
     docs=documents(30),
     index_names=st.sets(st.sampled_from(sorted(INDEXES))),

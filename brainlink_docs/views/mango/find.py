@@ -275,28 +275,7 @@ async def find(store: DocumentStore, body: Any) -> dict[str, Any]:
         # mango_cursor_view answers a range nothing can fall in without reading any index:
         # no bookmark, no statistics, no warnings.
         return {"docs": []}
-    docs: list[Doc] = []
-    examined = 0
-    last: tuple[Any, str] | None = None
-    if opts.limit > 0:
-        skip = opts.skip
-        async for key, doc_id, doc in index_rows(store, p, opts, resume):
-            if resume is not None:
-                # Rows come in order: skip up to and including the bookmarked row.
-                if not _after(p, key, doc_id, resume):
-                    continue
-                resume = None
-            examined += 1
-            if not match(sel, doc):
-                continue
-            # The bookmark follows every matching row, skipped ones too (CouchDB's does).
-            last = (key, doc_id)
-            if skip:
-                skip -= 1
-                continue
-            docs.append(extract_fields(doc, opts.fields))
-            if len(docs) >= opts.limit:
-                break
+    docs, examined, last = await _collect(store, p, opts, sel, resume)
     out: dict[str, Any] = {
         "docs": docs,
         "bookmark": bookmarks.create(*last) if last is not None else opts.bookmark,
@@ -328,3 +307,38 @@ def _after(p: Plan, key: Any, doc_id: str, resume: tuple[Any, str]) -> bool:
     else:
         c = key_cmp(key, rkey) or _id_cmp(doc_id, rid)
     return c < 0 if p.descending else c > 0
+
+
+async def _collect(
+    store: DocumentStore,
+    p: Plan,
+    opts: FindOptions,
+    sel: Selector,
+    resume: tuple[Any, str] | None,
+) -> tuple[list[Doc], int, tuple[Any, str] | None]:
+    """Read the index until ``skip`` + ``limit`` documents matched: the documents (with
+    ``fields`` applied), how many rows were examined, and the last matching row."""
+    docs: list[Doc] = []
+    examined = 0
+    last: tuple[Any, str] | None = None
+    if opts.limit == 0:
+        return docs, examined, last
+    skip = opts.skip
+    async for key, doc_id, doc in index_rows(store, p, opts, resume):
+        if resume is not None:
+            # Rows come in order: skip up to and including the bookmarked row.
+            if not _after(p, key, doc_id, resume):
+                continue
+            resume = None
+        examined += 1
+        if not match(sel, doc):
+            continue
+        # The bookmark follows every matching row, skipped ones too (CouchDB's does).
+        last = (key, doc_id)
+        if skip:
+            skip -= 1
+            continue
+        docs.append(extract_fields(doc, opts.fields))
+        if len(docs) >= opts.limit:
+            break
+    return docs, examined, last
