@@ -151,6 +151,9 @@ CHILD = """
 import asyncio, sys
 from brainlink_docs.store.api import ViewQuery
 from brainlink_docs.store.sqlite import SqliteStore
+from brainlink_docs.views.index import index
+
+index.COMMIT_DOCS = 1000  # several commits within this small build
 
 async def main():
     store = await SqliteStore.open(sys.argv[1])

@@ -17,9 +17,10 @@ from __future__ import annotations
 import asyncio
 import sqlite3
 from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
 from typing import Any
 
-from brainlink_docs.store.api import DESIGN_PREFIX, ChangesQuery, Doc, DocumentStore
+from brainlink_docs.store.api import DESIGN_PREFIX, Change, ChangesQuery, DocumentStore
 from brainlink_docs.views.collation import COLLATION_VERSION
 from brainlink_docs.views.index import storage
 from brainlink_docs.views.index.files import IndexFile
@@ -28,9 +29,13 @@ from brainlink_docs.views.index.rows import stored_rows
 from brainlink_docs.views.index.storage import Batch, IndexState
 from brainlink_docs.views.js.engine import ViewRows
 
-# Documents per update step (one _changes page, one map call, one transaction): large enough
-# to amortize the crossings, small enough that a crash redoes little and memory stays flat.
+# Documents per _changes page and map call: large enough to amortize the engine crossing.
 UPDATE_BATCH = 1000
+# Documents per index transaction: commits rewrite every page they touched into the WAL, so
+# few large transactions insert rows several times faster than many small ones (measured:
+# 200,000 rows in 2,000-row transactions ~4 s, in 20,000-row ones ~1.3 s). A crash redoes at
+# most this many documents; only their rows (not their bodies) wait in memory.
+COMMIT_DOCS = 10_000
 
 
 class ViewIndex:
@@ -42,6 +47,8 @@ class ViewIndex:
         self.updating = False
         self._lock = asyncio.Lock()
         self._closed = False
+        # Whether this process has seen the rank blocks cut (a crash may have left them stale).
+        self._settled = False
 
     async def open(self) -> None:
         self.state = await self.file.write(
@@ -62,40 +69,59 @@ class ViewIndex:
         if info.purge_seq != self.state.purge_seq and self.state.seq != "0":
             await self.file.write(storage.reset)
             self.state = await self.file.read(storage.read_state)
-        if info.update_seq == self.state.seq:
+        if info.update_seq == self.state.seq and self._settled:
             return
-        while True:
-            page = await store.changes(
-                ChangesQuery(since=self.state.seq, limit=UPDATE_BATCH, include_docs=True)
-            )
-            if not page.results and page.last_seq == self.state.seq:
-                return
-            docs = [
-                change.doc
-                for change in page.results
-                if not change.deleted and change.doc is not None and self._maps(change.id)
-            ]
-            mapped = await self.mapper.map_docs(docs)
-            removed = [change.id for change in page.results]
-            fresh = self.state.seq == "0"
-            await self.file.write(
-                _apply,
-                page.last_seq,
-                info.purge_seq,
-                removed,
-                docs,
-                mapped,
-                self._view_ids(),
-                fresh=fresh,
-            )
-            self.state = IndexState(
-                seq=page.last_seq,
-                purge_seq=info.purge_seq,
-                collation=COLLATION_VERSION,
-                views=self.state.views,
-            )
-            if len(page.results) < UPDATE_BATCH:
-                return
+        pending: asyncio.Task[IndexState] | None = None
+        batch = _Pending(self.state.seq)
+        since = self.state.seq
+        try:
+            while True:
+                page = await store.changes(
+                    ChangesQuery(since=since, limit=UPDATE_BATCH, include_docs=True)
+                )
+                if not page.results and page.last_seq == since:
+                    break
+                await self._map_into(batch, page.results)
+                since = batch.seq = page.last_seq
+                done = len(page.results) < UPDATE_BATCH
+                if batch.size >= COMMIT_DOCS or done:
+                    pending = await self._commit(pending, batch, info.purge_seq)
+                    batch = _Pending(since)
+                if done:
+                    break
+            if batch.size:
+                pending = await self._commit(pending, batch, info.purge_seq)
+        finally:
+            if pending is not None:
+                self.state = await pending
+        await self.file.write(storage.settle)
+        self._settled = True
+
+    async def _map_into(self, batch: _Pending, changes: Sequence[Change]) -> None:
+        docs = [
+            change.doc
+            for change in changes
+            if not change.deleted and change.doc is not None and self._maps(change.id)
+        ]
+        mapped = await self.mapper.map_docs(docs)
+        for change in changes:
+            batch.rows.pop(change.id, None)
+            batch.changed.append(change.id)
+        for doc, per_view in zip(docs, mapped, strict=True):
+            batch.rows[doc["_id"]] = per_view
+
+    async def _commit(
+        self, previous: asyncio.Task[IndexState] | None, batch: _Pending, purge_seq: str
+    ) -> asyncio.Task[IndexState]:
+        """Start writing ``batch`` once the previous write is done; mapping the next batch
+        overlaps this write (SQLite works without the GIL)."""
+        if previous is not None:
+            self.state = await previous
+        fresh = self.state.seq == "0"
+        write = self.file.write(
+            _apply, batch, purge_seq, self._view_ids(), self.state.views, fresh=fresh
+        )
+        return asyncio.ensure_future(write)
 
     def _maps(self, doc_id: str) -> bool:
         return self.include_design or not doc_id.startswith(DESIGN_PREFIX)
@@ -111,22 +137,35 @@ class ViewIndex:
             await asyncio.to_thread(self.file.close)
 
 
+@dataclass(slots=True)
+class _Pending:
+    """Mapped documents waiting to be written in one transaction (the last map per id)."""
+
+    seq: str
+    rows: dict[str, Sequence[ViewRows]] = field(default_factory=dict)
+    changed: list[str] = field(default_factory=list)
+
+    @property
+    def size(self) -> int:
+        return len(self.changed)
+
+
 def _apply(
     conn: sqlite3.Connection,
-    seq: str,
+    batch: _Pending,
     purge_seq: str,
-    removed: Sequence[str],
-    docs: Sequence[Doc],
-    mapped: Sequence[Sequence[ViewRows]],
     view_ids: Sequence[int],
+    views: dict[str, int],
     *,
     fresh: bool,
-) -> None:
+) -> IndexState:
     """Encode the batch's rows (sort keys are CPU work: on this thread, not the loop) and apply."""
     added = [
-        (view_id, doc["_id"], stored_rows(doc["_id"], rows))
-        for doc, per_view in zip(docs, mapped, strict=True)
+        (view_id, doc_id, stored_rows(doc_id, rows))
+        for doc_id, per_view in batch.rows.items()
         for view_id, rows in zip(view_ids, per_view, strict=True)
         if rows
     ]
-    storage.apply(conn, Batch(seq, purge_seq, removed, added), fresh=fresh)
+    removed = list(dict.fromkeys(batch.changed))
+    storage.apply(conn, Batch(batch.seq, purge_seq, removed, added), fresh=fresh)
+    return IndexState(batch.seq, purge_seq, COLLATION_VERSION, views)

@@ -22,9 +22,11 @@ from __future__ import annotations
 
 import sqlite3
 from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
 from dataclasses import dataclass
 from typing import Any
 
+from brainlink_docs.views.index import ranks
 from brainlink_docs.views.index.rows import StoredRow
 
 _SCHEMA = """
@@ -67,7 +69,7 @@ def initialize(
     conn: sqlite3.Connection, signature: str, views: Sequence[str], collation: str
 ) -> IndexState:
     """Create the schema if new; reset the index when its stored keys' collation is stale."""
-    conn.executescript(_SCHEMA)
+    conn.executescript(_SCHEMA + ranks.SCHEMA)
     state = read_state(conn)
     if state.collation not in ("", collation):
         _reset(conn)
@@ -97,6 +99,8 @@ def reset(conn: sqlite3.Connection) -> None:
 def _reset(conn: sqlite3.Connection) -> None:
     with _transaction(conn):
         conn.execute("DELETE FROM rows")
+        conn.execute("DELETE FROM blocks")
+        ranks.invalidate(conn)
         conn.execute("UPDATE views SET row_count = 0")
         conn.execute("DELETE FROM meta WHERE key IN ('seq', 'purge_seq')")
 
@@ -116,40 +120,66 @@ class Batch:
 def apply(conn: sqlite3.Connection, batch: Batch, *, fresh: bool) -> None:
     """Replace the batch's documents' rows and move the index to ``batch.seq``, atomically.
 
-    ``fresh`` (an index still at sequence 0 holds no rows) skips looking for old rows.
+    Only rows that differ are written: an edit usually leaves most of a document's rows as
+    they were (a message's text changed, its key did not), and every page a transaction
+    touches is written again at commit. ``fresh`` (an index still at sequence 0 holds no
+    rows) skips looking for old rows.
     """
     with _transaction(conn):
-        counts: dict[int, int] = {}
-        if not fresh:
-            _remove(conn, batch.removed, counts)
-        inserts = [
-            (view, skey, dup, doc_id, key, value)
+        new = {
+            (view, skey, dup): (doc_id, key, value)
             for view, doc_id, rows in batch.added
             for skey, dup, key, value in rows
-        ]
-        for view, _doc, rows in batch.added:
-            counts[view] = counts.get(view, 0) + len(rows)
+        }
+        old = {} if fresh else _old_rows(conn, batch.removed)
+        gone = sorted(place for place in old if place not in new)
+        inserts = sorted((*place, *row) for place, row in new.items() if place not in old)
+        changed = sorted(
+            (*place, row[1], row[2])
+            for place, row in new.items()
+            if place in old and old[place] != row[1:]
+        )
+        conn.executemany("DELETE FROM rows WHERE view = ? AND skey = ? AND dup = ?", gone)
         conn.executemany("INSERT INTO rows VALUES (?, ?, ?, ?, ?, ?)", inserts)
+        conn.executemany(
+            "UPDATE rows SET key = ?4, value = ?5 WHERE view = ?1 AND skey = ?2 AND dup = ?3",
+            changed,
+        )
+        counts: dict[int, int] = {}
+        for row in inserts:
+            counts[row[0]] = counts.get(row[0], 0) + 1
+        for place in gone:
+            counts[place[0]] = counts.get(place[0], 0) - 1
         conn.executemany(
             "UPDATE views SET row_count = row_count + ? WHERE id = ?",
             [(delta, view) for view, delta in counts.items() if delta],
         )
+        if ranks.is_valid(conn):
+            ranks.adjust(conn, [row[:2] for row in inserts], [place[:2] for place in gone])
         _set_meta(conn, "seq", batch.seq)
         _set_meta(conn, "purge_seq", batch.purge_seq)
 
 
-def _remove(conn: sqlite3.Connection, doc_ids: Sequence[str], counts: dict[int, int]) -> None:
+def _old_rows(
+    conn: sqlite3.Connection, doc_ids: Sequence[str]
+) -> dict[tuple[int, bytes, int], tuple[str, str]]:
+    """The rows the index holds for ``doc_ids``: place -> (key JSON, value JSON)."""
+    old: dict[tuple[int, bytes, int], tuple[str, str]] = {}
     for start in range(0, len(doc_ids), ID_CHUNK):
         chunk = list(doc_ids[start : start + ID_CHUNK])
         marks = ",".join("?" * len(chunk))
-        gone = conn.execute(
-            f"SELECT view, COUNT(*) FROM rows WHERE doc_id IN ({marks}) GROUP BY view", chunk
-        ).fetchall()
-        if not gone:
-            continue
-        conn.execute(f"DELETE FROM rows WHERE doc_id IN ({marks})", chunk)
-        for view, n in gone:
-            counts[view] = counts.get(view, 0) - n
+        sql = f"SELECT view, skey, dup, key, value FROM rows WHERE doc_id IN ({marks})"
+        for view, skey, dup, key, value in conn.execute(sql, chunk):
+            old[(view, skey, dup)] = (key, value)
+    return old
+
+
+def settle(conn: sqlite3.Connection) -> None:
+    """After an update: cut the rank blocks if a build from scratch left them stale."""
+    if ranks.is_valid(conn):
+        return
+    with _transaction(conn):
+        ranks.rebuild(conn, [row[0] for row in conn.execute("SELECT id FROM views")])
 
 
 def row_count(conn: sqlite3.Connection, view: int) -> int:
@@ -227,12 +257,31 @@ def count(conn: sqlite3.Connection, view: int, span: Range) -> int:
 
 def count_before(conn: sqlite3.Connection, view: int, span: Range) -> int:
     """How many rows precede ``span`` in its direction: CouchDB's ``offset``."""
-    before = span.before()
-    if before is None:
+    if span.descending:
+        if span.high is None:
+            return 0
+        return row_count(conn, view) - _rank(conn, view, span.high, span.high_inclusive)
+    if span.low is None:
         return 0
-    clause, params = before
-    sql = f"SELECT COUNT(*) FROM rows WHERE view = ? AND {clause}"
-    return int(conn.execute(sql, [view, *params]).fetchone()[0])
+    return _rank(conn, view, span.low, not span.low_inclusive)
+
+
+def _rank(conn: sqlite3.Connection, view: int, position: bytes, inclusive: bool) -> int:
+    if ranks.is_valid(conn):
+        return ranks.rank(conn, view, position, inclusive=inclusive)
+    compare = "<=" if inclusive else "<"
+    sql = f"SELECT COUNT(*) FROM rows WHERE view = ? AND skey {compare} ?"
+    return int(conn.execute(sql, (view, position)).fetchone()[0])
+
+
+@contextmanager
+def snapshot(conn: sqlite3.Connection) -> Iterator[None]:
+    """One read transaction: counts and rows read inside it agree with each other."""
+    conn.execute("BEGIN")
+    try:
+        yield
+    finally:
+        conn.execute("COMMIT")
 
 
 def size(conn: sqlite3.Connection) -> tuple[int, int]:
