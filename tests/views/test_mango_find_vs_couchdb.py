@@ -20,7 +20,7 @@ from hypothesis import strategies as st
 
 from brainlink_docs.errors import CouchError
 from brainlink_docs.store.api import DocumentStore
-from brainlink_docs.views.mango.find import NO_INDEX_WARNING
+from brainlink_docs.views.mango.find import SCAN_WARNING
 from tests.views.couch_views import DIFFERENTIAL
 from tests.views.mango_cases import INDEXES, documents, index_request, queries
 from tests.views.mango_stores import load, three_stores
@@ -33,8 +33,10 @@ async def outcome(store: DocumentStore, query: dict[str, Any]) -> tuple[Any, ...
         answer = await store.find(query)
     except CouchError as exc:
         return ("error", exc.status, exc.error)
-    unindexed = NO_INDEX_WARNING in answer.get("warning", "")
-    return ("ok", answer["docs"], answer.get("bookmark"), unindexed)
+    # The scan warning hangs on CouchDB's count of examined documents, which its shards report
+    # racily (the same query warns or not from run to run): every other warning must agree.
+    warnings = [w for w in answer.get("warning", "").split("\n") if w and w != SCAN_WARNING]
+    return ("ok", answer["docs"], answer.get("bookmark"), warnings)
 
 
 def crashed(answer: tuple[Any, ...]) -> bool:

@@ -188,7 +188,7 @@ async def index_rows(
     store: DocumentStore, p: Plan, opts: FindOptions, resume: tuple[Any, str] | None
 ) -> AsyncIterator[tuple[Any, str, Doc]]:
     """The chosen index's ``(key, id, doc)`` rows from the plan's range (or from the row after
-    ``resume``), in index order. ``_all_docs`` rows skip design documents, as CouchDB's do."""
+    ``resume``), in index order; ``_all_docs`` rows include design documents."""
     assert p.index is not None
     if p.index.type == "special":
         async for row in _all_docs_rows(store, p, opts.conflicts, resume):
@@ -232,9 +232,8 @@ async def _all_docs_rows(
         conflicts=conflicts,
     )
     async for row in iter_all_docs(store, query, page_size=PAGE_ROWS):
-        doc_id = row["id"]
-        if not doc_id.startswith(DESIGN_PREFIX) and isinstance(row.get("doc"), dict):
-            yield doc_id, doc_id, row["doc"]
+        if isinstance(row.get("doc"), dict):
+            yield row["id"], row["id"], row["doc"]
 
 
 # -- fields ------------------------------------------------------------------------------------
@@ -321,8 +320,6 @@ async def _collect(
     docs: list[Doc] = []
     examined = 0
     last: tuple[Any, str] | None = None
-    if opts.limit == 0:
-        return docs, examined, last
     skip = opts.skip
     async for key, doc_id, doc in index_rows(store, p, opts, resume):
         if resume is not None:
@@ -330,15 +327,23 @@ async def _collect(
             if not _after(p, key, doc_id, resume):
                 continue
             resume = None
-        examined += 1
         if not match(sel, doc):
+            examined += 1
             continue
-        # The bookmark follows every matching row, skipped ones too (CouchDB's does).
-        last = (key, doc_id)
+        if doc_id.startswith(DESIGN_PREFIX):
+            # Never an answer; CouchDB drops a matching one before counting it as examined.
+            continue
+        examined += 1
         if skip:
             skip -= 1
+            last = (key, doc_id)  # the bookmark follows skipped matches too, as CouchDB's
             continue
+        if opts.limit == 0:
+            # CouchDB stops at the first match it would return, and returns nothing and no
+            # bookmark.
+            return docs, examined, None
         docs.append(extract_fields(doc, opts.fields))
+        last = (key, doc_id)
         if len(docs) >= opts.limit:
             break
     return docs, examined, last
