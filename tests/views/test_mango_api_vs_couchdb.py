@@ -84,6 +84,11 @@ async def test_index_create_list_delete_match_couchdb(couchdb: CouchServer) -> N
         await same(stores, "delete_index", "_design/one", "by_s_n")
         await same(stores, "delete_index", "one", "by_n")
         await same(stores, "delete_index", "nope", "nope")
+        javascript = {"_id": "_design/js", "views": {"v": {"map": "function(d){emit(d._id)}"}}}
+        for store in stores.values():
+            await store.put(dict(javascript))
+        await same(stores, "create_index", {"index": {"fields": ["n"]}, "ddoc": "js", "name": "n"})
+        await same(stores, "delete_index", "js", "v")
         await same(stores, "list_indexes")
         designs = {name: await design(store, "_design/one") for name, store in stores.items()}
         assert designs["sqlite"] == designs["server"] == designs["couchdb"], designs

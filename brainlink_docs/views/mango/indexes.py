@@ -168,6 +168,13 @@ def parse_index_request(body: Any) -> IndexRequest:
 
 def add_to_ddoc(ddoc: dict[str, Any] | None, request: IndexRequest) -> dict[str, Any] | None:
     """The design document with the index added, or ``None`` when it is already there."""
+    if ddoc is not None and ddoc.get("language") != QUERY_LANGUAGE:
+        # mango_idx:add refuses to put an index into another language's design document.
+        language = ddoc.get("language", False)
+        raise BadRequest(
+            f"Existing design doc has an invalid language: {_show(language).strip(chr(34))}",
+            error="invalid_ddoc_lang",
+        )
     body = dict(ddoc) if ddoc is not None else {"_id": request.ddoc, "language": QUERY_LANGUAGE}
     views = dict(body.get("views") or {})
     view = request.view()
@@ -184,7 +191,7 @@ def remove_from_ddoc(ddoc: dict[str, Any], name: str) -> dict[str, Any] | None:
     """The design document without index ``name`` (``None``: no such index); a deletion when
     it was the last one."""
     views = ddoc.get("views")
-    if not isinstance(views, dict) or name not in views:
+    if ddoc.get("language") != QUERY_LANGUAGE or not isinstance(views, dict) or name not in views:
         return None
     rest = {k: v for k, v in views.items() if k != name}
     if not rest:
