@@ -38,24 +38,16 @@ from brainlink_docs.views.mango.indexes import (
     parse_index_request,
     remove_from_ddoc,
 )
+from brainlink_docs.views.mango.normalize import Selector, normalize
 from brainlink_docs.views.mango.options import FindOptions, parse_find
-from brainlink_docs.views.mango.planner import (
-    MAX,
-    Plan,
-    covers,
-    key_cmp,
-    plan,
-    selector_hints,
-    to_json_key,
-)
+from brainlink_docs.views.mango.planner import Plan, covers, plan, selector_hints
+from brainlink_docs.views.mango.ranges import MAX, key_cmp, to_json_key
 from brainlink_docs.views.mango.selector import (
     BAD_PATH,
     MISSING,
-    Selector,
     fields_of,
     get_field,
     match,
-    normalize,
     split_field,
 )
 

@@ -22,7 +22,7 @@ import orjson
 
 from brainlink_docs.errors import BadRequest, Unavailable
 from brainlink_docs.store.api import DESIGN_PREFIX
-from brainlink_docs.views.mango.selector import normalize
+from brainlink_docs.views.mango.normalize import normalize
 
 QUERY_LANGUAGE = "query"
 ALL_DOCS = "_all_docs"

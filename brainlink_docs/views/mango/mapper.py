@@ -25,14 +25,8 @@ from brainlink_docs.views.index.mappers import register_mapper
 from brainlink_docs.views.js.engine import ViewRows
 from brainlink_docs.views.js.server import QueryServer
 from brainlink_docs.views.mango.indexes import QUERY_LANGUAGE, Index, indexes_of_ddoc
-from brainlink_docs.views.mango.selector import (
-    BAD_PATH,
-    MISSING,
-    Selector,
-    get_field,
-    match,
-    normalize,
-)
+from brainlink_docs.views.mango.normalize import Selector, normalize
+from brainlink_docs.views.mango.selector import BAD_PATH, MISSING, get_field, match
 
 
 def index_row(columns: Sequence[str], partial: Selector | None, doc: Doc) -> list[Any] | None:

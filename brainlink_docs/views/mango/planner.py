@@ -14,9 +14,7 @@ Given the normalized selector, the ``sort`` and the database's indexes, ``plan``
   fields, then the longest prefix, then the fewest columns, then the smallest design document
   id and name.
 
-Ranges are ``mango_idx_view:range``: ``(low_op, low, high_op, high)`` narrowed by ``$and``ed
-comparisons (``$beginsWith`` too), or ``EMPTY`` when no value can match. Keys built from them
-use ``MAX`` (shown as ``"<MAX>"``) above every JSON value.
+The chosen index's key range comes from ``ranges``; ``Plan`` turns it into start and end keys.
 """
 
 from __future__ import annotations
@@ -26,149 +24,18 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from brainlink_docs.errors import BadRequest
-from brainlink_docs.views.collation import collate
 from brainlink_docs.views.mango.indexes import ALL_DOCS_INDEX, Index
-from brainlink_docs.views.mango.selector import Selector, fields_of
-
-
-class _Bound:
-    def __init__(self, name: str) -> None:
-        self.name = name
-
-    def __repr__(self) -> str:
-        return self.name
-
-
-MIN: Any = _Bound("MIN")
-MAX: Any = _Bound("MAX")
-EMPTY: Any = _Bound("EMPTY")
-MAX_JSON = "<MAX>"  # how CouchDB's explain renders its max key
-Range = tuple[str, Any, str, Any]
-_FULL: Range = ("$gt", MIN, "$lt", MAX)
-# mango_idx_view:indexable/1. $exists narrows no range but counts, so that an index whose
-# fields a query only requires to exist can still cover it.
-_RANGED = ("$lt", "$lte", "$eq", "$gt", "$gte", "$beginsWith", "$exists")
-# mango_idx_view: a $beginsWith prefix ranges up to the prefix followed by U+FFFF, which ICU's
-# root collation puts above every other character.
-_LAST_CODE_POINT = "\uffff"
-
-
-def bound_cmp(a: Any, b: Any) -> int:
-    """``mango_json:cmp`` with the MIN/MAX bounds."""
-    if a is b:
-        return 0
-    if a is MIN or b is MAX:
-        return -1
-    if a is MAX or b is MIN:
-        return 1
-    return collate(a, b)
-
-
-def key_cmp(a: Any, b: Any) -> int:
-    """Compare view keys where arrays may end in MAX (a range's end key)."""
-    if isinstance(a, list) and isinstance(b, list):
-        for x, y in zip(a, b, strict=False):
-            c = key_cmp(x, y)
-            if c:
-                return c
-        return (len(a) > len(b)) - (len(a) < len(b))
-    return bound_cmp(a, b)
-
-
-# -- what the selector says about fields -------------------------------------------------------
-
-
-def _single(sel: Selector) -> tuple[str, Any] | None:
-    return next(iter(sel.items())) if sel else None
-
-
-def indexable_fields(sel: Selector) -> list[str]:
-    """Fields under top-level ``$and`` with a comparison an index scan can serve."""
-    item = _single(sel)
-    if item is None:
-        return []
-    key, arg = item
-    if key == "$and":
-        return sorted({f for a in arg for f in indexable_fields(a)}, key=str.encode)
-    if key.startswith("$"):
-        return []
-    op = next(iter(arg), "")
-    return [key] if op in _RANGED else []
-
-
-def _range_of(sel: Selector, name: str, current: Range | Any) -> Range | Any:
-    if current is EMPTY:
-        return EMPTY
-    item = _single(sel)
-    if item is None:
-        return current
-    key, arg = item
-    if key == "$and":
-        for sub in arg:
-            current = _range_of(sub, name, current)
-        return current
-    if key != name:
-        return current
-    ((op, value),) = arg.items()
-    return _narrow(op, value, current)
-
-
-def _pos(low: Any, arg: Any, high: Any) -> str:
-    c = bound_cmp(arg, low)
-    if c < 0:
-        return "min"
-    if c == 0:
-        return "low"
-    c = bound_cmp(arg, high)
-    return "mid" if c < 0 else "high" if c == 0 else "max"
-
-
-def _narrow(op: str, arg: Any, r: Range) -> Range | Any:
-    lcmp, low, hcmp, high = r
-    if op == "$beginsWith":
-        narrowed = _narrow("$gte", arg, r)
-        return narrowed if narrowed is EMPTY else _narrow("$lte", arg + _LAST_CODE_POINT, narrowed)
-    pos = _pos(low, arg, high)
-    if op == "$lt":
-        if pos in ("min", "low"):
-            return EMPTY
-        return (lcmp, low, "$lt", arg) if pos in ("mid", "high") else r
-    if op == "$lte":
-        if pos == "min" or (pos == "low" and lcmp not in ("$gte", "$eq")):
-            return EMPTY
-        if pos == "low":
-            return ("$eq", arg, "$eq", arg)
-        return (lcmp, low, "$lte", arg) if pos == "mid" else r
-    if op == "$eq":
-        if pos == "mid" or (pos == "low" and lcmp in ("$gte", "$eq")):
-            return ("$eq", arg, "$eq", arg)
-        if pos == "high" and hcmp in ("$lte", "$eq"):
-            return ("$eq", arg, "$eq", arg)
-        return EMPTY
-    if op == "$gte":
-        if pos in ("min", "low"):
-            return r
-        if pos == "mid":
-            return ("$gte", arg, hcmp, high)
-        if pos == "high" and hcmp in ("$lte", "$eq"):
-            return ("$eq", arg, "$eq", arg)
-        return EMPTY
-    if op == "$gt":
-        if pos == "min":
-            return r
-        return ("$gt", arg, hcmp, high) if pos in ("low", "mid") else EMPTY
-    return r
-
-
-def field_ranges(sel: Selector) -> list[tuple[str, Any]]:
-    """``mango_idx_view:field_ranges``: each indexable field's range; an empty one ends it."""
-    out: list[tuple[str, Any]] = []
-    for name in indexable_fields(sel):
-        r = _range_of(sel, name, _FULL)
-        if r is EMPTY:
-            return [(name, EMPTY)]
-        out.append((name, r))
-    return out
+from brainlink_docs.views.mango.normalize import Selector
+from brainlink_docs.views.mango.ranges import (
+    EMPTY,
+    FULL,
+    MAX,
+    MIN,
+    field_ranges,
+    indexable_fields,
+    single,
+)
+from brainlink_docs.views.mango.selector import fields_of
 
 
 def has_required_fields(sel: Selector, required: Sequence[str]) -> bool:
@@ -195,7 +62,7 @@ def _remaining(sels: list[Selector], required: list[str]) -> list[str]:
 
 
 def is_constant_field(sel: Selector, name: str) -> bool:
-    item = _single(sel)
+    item = single(sel)
     if item is None:
         return False
     key, arg = item
@@ -278,7 +145,7 @@ class Plan:
 
     def _end(self) -> Any:
         if self.index is not None and self.index.type == "special":
-            r = self.ranges[0] if self.ranges else _FULL
+            r = self.ranges[0] if self.ranges else FULL
             return MAX if r[3] is MAX else r[3]
         key: list[Any] = []
         for _, _, _, high in (r for r in self.ranges if r is not EMPTY):
@@ -314,7 +181,7 @@ def _invalid_index_warning(index: Index | None, use_index: list[str]) -> list[st
 
 def _noop(sel: Selector) -> bool:
     # mango_cursor:maybe_noop_range: {"$or": []} (and $and, $all, $in) answers nothing at all.
-    item = _single(sel)
+    item = single(sel)
     return item is not None and item[0] in ("$all", "$and", "$or", "$in") and item[1] == []
 
 
@@ -473,11 +340,3 @@ def selector_hints(sel: Selector) -> list[dict[str, Any]]:
     indexable = indexable_fields(sel)
     others = sorted({f for f in fields_of(sel) if f not in indexable}, key=str.encode)
     return [{"type": "json", "indexable_fields": indexable, "unindexable_fields": others}]
-
-
-def to_json_key(key: Any) -> Any:
-    if key is MAX:
-        return MAX_JSON
-    if isinstance(key, list):
-        return [to_json_key(k) for k in key]
-    return key
