@@ -42,6 +42,7 @@ from brainlink_docs.store.sqlite.schema import (
 from brainlink_docs.store.sqlite.sequences import TOKEN_LENGTH, format_seq, parse_since
 from brainlink_docs.store.sqlite.writes import BatchOutcome, apply_batch, delete_doc
 from brainlink_docs.store.view import StoreView
+from brainlink_docs.views import mango
 from brainlink_docs.views.filters import filtered_changes
 from brainlink_docs.views.index.mappers import design_refusals
 from brainlink_docs.views.index.service import ViewIndexes
@@ -390,6 +391,25 @@ class SqliteStore:
         if self._views is not None:
             await self._views.close()
         await asyncio.to_thread(self._engine.close)
+
+    # -- Mango ----------------------------------------------------------------------------
+    # The planner and executor are store-independent (views.mango); they read this store
+    # through its DocumentStore methods.
+
+    async def find(self, request: Mapping[str, Any]) -> dict[str, Any]:
+        return await mango.find(self, request)
+
+    async def explain(self, request: Mapping[str, Any]) -> dict[str, Any]:
+        return await mango.explain(self, request)
+
+    async def create_index(self, request: Mapping[str, Any]) -> dict[str, Any]:
+        return await mango.create_index(self, request)
+
+    async def list_indexes(self) -> dict[str, Any]:
+        return await mango.list_indexes(self)
+
+    async def delete_index(self, ddoc: str, name: str) -> None:
+        await mango.delete_index(self, ddoc, name)
 
 
 def views_directory(path: str) -> str:
