@@ -4,34 +4,16 @@ and the real CouchDB: every replica prints the same workspace, with both devices
 
 from __future__ import annotations
 
-import asyncio
-import json
-import sys
 import uuid
 from pathlib import Path
 
+import example_runs
 from couch import CouchServer
 from http_api.conftest import serving
 
-from brainlink_docs.store.http import HttpDatabases
-
-EXAMPLE = Path(__file__).resolve().parents[2] / "examples" / "two_devices.py"
-
 
 async def run_example(url: str) -> dict[str, dict[str, object]]:
-    process = await asyncio.create_subprocess_exec(
-        sys.executable,
-        str(EXAMPLE),
-        url,
-        stdout=asyncio.subprocess.PIPE,
-        stderr=asyncio.subprocess.PIPE,
-    )
-    out, err = await asyncio.wait_for(process.communicate(), timeout=120)
-    assert process.returncode == 0, err.decode()
-    replicas: dict[str, dict[str, object]] = {}
-    for line in out.decode().splitlines():
-        replicas.update(json.loads(line))
-    return replicas
+    return await example_runs.run_example("two_devices.py", url)
 
 
 def check(replicas: dict[str, dict[str, object]]) -> None:
@@ -56,6 +38,4 @@ async def test_the_example_converges_through_the_real_couchdb(couchdb: CouchServ
     try:
         check(await run_example(f"{couchdb.url}/{name}"))
     finally:
-        databases = await HttpDatabases.connect(couchdb.url)
-        await databases.delete(name)
-        await databases.close()
+        await example_runs.drop_database(couchdb, name)

@@ -3,18 +3,13 @@ server and the real CouchDB: the device and the server answer the same rows and 
 
 from __future__ import annotations
 
-import asyncio
-import json
-import sys
 import uuid
 from pathlib import Path
 
+import example_runs
 from couch import CouchServer
 from http_api.conftest import serving
 
-from brainlink_docs.store.http import HttpDatabases
-
-EXAMPLE = Path(__file__).resolve().parents[2] / "examples" / "chat_views.py"
 EXPECTED = {
     "c1": ["hello", "how do I open a terminal?", "thanks"],
     "tokens": {"c1": 20, "c2": 9},
@@ -26,19 +21,7 @@ EXPECTED = {
 
 
 async def run_example(url: str) -> dict[str, object]:
-    process = await asyncio.create_subprocess_exec(
-        sys.executable,
-        str(EXAMPLE),
-        url,
-        stdout=asyncio.subprocess.PIPE,
-        stderr=asyncio.subprocess.PIPE,
-    )
-    out, err = await asyncio.wait_for(process.communicate(), timeout=120)
-    assert process.returncode == 0, err.decode()
-    sides: dict[str, object] = {}
-    for line in out.decode().splitlines():
-        sides.update(json.loads(line))
-    return sides
+    return await example_runs.run_example("chat_views.py", url)
 
 
 async def test_the_example_answers_alike_on_the_device_and_our_server(tmp_path: Path) -> None:
@@ -54,9 +37,5 @@ async def test_the_example_answers_alike_on_the_device_and_the_real_couchdb(
     try:
         sides = await run_example(f"{couchdb.url}/{name}")
     finally:
-        databases = await HttpDatabases.connect(couchdb.url)
-        try:
-            await databases.delete(name)
-        finally:
-            await databases.close()
+        await example_runs.drop_database(couchdb, name)
     assert sides == {"device": EXPECTED, "server": EXPECTED}

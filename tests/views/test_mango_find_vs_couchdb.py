@@ -85,6 +85,14 @@ async def every_page(store: DocumentStore, query: dict[str, Any]) -> list[str] |
     raise AssertionError("paging did not end")
 
 
+async def load_indexed(stores: Any, docs: list[dict[str, Any]], index_names: set[str]) -> None:
+    """The documents and the named indexes on every store (each store creates them alike)."""
+    await load(stores, docs)
+    for name in sorted(index_names):
+        created = {k: await s.create_index(index_request(name)) for k, s in stores.items()}
+        assert created["server"] == created["sqlite"] == created["couchdb"], created
+
+
 @settings(DIFFERENTIAL, max_examples=20)
 @given(
     docs=documents(40),
@@ -98,10 +106,7 @@ async def test_find_matches_couchdb(
     cases: list[dict[str, Any]],
 ) -> None:
     async with three_stores(couchdb) as stores:
-        await load(stores, docs)
-        for name in sorted(index_names):
-            created = {k: await s.create_index(index_request(name)) for k, s in stores.items()}
-            assert created["server"] == created["sqlite"] == created["couchdb"], created
+        await load_indexed(stores, docs, index_names)
         listed = {k: await s.list_indexes() for k, s in stores.items()}
         assert listed["server"] == listed["sqlite"] == listed["couchdb"]
         for query in cases:
@@ -133,10 +138,7 @@ async def test_bookmarks_page_through_every_document_once(
     cases: list[dict[str, Any]],
 ) -> None:
     async with three_stores(couchdb) as stores:
-        await load(stores, docs)
-        for name in sorted(index_names):
-            for store in stores.values():
-                await store.create_index(index_request(name))
+        await load_indexed(stores, docs, index_names)
         for query in cases:
             whole = {**query, "limit": 1000, "skip": 0}
             whole.pop("fields", None)

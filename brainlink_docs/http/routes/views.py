@@ -133,16 +133,18 @@ _SETTERS: dict[str, Callable[[dict[str, Any], str, Any], None]] = {
 
 
 async def view_get(request: web.Request, db: str, ddoc: str, view: str) -> web.StreamResponse:
-    query = view_query(request.query)
-    async with use_store(request, db) as store:
-        page = await store.query_view(ddoc, view, query)
-    return json_response(page.to_json())
+    return await _answer(request, db, ddoc, view, view_query(request.query))
 
 
 async def view_post(request: web.Request, db: str, ddoc: str, view: str) -> web.StreamResponse:
     require_json_type(request)
     body = await json_object(request)
-    query = view_query(request.query, body)
+    return await _answer(request, db, ddoc, view, view_query(request.query, body))
+
+
+async def _answer(
+    request: web.Request, db: str, ddoc: str, view: str, query: ViewQuery
+) -> web.StreamResponse:
     async with use_store(request, db) as store:
         page = await store.query_view(ddoc, view, query)
     return json_response(page.to_json())

@@ -220,29 +220,30 @@ class QueryServer:
         sec_obj: dict[str, Any],
     ) -> list[Any]:
         user_json, sec_json = dumps(user_ctx), dumps(sec_obj)
-        verdicts: list[Any] = []
-        for start in range(0, len(cases), FUNCTION_BATCH):
-            chunk = dumps(cases[start : start + FUNCTION_BATCH])
-            verdicts.extend(
-                self._guarded_functions(
-                    ddoc, lambda context, c=chunk: context.validate_json(c, user_json, sec_json)
-                )
-            )
-        return verdicts
+        return self._in_batches(
+            ddoc, cases, lambda context, chunk: context.validate_json(chunk, user_json, sec_json)
+        )
 
     def _filter_sync(
         self, ddoc: DesignFunctions, name: str, docs: list[Any], req: dict[str, Any]
     ) -> list[bool]:
         req_json = dumps(req)
-        passes: list[bool] = []
-        for start in range(0, len(docs), FUNCTION_BATCH):
-            chunk = dumps(docs[start : start + FUNCTION_BATCH])
-            passes.extend(
-                self._guarded_functions(
-                    ddoc, lambda context, c=chunk: context.filter_json(name, c, req_json)
-                )
-            )
-        return passes
+        return self._in_batches(
+            ddoc, docs, lambda context, chunk: context.filter_json(name, chunk, req_json)
+        )
+
+    def _in_batches(
+        self,
+        ddoc: DesignFunctions,
+        items: list[Any],
+        call: Callable[[FunctionsContext, str], list[T]],
+    ) -> list[T]:
+        """``call`` on ``FUNCTION_BATCH`` items at a time (one engine crossing each, as JSON)."""
+        out: list[T] = []
+        for start in range(0, len(items), FUNCTION_BATCH):
+            chunk = dumps(items[start : start + FUNCTION_BATCH])
+            out.extend(self._guarded_functions(ddoc, lambda context, c=chunk: call(context, c)))
+        return out
 
     def _check_sync(self, ddoc: DesignDoc) -> None:
         self._guarded(ddoc, lambda context: context.check())
