@@ -23,10 +23,12 @@ import time
 from pathlib import Path
 from typing import Any
 
+import pytest
 from hypothesis import settings
 from hypothesis import strategies as st
 from hypothesis.stateful import RuleBasedStateMachine, precondition, rule
 
+from brainlink_docs.errors import NotFound
 from brainlink_docs.store.api import ViewQuery
 from brainlink_docs.store.sqlite import SqliteStore
 from brainlink_docs.views.index.service import ViewIndexes
@@ -149,6 +151,7 @@ SLOW_MAP = """function(doc){
 }"""
 CHILD = """
 import asyncio, sys
+from brainlink_docs.errors import NotFound
 from brainlink_docs.store.api import ViewQuery
 from brainlink_docs.store.sqlite import SqliteStore
 from brainlink_docs.views.index import index
@@ -223,3 +226,28 @@ def test_an_update_killed_midway_resumes_without_losing_rows(tmp_path: Path) -> 
     assert 0 < partial < CRASH_DOCS, "the kill landed mid-build (else this test tests nothing)"
     assert resumed == rebuilt
     assert resumed["total_rows"] == CRASH_DOCS
+
+
+async def test_a_design_document_deleted_while_its_index_builds(tmp_path: Path) -> None:
+    """The query in flight finishes (its rows or CouchDB's 404), nothing hangs or breaks, the
+    next query is 404 ``deleted``, and ``_view_cleanup`` then removes the orphaned index."""
+    store = await SqliteStore.open(tmp_path / "db.sqlite")
+    try:
+        await store.bulk_docs([{"_id": f"doc{i:05d}", "n": i} for i in range(3000)])
+        design = {"_id": "_design/slow", "views": {"by_n": {"map": SLOW_MAP}}}
+        rev = (await store.put(design)).rev
+        assert rev is not None
+        query = asyncio.ensure_future(store.query_view("slow", "by_n", ViewQuery(limit=1)))
+        await asyncio.sleep(0.3)
+        await store.delete("_design/slow", rev)
+        outcome = (await asyncio.gather(query, return_exceptions=True))[0]
+        assert isinstance(outcome, NotFound) or outcome.total_rows == 3000
+        with pytest.raises(NotFound) as gone:
+            await store.query_view("slow", "by_n")
+        assert gone.value.reason == "deleted"
+        index_dir = Path(str(tmp_path / "db.sqlite") + ".views")
+        assert await asyncio.to_thread(lambda: list(index_dir.glob("*.sqlite")))
+        await store.view_cleanup()
+        assert not await asyncio.to_thread(lambda: list(index_dir.glob("*.sqlite")))
+    finally:
+        await store.close()
