@@ -114,3 +114,91 @@ def _group_key(key: Any, level: GroupLevel) -> Any:
     if level == "exact" or not isinstance(key, list):
         return key
     return key[:level]
+
+
+# Built-in reduces SQLite can fold itself over numbers (``_approx_count_distinct`` needs keys).
+SQL_REDUCES = frozenset({"_count", "_sum", "_stats"})
+# Integers with more digits than this may not fit SQLite's 64-bit SUM: Python folds those.
+_SAFE_DIGITS = 15
+
+
+def sql_reduce(
+    conn: sqlite3.Connection, view: int, plan: Plan, builtin: str
+) -> list[dict[str, Any]] | None:
+    """Grouped (or whole-range) ``_count``/``_sum``/``_stats`` folded by SQLite, without
+    parsing each row in Python: one aggregate per key (``group=true``) or per range. Answers
+    ``None`` — fold in Python instead — when a value is not a plain number, a sum overflows,
+    or two distinct key texts collate equal (``1`` and ``1.0``), so answers are exactly the
+    Python path's."""
+    if plan.group_level not in (0, "exact"):
+        return None
+    out: list[dict[str, Any]] = []
+    with storage.snapshot(conn):
+        for span in plan.ranges:
+            try:
+                folded = _fold(conn, view, span, builtin, grouped=plan.group_level == "exact")
+            except sqlite3.OperationalError:  # integer overflow
+                return None
+            if folded is None:
+                return None
+            out.extend(_reduced_row(key, stats, builtin) for key, stats in folded)
+    if plan.group_level == 0 and len(out) > 1:
+        return None
+    return out
+
+
+_NOT_NUMBER = f"""SUM(json_type(value) NOT IN ('integer', 'real')
+        OR (json_type(value) = 'integer' AND length(value) > {_SAFE_DIGITS}))"""
+_NUMBER = "(value ->> '$')"
+# SQLite turns an integer product past 64 bits into a double; Erlang (and Python) stay exact.
+# _stats squares its values, so integers beyond this square root fold in Python.
+_MAX_SQUARED = 3_037_000_499
+_NOT_NUMBER_OR_SQUARE = (
+    f"SUM(json_type(value) NOT IN ('integer', 'real') OR (json_type(value) = 'integer' "
+    f"AND (length(value) > {_SAFE_DIGITS} OR abs({_NUMBER}) > {_MAX_SQUARED})))"
+)
+# Per built-in: COUNT(*), how many values are not plain numbers, then its own aggregates.
+_AGGREGATES = {
+    "_count": "COUNT(*), 0",
+    "_sum": f"COUNT(*), {_NOT_NUMBER}, SUM({_NUMBER})",
+    "_stats": (
+        f"COUNT(*), {_NOT_NUMBER_OR_SQUARE}, SUM({_NUMBER}), MIN({_NUMBER}), MAX({_NUMBER}), "
+        f"SUM({_NUMBER} * {_NUMBER})"
+    ),
+}
+
+
+def _fold(
+    conn: sqlite3.Connection, view: int, span: storage.Range, builtin: str, *, grouped: bool
+) -> list[tuple[Any, tuple[Any, ...]]] | None:
+    where, params = span.where()
+    aggregates = _AGGREGATES[builtin]
+    if grouped:
+        order = "DESC" if span.descending else "ASC"
+        sql = (
+            f"SELECT key, {aggregates}, MIN(skey) AS first FROM rows WHERE {where} "
+            f"GROUP BY key ORDER BY first {order}"
+        )
+    else:
+        sql = f"SELECT NULL, {aggregates} FROM rows WHERE {where}"
+    folded: list[tuple[Any, tuple[Any, ...]]] = []
+    for key_text, count, other, *values in conn.execute(sql, [view, *params]):
+        if count == 0:
+            continue
+        if other:
+            return None
+        key = None if key_text is None else from_json(key_text)
+        if folded and grouped and collate(folded[-1][0], key) == 0:
+            return None
+        folded.append((key, (count, *values[: len(values) - grouped])))
+    return folded
+
+
+def _reduced_row(key: Any, stats: tuple[Any, ...], builtin: str) -> dict[str, Any]:
+    if builtin == "_count":
+        return {"key": key, "value": stats[0]}
+    if builtin == "_sum":
+        return {"key": key, "value": stats[1]}
+    count, total, low, high, squares = stats
+    value = {"sum": total, "count": count, "min": low, "max": high, "sumsqr": squares}
+    return {"key": key, "value": value}

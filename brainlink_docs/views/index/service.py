@@ -95,11 +95,15 @@ class ViewIndexes:
         steps: Plan,
         query: ViewQuery,
     ) -> list[dict[str, Any]]:
-        found = await index.file.read(read.groups, view_id, steps)
         end = None if query.limit is None else query.skip + query.limit
-        chosen = found[query.skip : end]
         source = mapper.reduce_of(view)
         assert source is not None
+        if source in read.SQL_REDUCES:
+            folded = await index.file.read(read.sql_reduce, view_id, steps, source)
+            if folded is not None:
+                return folded[query.skip : end]
+        found = await index.file.read(read.groups, view_id, steps)
+        chosen = found[query.skip : end]
         builtin = BUILTINS.get(source) if source.startswith("_") else None
         rows = []
         for group in chosen:
