@@ -83,6 +83,14 @@ _LOCAL_REV_CHECK = (
     "CouchDB 3 checks none, last writer wins (couch_db_updater:update_local_doc_revs)"
 )
 DEVIATIONS: dict[str, Deviation] = {
+    "test_views.py::test_ranges_limits_and_descending[http-pouchdb-server]": _pouch(
+        "PouchDB's map/reduce answers offset = skip; CouchDB counts the rows before the range "
+        "(couch_mrview: reductions of the B-tree left of the start key) plus skip"
+    ),
+    "test_views.py::test_errors[http-pouchdb-server]": _pouch(
+        "PouchDB's map/reduce accepts group=true on a map-only view; CouchDB answers 400 "
+        "query_parse_error 'Invalid use of grouping on a map view.' (couch_mrview_util)"
+    ),
     # --- test_all_docs.py
     "test_all_docs.py::test_ids_collate_as_utf8_bytes[http-pouchdb-server]": _pouch(_RANGE_SCAN),
     "test_all_docs.py::test_ranges_match_a_model_of_utf8_sorted_ids[http-pouchdb-server]": _pouch(

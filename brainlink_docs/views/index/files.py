@@ -1,8 +1,10 @@
 """``IndexFile``: one index's SQLite file behind an async boundary.
 
-One writer thread owns the only write connection (updates are serialized by the caller's lock
-anyway); reads run on a small pool whose threads each keep their own connection, so queries
-read concurrently with an update (WAL) and the event loop never touches ``sqlite3``.
+Every index file of the process shares one small pool of threads (a server may hold hundreds
+of databases with views: threads per file would add up to thousands); each thread opens its
+own connection to a file on first use. Writes to one file are serialized by its index's update
+lock, and SQLite's WAL lets reads run beside a write, so the event loop never touches
+``sqlite3`` and never waits on it.
 """
 
 from __future__ import annotations
@@ -18,59 +20,56 @@ from brainlink_docs.views.index import storage
 
 P = ParamSpec("P")
 T = TypeVar("T")
-# Concurrent readers of one index; the machine this runs on has few cores.
-READERS = 2
+# Threads for every index file's reads and writes: the machines this runs on have few cores,
+# and SQLite does its work without the GIL, so a few threads keep them busy.
+POOL_THREADS = 4
 
 _Work = Callable[Concatenate[sqlite3.Connection, P], T]
+_pool: ThreadPoolExecutor | None = None
+_pool_guard = threading.Lock()
+
+
+def _shared_pool() -> ThreadPoolExecutor:
+    global _pool
+    with _pool_guard:
+        if _pool is None:
+            _pool = ThreadPoolExecutor(POOL_THREADS, thread_name_prefix="brainlink-views")
+        return _pool
 
 
 class IndexFile:
     def __init__(self, path: str) -> None:
         self.path = path
-        self._writer = ThreadPoolExecutor(1, thread_name_prefix="brainlink-view-writer")
-        self._readers = ThreadPoolExecutor(READERS, thread_name_prefix="brainlink-view-reader")
         self._local = threading.local()
         self._connections: list[sqlite3.Connection] = []
         self._guard = threading.Lock()
+        self._closed = False
 
-    async def write(
-        self,
-        function: _Work[P, T],
-        *args: P.args,
-        **kw: P.kwargs,
-    ) -> T:
-        return await asyncio.wrap_future(self._writer.submit(self._call, function, *args, **kw))
+    async def write(self, function: _Work[P, T], *args: P.args, **kw: P.kwargs) -> T:
+        return await self.read(function, *args, **kw)
 
-    async def read(
-        self,
-        function: _Work[P, T],
-        *args: P.args,
-        **kw: P.kwargs,
-    ) -> T:
-        return await asyncio.wrap_future(self._readers.submit(self._call, function, *args, **kw))
+    async def read(self, function: _Work[P, T], *args: P.args, **kw: P.kwargs) -> T:
+        future = _shared_pool().submit(self._call, function, *args, **kw)
+        return await asyncio.wrap_future(future)
 
-    def _call(
-        self,
-        function: _Work[P, T],
-        *args: P.args,
-        **kw: P.kwargs,
-    ) -> T:
+    def _call(self, function: _Work[P, T], *args: P.args, **kw: P.kwargs) -> T:
         return function(self._connection(), *args, **kw)
 
     def _connection(self) -> sqlite3.Connection:
         conn: sqlite3.Connection | None = getattr(self._local, "conn", None)
         if conn is None:
-            conn = storage.connect(self.path)
-            self._local.conn = conn
             with self._guard:
+                if self._closed:
+                    raise RuntimeError(f"index file {self.path} is closed")
+                conn = storage.connect(self.path)
                 self._connections.append(conn)
+            self._local.conn = conn
         return conn
 
     def close(self) -> None:
-        """Blocking: finish queued work, then close every connection."""
-        self._writer.shutdown(wait=True)
-        self._readers.shutdown(wait=True)
+        """Blocking: close every connection (callers first wait for their work to finish)."""
         with self._guard:
+            self._closed = True
             for conn in self._connections:
                 conn.close()
             self._connections.clear()

@@ -72,42 +72,45 @@ class Group:
 
 
 def groups(conn: sqlite3.Connection, view: int, plan: Plan) -> list[Group]:
-    """The range's rows, grouped at ``plan.group_level`` (one group when not grouping)."""
+    """The range's rows, grouped at ``plan.group_level`` (one group when not grouping).
+
+    Rows arrive in collation order, so a group is a run of keys that collate equal at the
+    level; a key is parsed and compared only where its text changes (runs of one key are
+    the common case).
+    """
     level = plan.group_level
     out: list[Group] = []
+    current: Group | None = None
     for span in plan.ranges:
-        span_groups: list[Group] = []
         last_text: str | None = None
+        key: Any = None
         for _skey, doc_id, key_text, value_text in storage.iter_scan(conn, view, span):
-            key = from_json(key_text)
-            kv = [[key, doc_id], from_json(value_text)]
-            if level == 0:
-                if not span_groups:
-                    span_groups.append(Group(None, []))
-                span_groups[-1].kvs.append(kv)
-                continue
-            group_key = _group_key(key, level)
-            if span_groups and _same_group(group_key, last_text, span_groups[-1].key, key_text):
-                span_groups[-1].kvs.append(kv)
-                continue
-            span_groups.append(Group(group_key, [kv]))
-            last_text = key_text if level == "exact" else None
-        out.extend(span_groups)
-    if level == 0 and len(out) > 1:
-        # keys without group=true is refused by plan; one range gives at most one group.
-        merged = Group(None, [kv for group in out for kv in group.kvs])
-        return [merged]
+            if key_text != last_text or current is None:
+                key = from_json(key_text)
+                last_text = key_text
+                current = _group_of(key, level, current, out)
+            current.kvs.append([[key, doc_id], from_json(value_text)])
+        if level != 0:
+            current = None  # each key of ``keys`` is its own group
     return out
+
+
+def _group_of(key: Any, level: GroupLevel, current: Group | None, out: list[Group]) -> Group:
+    """The group a row of ``key`` belongs to: ``current`` or a new one appended to ``out``."""
+    if level == 0:
+        if current is None:
+            current = Group(None, [])
+            out.append(current)
+        return current
+    group_key = _group_key(key, level)
+    if current is not None and collate(group_key, current.key) == 0:
+        return current
+    group = Group(group_key, [])
+    out.append(group)
+    return group
 
 
 def _group_key(key: Any, level: GroupLevel) -> Any:
     if level == "exact" or not isinstance(key, list):
         return key
     return key[:level]
-
-
-def _same_group(group_key: Any, key_text: str | None, current: Any, text: str) -> bool:
-    """Rows arrive in collation order, so a group is a run of keys that collate equal."""
-    if key_text is not None and key_text == text:
-        return True
-    return collate(group_key, current) == 0

@@ -120,36 +120,58 @@ class Batch:
 def apply(conn: sqlite3.Connection, batch: Batch, *, fresh: bool) -> None:
     """Replace the batch's documents' rows and move the index to ``batch.seq``, atomically.
 
-    ``fresh`` (an index still at sequence 0 holds no rows) skips looking for old rows.
+    Only rows that differ are written: an edit usually leaves most of a document's rows as
+    they were (a message's text changed, its key did not), and every page a transaction
+    touches is written again at commit. ``fresh`` (an index still at sequence 0 holds no
+    rows) skips looking for old rows.
     """
     with _transaction(conn):
-        counts: dict[int, int] = {}
-        track = ranks.is_valid(conn)
-        removed: list[tuple[int, bytes]] = []
-        if not fresh:
-            _remove(conn, batch.removed, counts, removed if track else None)
-        inserts = [
-            (view, skey, dup, doc_id, key, value)
+        new = {
+            (view, skey, dup): (doc_id, key, value)
             for view, doc_id, rows in batch.added
             for skey, dup, key, value in rows
-        ]
-        # In key order, each B-tree page is visited once per transaction.
-        inserts.sort(key=_position)
-        for view, _doc, rows in batch.added:
-            counts[view] = counts.get(view, 0) + len(rows)
+        }
+        old = {} if fresh else _old_rows(conn, batch.removed)
+        gone = sorted(place for place in old if place not in new)
+        inserts = sorted((*place, *row) for place, row in new.items() if place not in old)
+        changed = sorted(
+            (*place, row[1], row[2])
+            for place, row in new.items()
+            if place in old and old[place] != row[1:]
+        )
+        conn.executemany("DELETE FROM rows WHERE view = ? AND skey = ? AND dup = ?", gone)
         conn.executemany("INSERT INTO rows VALUES (?, ?, ?, ?, ?, ?)", inserts)
+        conn.executemany(
+            "UPDATE rows SET key = ?4, value = ?5 WHERE view = ?1 AND skey = ?2 AND dup = ?3",
+            changed,
+        )
+        counts: dict[int, int] = {}
+        for row in inserts:
+            counts[row[0]] = counts.get(row[0], 0) + 1
+        for place in gone:
+            counts[place[0]] = counts.get(place[0], 0) - 1
         conn.executemany(
             "UPDATE views SET row_count = row_count + ? WHERE id = ?",
             [(delta, view) for view, delta in counts.items() if delta],
         )
-        if track:
-            ranks.adjust(conn, [(row[0], row[1]) for row in inserts], removed)
+        if ranks.is_valid(conn):
+            ranks.adjust(conn, [row[:2] for row in inserts], [place[:2] for place in gone])
         _set_meta(conn, "seq", batch.seq)
         _set_meta(conn, "purge_seq", batch.purge_seq)
 
 
-def _position(row: tuple[int, bytes, int, str, str, str]) -> tuple[int, bytes, int]:
-    return row[0], row[1], row[2]
+def _old_rows(
+    conn: sqlite3.Connection, doc_ids: Sequence[str]
+) -> dict[tuple[int, bytes, int], tuple[str, str]]:
+    """The rows the index holds for ``doc_ids``: place -> (key JSON, value JSON)."""
+    old: dict[tuple[int, bytes, int], tuple[str, str]] = {}
+    for start in range(0, len(doc_ids), ID_CHUNK):
+        chunk = list(doc_ids[start : start + ID_CHUNK])
+        marks = ",".join("?" * len(chunk))
+        sql = f"SELECT view, skey, dup, key, value FROM rows WHERE doc_id IN ({marks})"
+        for view, skey, dup, key, value in conn.execute(sql, chunk):
+            old[(view, skey, dup)] = (key, value)
+    return old
 
 
 def settle(conn: sqlite3.Connection) -> None:
@@ -158,35 +180,6 @@ def settle(conn: sqlite3.Connection) -> None:
         return
     with _transaction(conn):
         ranks.rebuild(conn, [row[0] for row in conn.execute("SELECT id FROM views")])
-
-
-def _remove(
-    conn: sqlite3.Connection,
-    doc_ids: Sequence[str],
-    counts: dict[int, int],
-    removed: list[tuple[int, bytes]] | None,
-) -> None:
-    for start in range(0, len(doc_ids), ID_CHUNK):
-        chunk = list(doc_ids[start : start + ID_CHUNK])
-        marks = ",".join("?" * len(chunk))
-        if removed is None:
-            gone = conn.execute(
-                f"SELECT view, COUNT(*) FROM rows WHERE doc_id IN ({marks}) GROUP BY view", chunk
-            ).fetchall()
-        else:
-            rows = conn.execute(
-                f"SELECT view, skey FROM rows WHERE doc_id IN ({marks})", chunk
-            ).fetchall()
-            removed.extend(rows)
-            per_view: dict[int, int] = {}
-            for view, _skey in rows:
-                per_view[view] = per_view.get(view, 0) + 1
-            gone = list(per_view.items())
-        if not gone:
-            continue
-        conn.execute(f"DELETE FROM rows WHERE doc_id IN ({marks})", chunk)
-        for view, n in gone:
-            counts[view] = counts.get(view, 0) - n
 
 
 def row_count(conn: sqlite3.Connection, view: int) -> int:
