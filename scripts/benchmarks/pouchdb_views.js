@@ -70,29 +70,34 @@ class Run {
     return { docs, seconds: ms / 1000, failed };
   }
 
-  /** A query of each view: by_chat's total_rows, tokens' total_rows, tokens' _sum. */
+  /** The first row of each view (each brought up to date first): their total_rows. */
   async bothViews() {
     const keyed = await this.db.query(`${this.ddoc}/by_chat`, { limit: 1 });
     const tokens = await this.db.query(`${this.ddoc}/tokens`, { reduce: false, limit: 1 });
+    return [keyed.total_rows, tokens.total_rows];
+  }
+
+  /** The _sum of every row: the check that the edits reached the index (not timed). */
+  async tokensSum() {
     const total = await this.db.query(`${this.ddoc}/tokens`);
-    const sum = total.rows.length ? total.rows[0].value : null;
-    return [keyed.total_rows, tokens.total_rows, sum];
+    return total.rows.length ? total.rows[0].value : null;
   }
 
   async build() {
     const t0 = process.hrtime.bigint();
-    const [byChat, tokens] = await this.bothViews();
-    return { seconds: msSince(t0) / 1000, total_rows: [byChat, tokens] };
+    const totalRows = await this.bothViews();
+    return { seconds: msSince(t0) / 1000, total_rows: totalRows };
   }
 
   async incremental() {
     const docs = this.edits.map((doc) => ({ ...doc, _rev: this.revs.get(doc._id) }));
     const results = await this.db.bulkDocs(docs);
     const t0 = process.hrtime.bigint();
-    const [byChat, tokens, sum] = await this.bothViews();
+    const totalRows = await this.bothViews();
     const seconds = msSince(t0) / 1000;
     const failed = results.filter((r) => r.error).map((r) => r.id).slice(0, 5);
-    return { seconds, edited: results.length, failed, total_rows: [byChat, tokens], tokens_sum: sum };
+    const sum = await this.tokensSum();
+    return { seconds, edited: results.length, failed, total_rows: totalRows, tokens_sum: sum };
   }
 
   async keyed(chatsKey, limitKey, includeDocs) {
