@@ -211,7 +211,13 @@ def error_from_response(status: int, body: object) -> CouchError:
 # (``missing_stub`` is CouchDB's 412 for an attachment stub the parent revision lacks).
 _BY_TOKEN: dict[str, type[CouchError]] = {
     cls.error: cls for classes in _BY_STATUS.values() for cls in classes
-} | {"missing_stub": PreconditionFailed, "illegal_database_name": BadRequest}
+} | {
+    "missing_stub": PreconditionFailed,
+    "illegal_database_name": BadRequest,
+    # A design document refused on save (couch_mrview:validate): 400s.
+    "invalid_design_doc": BadRequest,
+    "compilation_error": BadRequest,
+}
 
 
 def error_from_token(error: str, reason: str | None) -> CouchError:

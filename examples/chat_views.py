@@ -1,12 +1,15 @@
-"""A chat's messages through a design-document view, on a device and on a server.
+"""A chat's messages through a design-document view and a Mango query, on a device and on a
+server.
 
     python examples/chat_views.py http://admin:PASSWORD@127.0.0.1:5984/demo-chat
 
 The device is an embedded store (a SQLite file); the server is any CouchDB-compatible one
 (``bash scripts/run``, a real CouchDB), its database created if missing. The device writes a
-few messages and a design document with two views — a chat's messages in order and the tokens
-spent per chat — queries them, replicates everything to the server and runs the same queries
-there: the same design document answers the same rows on both. Prints one JSON line per side.
+few messages, a design document with two views — a chat's messages in order and the tokens
+spent per chat — and a Mango index on ``tokens``; queries them (the views, and ``_find`` for
+the messages that spent at least 9 tokens, most first), replicates everything to the server and
+runs the same queries there: the same design documents answer the same rows on both. Prints
+one JSON line per side.
 """
 
 from __future__ import annotations
@@ -43,14 +46,24 @@ MESSAGES = [
 ]
 
 
+FIND = {
+    "selector": {"type": "message", "tokens": {"$gte": 9}},
+    "sort": [{"tokens": "desc"}],
+    "fields": ["text", "tokens"],
+}
+
+
 async def queries(store: DocumentStore) -> dict[str, Any]:
-    """A chat's messages in order (a key range), and tokens per chat (a grouped reduce)."""
+    """A chat's messages in order (a key range), tokens per chat (a grouped reduce), and the
+    costliest messages (``_find`` served by the Mango index on ``tokens``)."""
     chat = ViewQuery(startkey=["c1"], endkey=["c1", {}])
     messages = await store.query_view("chats", "messages", chat)
     tokens = await store.query_view("chats", "tokens", ViewQuery(group=True))
+    found = await store.find(FIND)
     return {
         "c1": [row["value"] for row in messages.rows],
         "tokens": {row["key"]: row["value"] for row in tokens.rows},
+        "costly": found["docs"],
     }
 
 
@@ -70,6 +83,7 @@ async def main(url: str, folder: Path) -> None:
             for chat, seq, text, tokens in MESSAGES
         ]
         await device.bulk_docs([*docs, DESIGN])
+        await device.create_index({"index": {"fields": [{"tokens": "desc"}]}, "name": "tokens"})
         print(json.dumps({"device": await queries(device)}))
         await replicate(device, server)
         print(json.dumps({"server": await queries(server)}))

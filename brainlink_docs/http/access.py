@@ -20,6 +20,7 @@ from brainlink_docs.security.guarded import NOT_DB_ADMIN, MemberView, security_e
 from brainlink_docs.security.replicator import replicator_view
 from brainlink_docs.security.users import USERS_DB
 from brainlink_docs.store.api import DocumentStore
+from brainlink_docs.views.validation import user_ctx_json
 
 
 class Access(enum.Enum):
@@ -85,6 +86,15 @@ def _security_of(store: DocumentStore, raw: dict[str, Any]) -> Security:
     return security
 
 
+def _as_user(store: DocumentStore, db: str, user: UserCtx) -> DocumentStore:
+    """``store`` bound to the request's user as CouchDB's ``userCtx``, for a store that runs
+    design functions (``SqliteStore.as_user``); any other store as it is."""
+    as_user = getattr(store, "as_user", None)
+    if as_user is None:
+        return store
+    return as_user(user_ctx_json(db, user.name, user.roles))  # type: ignore[no-any-return]
+
+
 class GuardedLease:
     """``async with use_store(request, db)``: the database, opened, checked and guarded."""
 
@@ -109,20 +119,22 @@ class GuardedLease:
 
     async def __aenter__(self) -> DocumentStore:
         store: DocumentStore = await self._lease.__aenter__()
+        # Design functions (validate_doc_update, filters) see the request's user.
+        bound = _as_user(store, self._db, self._user)
         if self._user.is_admin and self._db not in _VIEWED_DBS:
-            return store  # server admins bypass every check: no security read on their path
+            return bound  # server admins bypass every check: no security read on their path
         try:
             security = _security_of(store, await store.get_security())
             check_db_access(self._access, self._user, security)
             if self._db == USERS_DB:
                 assert self._users_options is not None
-                return users_view(store, self._user, security, self._users_options)
+                return users_view(bound, self._user, security, self._users_options)
             if self._db == REPLICATOR_DB:
-                return replicator_view(store, self._user)
+                return replicator_view(bound, self._user)
             if self._read_only or security.is_admin(self._user):
                 # The member view guards writes only; GET and HEAD never write.
-                return store
-            return MemberView(store, anonymous=self._user.name is None)  # type: ignore[return-value]
+                return bound
+            return MemberView(bound, anonymous=self._user.name is None)  # type: ignore[return-value]
         except BaseException:
             await self._lease.__aexit__(None, None, None)
             raise

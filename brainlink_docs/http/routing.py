@@ -15,7 +15,7 @@ from urllib.parse import unquote
 
 from aiohttp import web
 
-from brainlink_docs.errors import BadRequest, MethodNotAllowed, NotImplementedYet
+from brainlink_docs.errors import BadRequest, MethodNotAllowed, NotFound, NotImplementedYet
 from brainlink_docs.http.access import Access
 from brainlink_docs.http.routes import (
     attachments,
@@ -23,6 +23,7 @@ from brainlink_docs.http.routes import (
     changes,
     database,
     documents,
+    mango,
     replicate,
     server,
     session,
@@ -91,9 +92,9 @@ _DB: dict[str, dict[str, RouteHandler]] = {
     "_ensure_full_commit": {"POST": database.ensure_full_commit},
     "_purge": {"POST": database.purge},
     "_security": {"GET": database.get_security, "PUT": database.put_security},
-    "_find": {"POST": database.not_implemented},
-    "_index": {"GET": database.not_implemented, "POST": database.not_implemented},
-    "_explain": {"POST": database.not_implemented},
+    "_find": {"POST": mango.find},
+    "_index": {"GET": mango.list_indexes, "POST": mango.create_index},
+    "_explain": {"POST": mango.explain},
 }
 
 # Database endpoints only the database's admins may call (CouchDB's check_is_admin callers).
@@ -104,7 +105,10 @@ _DB_OPS_ACCESS = {
     ("_revs_limit", "PUT"): Access.DB_ADMIN,
     ("_security", "PUT"): Access.DB_ADMIN,
     ("_purge", "POST"): Access.SERVER_ADMIN,
+    # An index is a design document: creating or deleting one is a db admin's write.
+    ("_index", "POST"): Access.DB_ADMIN,
 }
+_INDEX_DELETE = {"DELETE": mango.delete_index}
 
 _DOC = {
     "GET": documents.get_doc,
@@ -152,6 +156,8 @@ def resolve(method: str, raw_path: str) -> Route:
     if second in _DB and len(segs) == 2:
         access = _DB_OPS_ACCESS.get((second, method), Access.MEMBER)
         return _methods(_DB[second], method, db, access=access)
+    if second == "_index" and len(segs) > 2:
+        return _index_route(method, db, segs[2:])
     if second == "_compact" and len(segs) == 3:
         return _methods(
             {"POST": views.compact}, method, db, segs[2], access=Access.DB_ADMIN_REQUIRED
@@ -161,6 +167,15 @@ def resolve(method: str, raw_path: str) -> Route:
     if second in ("_design", "_local") and len(segs) >= 3:
         return _prefixed(method, db, second, segs[2:])
     return _doc_or_attachment(method, db, second, segs[2:])
+
+
+def _index_route(method: str, db: str, rest: list[str]) -> Route:
+    """``DELETE /{db}/_index/[_design/]{ddoc}/json/{name}``."""
+    if rest[0] == "_design" and len(rest) > 1:
+        rest = [f"_design/{rest[1]}", *rest[2:]]
+    if len(rest) != 3 or rest[1] != "json":
+        raise NotFound("missing")
+    return _methods(_INDEX_DELETE, method, db, rest[0], rest[2], access=Access.DB_ADMIN)
 
 
 def _prefixed(method: str, db: str, prefix: str, rest: list[str]) -> Route:

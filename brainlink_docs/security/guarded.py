@@ -19,11 +19,13 @@ from typing import Any
 from brainlink_docs.errors import Conflict, CouchError, Forbidden, NotFound, Unauthorized
 from brainlink_docs.security.acl import Security, UserCtx
 from brainlink_docs.security.users import (
+    SECRET_FIELDS,
     check_write_allowed,
     doc_user_name,
     hash_into,
     prepare_user_doc,
     redact_for,
+    user_doc_id,
 )
 from brainlink_docs.store.api import BulkResult, DocumentStore, ReadOptions
 from brainlink_docs.store.view import StoreView, guarded_bulk
@@ -145,6 +147,22 @@ class UsersView(StoreView):
     async def get_attachment(self, doc_id: str, name: str, rev: str | None = None) -> Any:
         await self.get(doc_id, rev)
         return await self._inner.get_attachment(doc_id, name, rev)
+
+    async def find(self, request: Mapping[str, Any]) -> dict[str, Any]:
+        """``_find`` for a non-admin sees their own document only (without its secret fields),
+        an anonymous user nothing: CouchDB 3.5 with an open ``_users`` filters the same way."""
+        if self._admin or not isinstance(request, Mapping) or "selector" not in request:
+            return await self._inner.find(request)
+        name = self._user.name
+        own: dict[str, Any] = {"_id": user_doc_id(name)} if name else {"_id": {"$in": []}}
+        restricted = {**request, "selector": {"$and": [request["selector"], own]}}
+        if not isinstance(request["selector"], dict):
+            restricted = dict(request)  # the inner store refuses it with CouchDB's error
+        answer = await self._inner.find(restricted)
+        answer["docs"] = [
+            {k: v for k, v in doc.items() if k not in SECRET_FIELDS} for doc in answer["docs"]
+        ]
+        return answer
 
     # -- writes --------------------------------------------------------------------------
     async def _current(self, doc_id: str) -> Doc | None:

@@ -85,6 +85,9 @@ class BulkResult:
     def to_json(self) -> dict[str, Any]:
         if self.error is None:
             return {"ok": True, "id": self.id, "rev": self.rev}
+        if self.rev is not None:
+            # A replicated revision refused (new_edits=false): CouchDB names it in the row.
+            return {"id": self.id, "rev": self.rev, "error": self.error, "reason": self.reason}
         return {"id": self.id, "error": self.error, "reason": self.reason}
 
 

@@ -408,17 +408,6 @@ async def test_deprecated_design_document_functions_are_501_not_implemented(
     assert isinstance(body["reason"], str)
 
 
-@pytest.mark.parametrize(
-    ("method", "path"), [("POST", "/db/_find"), ("POST", "/db/_explain"), ("GET", "/db/_index")]
-)
-async def test_mango_endpoints_are_501_not_implemented(
-    db: aiohttp.ClientSession, method: str, path: str
-) -> None:
-    async with db.request(method, path, json={"selector": {}}) as r:
-        assert r.status == 501
-        assert (await json_of(r))["error"] == "not_implemented"
-
-
 async def test_local_documents_refuse_attachments_with_400(db: aiohttp.ClientSession) -> None:
     # chttpd_db: db_req([_, <<"_local">> | _Rest]) throws {bad_request, <<"_local documents do
     # not accept attachments.">>}

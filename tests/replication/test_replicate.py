@@ -25,7 +25,7 @@ from hypothesis import strategies as st
 from peers import fresh_database
 from store.helpers import BIN, backend, inline, replicated, rev
 
-from brainlink_docs.errors import BadRequest, NotFound, NotImplementedYet
+from brainlink_docs.errors import BadRequest, NotFound
 from brainlink_docs.replication import (
     Progress,
     ReplicationOptions,
@@ -216,15 +216,19 @@ async def test_a_named_filter_runs_on_the_real_couchdb_with_its_query_params(
         await target.close()
 
 
-async def test_a_named_filter_on_a_store_without_javascript_is_a_clear_501(
+async def test_a_named_filter_runs_on_the_embedded_store(
     tmp_path: Path,
 ) -> None:
+    """The embedded store runs filter functions itself (it answered 501 before it could)."""
     source = await SqliteStore.open(tmp_path / "s.sqlite")
     target = await SqliteStore.open(tmp_path / "t.sqlite")
     try:
-        await source.put({"_id": "_design/sync", "filters": {"mine": "function(d){return true}"}})
-        with pytest.raises(NotImplementedYet, match="JavaScript"):
-            await replicate(source, target, ReplicationOptions(filter="sync/mine"))
+        mine = "function(d){ return d.mine === true }"
+        await source.put({"_id": "_design/sync", "filters": {"mine": mine}})
+        await source.bulk_docs([{"_id": "a", "mine": True}, {"_id": "b", "mine": False}])
+        result = await replicate(source, target, ReplicationOptions(filter="sync/mine"))
+        assert result.stats["docs_written"] == 1
+        assert [c.id async for c in iter_changes(target)] == ["a"]
         with pytest.raises(NotFound):
             await replicate(source, target, ReplicationOptions(filter="sync/missing"))
     finally:

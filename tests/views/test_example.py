@@ -1,5 +1,5 @@
 """The README's views example (``examples/chat_views.py``), run as a user runs it, against our
-server and the real CouchDB: the device and the server answer the same rows."""
+server and the real CouchDB: the device and the server answer the same rows and documents."""
 
 from __future__ import annotations
 
@@ -18,6 +18,10 @@ EXAMPLE = Path(__file__).resolve().parents[2] / "examples" / "chat_views.py"
 EXPECTED = {
     "c1": ["hello", "how do I open a terminal?", "thanks"],
     "tokens": {"c1": 20, "c2": 9},
+    "costly": [
+        {"text": "how do I open a terminal?", "tokens": 12},
+        {"text": "summarize this file", "tokens": 9},
+    ],
 }
 
 

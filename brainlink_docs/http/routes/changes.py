@@ -17,7 +17,7 @@ from typing import Any
 import orjson
 from aiohttp import web
 
-from brainlink_docs.errors import BadRequest, filter_needs_javascript
+from brainlink_docs.errors import BadRequest, CouchError
 from brainlink_docs.http import params
 from brainlink_docs.http.requests import json_object, require_json_type, use_store
 from brainlink_docs.http.responses import BASE_HEADERS
@@ -51,7 +51,7 @@ def parse_feed(query: Any, body: dict[str, Any] | None, last_event_id: str | Non
     kind = query.get("feed", "normal")
     if kind not in FEEDS:
         raise BadRequest(f"Supported `feed` types: {', '.join(sorted(FEEDS))}")
-    doc_ids = selector = None
+    doc_ids = selector = named = None
     flt = query.get("filter")
     if flt == "_doc_ids":
         doc_ids = (body or {}).get("doc_ids", params.json_value(query, "doc_ids"))
@@ -65,7 +65,9 @@ def parse_feed(query: Any, body: dict[str, Any] | None, last_event_id: str | Non
     elif flt == "_design":
         selector = {"_id": {"$beginsWith": "_design/"}}
     elif flt is not None:
-        raise filter_needs_javascript(flt)
+        # A design-function filter (ddoc/name, or _view): the store runs it, with the
+        # request's whole query string as its req.query, as CouchDB passes it.
+        named = flt
     style = query.get("style", "main_only")
     if style not in ("main_only", "all_docs"):
         raise BadRequest("Invalid style; expected main_only or all_docs")
@@ -83,6 +85,8 @@ def parse_feed(query: Any, body: dict[str, Any] | None, last_event_id: str | Non
         attachments=params.boolean(query, "attachments"),
         doc_ids=tuple(doc_ids) if doc_ids is not None else None,
         selector=selector,
+        filter=named,
+        query_params=dict(query) if named is not None else None,
     )
     heartbeat = _millis(query, "heartbeat", DEFAULT_HEARTBEAT_MS) if "heartbeat" in query else None
     return Feed(kind, changes, heartbeat, _millis(query, "timeout", DEFAULT_TIMEOUT_MS))
@@ -147,13 +151,31 @@ async def _wait(
 
 
 async def _normal(request: web.Request, store: DocumentStore, feed: Feed) -> web.StreamResponse:
+    query, remaining = feed.query, feed.query.limit
+    # Read before the 200 headers: a filter function that throws is a 500, as in CouchDB.
+    page = await _page(store, query, remaining)
     response = web.StreamResponse(headers={**BASE_HEADERS, "Content-Type": "application/json"})
     await response.prepare(request)
+    try:
+        await _stream_normal(response, store, feed, page)
+    except CouchError as exc:
+        await _cut_short(response, exc)
+    return response
+
+
+async def _stream_normal(
+    response: web.StreamResponse, store: DocumentStore, feed: Feed, page: ChangesPage
+) -> None:
     query, remaining = feed.query, feed.query.limit
-    page = await _page(store, query, remaining)
-    waits = feed.kind == "longpoll" and not page.results and not query.descending
-    if waits and await _wait(response, store, page.last_seq, feed, b"\n"):
-        page = await _page(store, replace(query, since=page.last_seq), remaining)
+    if feed.kind == "longpoll" and not query.descending:
+        # Wait for a change that shows: under a filter, a write it rejects wakes the feed
+        # but answers nothing, so wait again, within the one timeout (CouchDB's longpoll).
+        deadline = time.monotonic() + feed.timeout
+        while not page.results:
+            left = replace(feed, timeout=deadline - time.monotonic())
+            if not await _wait(response, store, page.last_seq, left, b"\n"):
+                break
+            page = await _page(store, replace(query, since=page.last_seq), remaining)
     await response.write(b'{"results":[\n')
     separator = b""
     while True:
@@ -170,7 +192,14 @@ async def _normal(request: web.Request, store: DocumentStore, feed: Feed) -> web
     tail = {"last_seq": page.last_seq, "pending": page.pending}
     await response.write(b"\n],\n" + orjson.dumps(tail)[1:] + b"\n")
     await response.write_eof()
-    return response
+
+
+async def _cut_short(response: web.StreamResponse, exc: CouchError) -> None:
+    """A feed that fails after its 200 headers (a filter throwing on a later change): the
+    error as the last line, then the end, so the client is not left waiting (CouchDB cuts
+    the stream off the same way)."""
+    await response.write(b"\n" + orjson.dumps(exc.to_json()) + b"\n")
+    await response.write_eof()
 
 
 def _continuous_row(change: Change) -> bytes:
@@ -191,6 +220,16 @@ async def _continuous(
     content_type = "text/event-stream" if feed.kind == "eventsource" else "application/json"
     response = web.StreamResponse(headers={**BASE_HEADERS, "Content-Type": content_type})
     await response.prepare(request)
+    try:
+        await _stream_continuous(response, store, feed, encode, beat)
+    except CouchError as exc:
+        await _cut_short(response, exc)
+    return response
+
+
+async def _stream_continuous(
+    response: web.StreamResponse, store: DocumentStore, feed: Feed, encode: Any, beat: bytes
+) -> None:
     query, remaining = feed.query, feed.query.limit
     since = query.since
     pending = 0
@@ -210,4 +249,3 @@ async def _continuous(
     if feed.kind == "continuous":
         await response.write(orjson.dumps({"last_seq": since, "pending": pending}) + b"\n")
     await response.write_eof()
-    return response

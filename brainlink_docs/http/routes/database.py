@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from aiohttp import web
 
-from brainlink_docs.errors import BadRequest, Forbidden, NotImplementedYet
+from brainlink_docs.errors import BadRequest, Forbidden
 from brainlink_docs.http.keys import AUTH
 from brainlink_docs.http.requests import (
     databases_of,
@@ -111,8 +111,3 @@ async def put_security(request: web.Request, db: str) -> web.StreamResponse:
     async with use_store(request, db) as store:
         await store.set_security(body)
     return json_response({"ok": True})
-
-
-async def not_implemented(request: web.Request, db: str) -> web.StreamResponse:
-    async with use_store(request, db):  # the 404 and the security check come first
-        raise NotImplementedYet("Mango queries (_find, _index) are not implemented yet.")

@@ -471,6 +471,29 @@ class HttpStore:
     async def close(self) -> None:
         await self._t.close()
 
+    # -- Mango -----------------------------------------------------------------------------------
+
+    async def find(self, request: Mapping[str, Any]) -> dict[str, Any]:
+        answer: dict[str, Any] = await self._t.call("POST", "_find", payload=dict(request))
+        return answer
+
+    async def explain(self, request: Mapping[str, Any]) -> dict[str, Any]:
+        answer: dict[str, Any] = await self._t.call("POST", "_explain", payload=dict(request))
+        return answer
+
+    async def create_index(self, request: Mapping[str, Any]) -> dict[str, Any]:
+        answer: dict[str, Any] = await self._t.call("POST", "_index", payload=dict(request))
+        return answer
+
+    async def list_indexes(self) -> dict[str, Any]:
+        answer: dict[str, Any] = await self._t.call("GET", "_index")
+        return answer
+
+    async def delete_index(self, ddoc: str, name: str) -> None:
+        ddoc_name = ddoc.removeprefix("_design/")
+        path = f"_index/{quote(ddoc_name, safe='')}/json/{quote(name, safe='')}"
+        await self._t.call("DELETE", path)
+
 
 def name_of(url: str) -> str:
     """The database name: the URL-decoded last path segment (``a%2Fb`` is ``a/b``)."""

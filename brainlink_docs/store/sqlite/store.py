@@ -15,7 +15,7 @@ from typing import Any
 
 import orjson
 
-from brainlink_docs.errors import BadRequest, error_from_token, filter_needs_javascript
+from brainlink_docs.errors import BadRequest, CouchError, error_from_token
 from brainlink_docs.store.api import (
     AllDocsPage,
     AllDocsQuery,
@@ -41,8 +41,22 @@ from brainlink_docs.store.sqlite.schema import (
 )
 from brainlink_docs.store.sqlite.sequences import TOKEN_LENGTH, format_seq, parse_since
 from brainlink_docs.store.sqlite.writes import BatchOutcome, apply_batch, delete_doc
+from brainlink_docs.store.view import StoreView
+from brainlink_docs.views import mango
+from brainlink_docs.views.filters import filtered_changes
+from brainlink_docs.views.index.mappers import design_refusals
 from brainlink_docs.views.index.service import ViewIndexes
+from brainlink_docs.views.js.server import shared_query_server
 from brainlink_docs.views.mango import validate_selector
+from brainlink_docs.views.validation import (
+    DESIGN_PREFIX,
+    DesignFunctionsCache,
+    admin_user_ctx,
+    check_one,
+    check_writes,
+    revision_with_revs,
+    writes_design_doc,
+)
 
 _DEFAULT_READ = ReadOptions()
 _DEFAULT_ALL_DOCS = AllDocsQuery()
@@ -75,6 +89,9 @@ class SqliteStore:
         # Kept as JSON text: each caller gets its own parsed copy, cheaply.
         self._security: bytes | None = None
         self._views: ViewIndexes | None = None
+        # Which design documents validate writes (views.validation); dropped on each
+        # design-document write.
+        self._functions = DesignFunctionsCache(self, shared_query_server)
 
     @classmethod
     async def open(
@@ -113,24 +130,88 @@ class SqliteStore:
             changed, self._changed = self._changed, asyncio.Event()
             changed.set()
 
-    async def bulk_docs(self, docs: Sequence[Doc], *, new_edits: bool = True) -> list[BulkResult]:
+    async def bulk_docs(
+        self,
+        docs: Sequence[Doc],
+        *,
+        new_edits: bool = True,
+        user_ctx: Mapping[str, Any] | None = None,
+    ) -> list[BulkResult]:
+        """``user_ctx`` is the writer ``validate_doc_update`` sees (default: an admin)."""
+        docs, refusals, written = await self._checked_write(docs, new_edits, user_ctx)
+        return _with_refusals(docs, refusals, written, new_edits=new_edits)
+
+    async def _checked_write(
+        self, docs: Sequence[Doc], new_edits: bool, user_ctx: Mapping[str, Any] | None
+    ) -> tuple[list[Doc], list[CouchError | None] | None, list[BulkResult]]:
+        """Check a batch (design documents compile, ``validate_doc_update`` passes), write
+        what passes: the documents as checked, each one's refusal, the written rows."""
         if not isinstance(docs, Sequence) or isinstance(docs, str | bytes):
             raise BadRequest("docs must be a list of JSON objects")
-        outcome = await self._engine.write(apply_batch, list(docs), new_edits, self._encoding)
+        docs = list(docs)
+        refusals = await design_refusals(docs, self._functions.query_server)
+        validators = await self._functions.validators()
+        if validators:
+            docs, verdicts = await check_writes(
+                self._functions,
+                validators,
+                docs,
+                new_edits=new_edits,
+                user_ctx=self._user_ctx(user_ctx),
+            )
+            refusals = (
+                [a or b for a, b in zip(refusals, verdicts, strict=True)] if refusals else verdicts
+            )
+        accepted = docs
+        if refusals is not None:
+            accepted = [doc for doc, refusal in zip(docs, refusals, strict=True) if refusal is None]
+        try:
+            outcome = await self._engine.write(apply_batch, accepted, new_edits, self._encoding)
+        finally:
+            if writes_design_doc(docs):
+                self._functions.invalidate()
         await self._commit(outcome)
-        return outcome.results
+        return docs, refusals, outcome.results
 
-    async def put(self, doc: Doc) -> BulkResult:
-        return _raise_row((await self.bulk_docs([doc]))[0])
+    async def put(self, doc: Doc, *, user_ctx: Mapping[str, Any] | None = None) -> BulkResult:
+        _docs, refusals, written = await self._checked_write([doc], True, user_ctx)
+        if refusals and refusals[0] is not None:
+            raise refusals[0]  # with its own status (a validate function's 500 stays one)
+        return _raise_row(written[0])
 
-    async def delete(self, doc_id: str, rev: str) -> BulkResult:
-        outcome = await self._engine.write(delete_doc, doc_id, rev)
+    async def delete(
+        self, doc_id: str, rev: str, *, user_ctx: Mapping[str, Any] | None = None
+    ) -> BulkResult:
+        if await self._functions.validators() and not doc_id.startswith(DESIGN_PREFIX):
+            old = await revision_with_revs(self, doc_id, rev)
+            if old is not None and not old.get("_deleted"):
+                new = {"_id": doc_id, "_rev": rev, "_deleted": True}
+                await check_one(self._functions, new, old, self._user_ctx(user_ctx))
+        try:
+            outcome = await self._engine.write(delete_doc, doc_id, rev)
+        finally:
+            if doc_id.startswith(DESIGN_PREFIX):
+                self._functions.invalidate()
         await self._commit(outcome)
         return _raise_row(outcome.results[0])
 
     async def put_attachment(
-        self, doc_id: str, name: str, data: bytes, content_type: str, rev: str | None
+        self,
+        doc_id: str,
+        name: str,
+        data: bytes,
+        content_type: str,
+        rev: str | None,
+        *,
+        user_ctx: Mapping[str, Any] | None = None,
     ) -> BulkResult:
+        if await self._functions.validators():
+            base = await self._attachment_base(doc_id, rev)
+            if base is not None:
+                new, old = base
+                stub = {"content_type": content_type, "revpos": 0, "length": len(data)}
+                new["_attachments"] = {name: {**stub, "stub": True}, **new["_attachments"]}
+                await check_one(self._functions, new, old, self._user_ctx(user_ctx))
         outcome = await self._engine.write(
             attachments.put_attachment,
             doc_id,
@@ -141,15 +222,58 @@ class SqliteStore:
             self._token,
             self._encoding,
         )
+        if doc_id.startswith(DESIGN_PREFIX):
+            self._functions.invalidate()
         await self._commit(outcome)
         return _raise_row(outcome.results[0])
 
-    async def delete_attachment(self, doc_id: str, name: str, rev: str) -> BulkResult:
+    async def delete_attachment(
+        self,
+        doc_id: str,
+        name: str,
+        rev: str,
+        *,
+        user_ctx: Mapping[str, Any] | None = None,
+    ) -> BulkResult:
+        if await self._functions.validators():
+            base = await self._attachment_base(doc_id, rev)
+            if base is not None and name in base[0]["_attachments"]:
+                new, old = base
+                del new["_attachments"][name]
+                await check_one(self._functions, new, old, self._user_ctx(user_ctx))
         outcome = await self._engine.write(
             attachments.delete_attachment, doc_id, name, rev, self._token, self._encoding
         )
+        if doc_id.startswith(DESIGN_PREFIX):
+            self._functions.invalidate()
         await self._commit(outcome)
         return _raise_row(outcome.results[0])
+
+    def _user_ctx(self, user_ctx: Mapping[str, Any] | None) -> Mapping[str, Any]:
+        return user_ctx if user_ctx is not None else admin_user_ctx(self._name)
+
+    async def _attachment_base(
+        self, doc_id: str, rev: str | None
+    ) -> tuple[dict[str, Any], dict[str, Any] | None] | None:
+        """The ``(newDoc, oldDoc)`` an attachment edit starts from (``newDoc`` with its
+        attachments as stubs, to be edited), or None when the write is a conflict anyway."""
+        if rev is None:
+            try:
+                await self.get(doc_id)
+            except CouchError:
+                return {"_id": doc_id, "_attachments": {}}, None
+            return None
+        old = await revision_with_revs(self, doc_id, rev)
+        if old is None:
+            return None
+        new = {k: v for k, v in old.items() if k != "_deleted"}
+        new["_attachments"] = dict(old.get("_attachments", {}))
+        return new, (None if old.get("_deleted") else old)
+
+    def as_user(self, user_ctx: Mapping[str, Any]) -> SqliteStore:
+        """This store as one user sees it: writes are checked by ``validate_doc_update`` and
+        filters see ``req.userCtx`` with ``user_ctx`` (the server binds each request's user)."""
+        return UserStore(self, user_ctx)  # type: ignore[return-value]
 
     async def purge(self, revs: Mapping[str, Sequence[str]]) -> dict[str, list[str]]:
         purged, update_seq = await self._engine.write(purge_revs, dict(revs))
@@ -207,9 +331,13 @@ class SqliteStore:
     async def all_docs(self, query: AllDocsQuery = _DEFAULT_ALL_DOCS) -> AllDocsPage:
         return await self._engine.read(_all_docs, query, self._token)
 
-    async def changes(self, query: ChangesQuery = _DEFAULT_CHANGES) -> ChangesPage:
+    async def changes(
+        self, query: ChangesQuery = _DEFAULT_CHANGES, *, user_ctx: Mapping[str, Any] | None = None
+    ) -> ChangesPage:
         if query.filter is not None:
-            raise filter_needs_javascript(query.filter)
+            return await filtered_changes(
+                self, query, self._functions.query_server, self._user_ctx(user_ctx)
+            )
         if query.selector is not None:
             validate_selector(query.selector)
         return await self._engine.read(_changes, query, self._token)
@@ -264,6 +392,25 @@ class SqliteStore:
             await self._views.close()
         await asyncio.to_thread(self._engine.close)
 
+    # -- Mango ----------------------------------------------------------------------------
+    # The planner and executor are store-independent (views.mango); they read this store
+    # through its DocumentStore methods.
+
+    async def find(self, request: Mapping[str, Any]) -> dict[str, Any]:
+        return await mango.find(self, request)
+
+    async def explain(self, request: Mapping[str, Any]) -> dict[str, Any]:
+        return await mango.explain(self, request)
+
+    async def create_index(self, request: Mapping[str, Any]) -> dict[str, Any]:
+        return await mango.create_index(self, request)
+
+    async def list_indexes(self) -> dict[str, Any]:
+        return await mango.list_indexes(self)
+
+    async def delete_index(self, ddoc: str, name: str) -> None:
+        await mango.delete_index(self, ddoc, name)
+
 
 def views_directory(path: str) -> str:
     """Where the view indexes of the database file ``path`` live."""
@@ -306,3 +453,69 @@ def _info(conn: Any) -> tuple[dict[str, Any], Sizes]:
     free = conn.execute("PRAGMA freelist_count").fetchone()[0]
     active = (pages - free) * page_size
     return meta, Sizes(file=pages * page_size, active=active, external=active)
+
+
+def _with_refusals(
+    docs: Sequence[Doc],
+    refusals: list[CouchError | None] | None,
+    written: list[BulkResult],
+    *,
+    new_edits: bool,
+) -> list[BulkResult]:
+    """The batch's rows in order: refused documents' errors among the written ones' rows
+    (a refused replicated revision's row names it, as CouchDB's does)."""
+    if refusals is None:
+        return written
+    rows = iter(written)
+    return [
+        next(rows) if refusal is None else _refused(doc, refusal, new_edits=new_edits)
+        for doc, refusal in zip(docs, refusals, strict=True)
+    ]
+
+
+def _refused(doc: Doc, refusal: CouchError, *, new_edits: bool) -> BulkResult:
+    rev = doc.get("_rev") if not new_edits else None
+    return BulkResult(
+        str(doc.get("_id", "")),
+        rev if isinstance(rev, str) else None,
+        refusal.error,
+        refusal.reason,
+    )
+
+
+class UserStore(StoreView):
+    """A ``SqliteStore`` bound to one user's ``userCtx`` (see ``SqliteStore.as_user``).
+
+    Why a view rather than a parameter on every route: the server's document-level guards
+    (``security.guarded``) wrap whatever store ``use_store`` hands out and call the plain
+    ``DocumentStore`` methods, so binding the user once, underneath them, reaches every write
+    path (single, bulk, attachments, replication into the server) without any route knowing
+    about validation.
+    """
+
+    def __init__(self, inner: SqliteStore, user_ctx: Mapping[str, Any]) -> None:
+        super().__init__(inner)  # type: ignore[arg-type]
+        self._store = inner
+        self._user = user_ctx
+
+    async def bulk_docs(self, docs: Sequence[Doc], *, new_edits: bool = True) -> list[BulkResult]:
+        return await self._store.bulk_docs(docs, new_edits=new_edits, user_ctx=self._user)
+
+    async def put(self, doc: Doc) -> BulkResult:
+        return await self._store.put(doc, user_ctx=self._user)
+
+    async def delete(self, doc_id: str, rev: str) -> BulkResult:
+        return await self._store.delete(doc_id, rev, user_ctx=self._user)
+
+    async def put_attachment(
+        self, doc_id: str, name: str, data: bytes, content_type: str, rev: str | None
+    ) -> BulkResult:
+        return await self._store.put_attachment(
+            doc_id, name, data, content_type, rev, user_ctx=self._user
+        )
+
+    async def delete_attachment(self, doc_id: str, name: str, rev: str) -> BulkResult:
+        return await self._store.delete_attachment(doc_id, name, rev, user_ctx=self._user)
+
+    async def changes(self, query: ChangesQuery = _DEFAULT_CHANGES) -> ChangesPage:
+        return await self._store.changes(query, user_ctx=self._user)

@@ -14,8 +14,8 @@ from __future__ import annotations
 from collections.abc import Callable, Mapping, Sequence
 from typing import Any, Protocol
 
-from brainlink_docs.errors import QueryServerError
-from brainlink_docs.store.api import Doc
+from brainlink_docs.errors import CouchError, QueryServerError
+from brainlink_docs.store.api import DESIGN_PREFIX, Doc
 from brainlink_docs.views.js.design import JAVASCRIPT, DesignDoc, design_doc
 from brainlink_docs.views.js.engine import ViewRows
 from brainlink_docs.views.js.server import QueryServer
@@ -95,3 +95,48 @@ class JavaScriptMapper:
 
 
 register_mapper(JAVASCRIPT, JavaScriptMapper)
+
+
+async def check_design(body: Mapping[str, Any], query_server: QueryServer) -> None:
+    """What saving a design document checks, as CouchDB 3.5 does (``couch_mrview:validate``):
+    JavaScript views must parse (400 ``invalid_design_doc``) and compile (400
+    ``compilation_error``); other registered languages validate in their factory. Languages
+    nobody registered are accepted (CouchDB stores them and fails at query time), and so are
+    ``validate_doc_update`` and filters, which compile when they run."""
+    language = str(body.get("language", JAVASCRIPT))
+    if language == JAVASCRIPT:
+        ddoc = design_doc(body)
+        if ddoc.views:
+            await query_server.check(ddoc)
+        return
+    if language in _FACTORIES:
+        _FACTORIES[language](body, query_server)
+
+
+async def design_refusals(
+    docs: Sequence[Any], query_server: QueryServer
+) -> list[CouchError | None] | None:
+    """Per document of a write, the error that refuses a design document which does not pass
+    ``check_design`` (as CouchDB refuses it on every write path, replicated ones included);
+    ``None`` when the batch holds no design document."""
+    if not any(_is_design_edit(doc) for doc in docs):
+        return None
+    refusals: list[CouchError | None] = []
+    for doc in docs:
+        refusal = None
+        if _is_design_edit(doc):
+            try:
+                await check_design(doc, query_server)
+            except CouchError as exc:
+                refusal = exc
+        refusals.append(refusal)
+    return refusals
+
+
+def _is_design_edit(doc: Any) -> bool:
+    return (
+        isinstance(doc, dict)
+        and isinstance(doc.get("_id"), str)
+        and doc["_id"].startswith(DESIGN_PREFIX)
+        and not doc.get("_deleted")
+    )

@@ -36,22 +36,12 @@ from brainlink_docs.views.index.index import ViewIndex
 from brainlink_docs.views.index.mappers import Mapper, mapper_for
 from brainlink_docs.views.index.plan import Plan, plan
 from brainlink_docs.views.js.builtins import BUILTINS
-from brainlink_docs.views.js.server import QueryServer
+from brainlink_docs.views.js.server import QueryServer, shared_query_server
 
 INDEX_SUFFIX = ".sqlite"
 # A JavaScript reduce gets at most this many rows per call, then its results are rereduced,
 # as CouchDB reduces B-tree nodes of bounded size.
 REDUCE_CHUNK = 1000
-
-_query_server: QueryServer | None = None
-
-
-def shared_query_server() -> QueryServer:
-    """The process's query server: one engine thread serves every database's views."""
-    global _query_server
-    if _query_server is None:
-        _query_server = QueryServer()
-    return _query_server
 
 
 class ViewIndexes:
@@ -281,4 +271,4 @@ def _pending(db_seq: str, index_seq: str) -> dict[str, int]:
     return {"minimum": behind, "preferred": behind, "total": behind}
 
 
-__all__ = ["UNSET", "ViewIndexes", "shared_query_server"]
+__all__ = ["UNSET", "ViewIndexes"]

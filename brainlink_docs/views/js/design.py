@@ -104,3 +104,45 @@ def _view_source(name: str, spec: Any) -> ViewSource:
     if reduce is not None and reduce.startswith("_") and builtin_reduce_name(reduce) is None:
         raise invalid_design_doc(f"`{reduce}` is not a supported reduce function.")
     return ViewSource(map=source, reduce=reduce)
+
+
+@dataclass(frozen=True, slots=True)
+class DesignFunctions:
+    """A design document's non-view functions: ``validate_doc_update`` and ``filters``.
+
+    ``body`` is the whole document: CouchDB runs these functions with the design document as
+    ``this`` and resolves their ``require`` from its root, so any edit of it may change what
+    they do, and ``signature`` (the engine's context key) covers all of it, ``_rev`` included.
+    """
+
+    id: str
+    language: str
+    validate: str | None
+    filters: Mapping[str, str]
+    body: Mapping[str, Any]
+    signature: str
+
+
+def design_functions(body: Mapping[str, Any]) -> DesignFunctions:
+    """The validate and filter functions of a design document body (the shapes CouchDB runs:
+    a string ``validate_doc_update``, string members of an object ``filters``)."""
+    validate = body.get("validate_doc_update")
+    filters = body.get("filters")
+    return DesignFunctions(
+        id=str(body.get("_id", "")),
+        language=str(body.get("language", JAVASCRIPT)),
+        validate=validate if isinstance(validate, str) else None,
+        filters={k: v for k, v in filters.items() if isinstance(v, str)}
+        if isinstance(filters, dict)
+        else {},
+        body=body,
+        signature="functions:" + _digest(body),
+    )
+
+
+def _digest(value: Any) -> str:
+    try:
+        text = canonical_json(value)
+    except TypeError:  # lone surrogates, as in ``signature``
+        text = json.dumps(value, sort_keys=True, separators=(",", ":")).encode()
+    return hashlib.sha256(text).hexdigest()

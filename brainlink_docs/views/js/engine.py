@@ -35,7 +35,7 @@ from brainlink_docs.errors import (
     compilation_error,
     os_process_timeout,
 )
-from brainlink_docs.views.js.design import DesignDoc
+from brainlink_docs.views.js.design import DesignDoc, DesignFunctions
 
 LOG = logging.getLogger("brainlink_docs.views.js")
 RUNTIME_JS = resources.files(__package__).joinpath("runtime.js").read_text(encoding="utf-8")
@@ -149,6 +149,53 @@ class DesignContext:
         for line in lines:
             # CouchDB: "OS Process #Port<…> Log :: <message>" at info.
             LOG.info("%s OS Process Log :: %s", self.ddoc.id, line)
+
+
+class FunctionsContext:
+    """The compiled ``validate_doc_update`` and ``filters`` of one design document.
+
+    Thread-confined like ``DesignContext`` (it shares its call wrapper); one call checks a
+    whole batch of writes or filters a whole page of changes.
+    """
+
+    def __init__(self, ddoc: DesignFunctions, limits: Limits) -> None:
+        self.ddoc = ddoc
+        self.limits = limits
+        self._context = quickjs.Context()
+        self._context.set_memory_limit(limits.memory_bytes)
+        self._context.eval(RUNTIME_JS)
+        self._validate = self._context.eval("__couch.validate")
+        self._filter = self._context.eval("__couch.filter")
+        load = self._context.eval("__couch.loadFunctions")
+        self.failures = loads(self._call(load, dumps(ddoc.body)))
+
+    _call = DesignContext._call
+    _log = DesignContext._log
+
+    def validate_json(self, cases_json: str, user_ctx_json: str, sec_obj_json: str) -> list[Any]:
+        """Verdicts for ``[[newDoc, oldDoc], ...]``: 1, the thrown value, or ``{"$error": …}``."""
+        if self.ddoc.validate is None:
+            raise _missing_function()
+        reason = self.failures.get("validate")
+        if reason is not None:
+            # CouchDB answers a write checked by a function that does not compile with a 500.
+            raise QueryServerError(reason, error="compilation_error")
+        result = loads(self._call(self._validate, cases_json, user_ctx_json, sec_obj_json))
+        self._log(result["logs"])
+        return result["verdicts"]  # type: ignore[no-any-return]
+
+    def filter_json(self, name: str, docs_json: str, req_json: str) -> list[bool]:
+        """Whether each document of a JSON array passes filter ``name``."""
+        if name not in self.ddoc.filters:
+            raise NotFound(f"missing json key: {name}")
+        reason = self.failures["filters"].get(name)
+        if reason is not None:
+            raise QueryServerError(reason, error="compilation_error")
+        result = loads(self._call(self._filter, name, docs_json, req_json))
+        self._log(result["logs"])
+        if "error" in result:
+            raise QueryServerError(result["error"][1], error=result["error"][0])
+        return result["passes"]  # type: ignore[no-any-return]
 
 
 def _timed_out(exc: QueryServerError) -> bool:

@@ -137,9 +137,10 @@ var __couch = (function (global) {
     });
   }
 
-  // One require per map function, with its own module cache, as CouchDB's compileFunction.
-  function makeRequire() {
-    var root = { views: { lib: lib } };
+  // One require per function, with its own module cache, as CouchDB's compileFunction. Map
+  // functions resolve from {views: {lib: lib}}; validate and filter functions from the design
+  // document itself (CouchDB's State.addFun passes the ddoc for those).
+  function makeRequire(root) {
     var cache = {};
     function require(name, module) {
       module = module || {};
@@ -195,7 +196,7 @@ var __couch = (function (global) {
     var failures = {};
     var name, compiled;
     for (name in maps) {
-      compiled = compile(maps[name], makeRequire());
+      compiled = compile(maps[name], makeRequire({ views: { lib: lib } }));
       if (compiled.error) (failures[name] = failures[name] || {}).map = compiled.error;
       else mapFuns[name] = compiled.fun;
     }
@@ -309,6 +310,83 @@ var __couch = (function (global) {
     return flat(['{"values":', JSON.stringify([result]), ',"logs":', JSON.stringify(logs), "}"]);
   }
 
+
+  // ---- validate_doc_update and filters: CouchDB's validate.js and filter.js ----
+
+  var ddoc = null;
+  var validateFun = null;
+  var filterFuns = {};
+
+  // Compiles the design document's validate_doc_update and filters; answers
+  // {validate?: reason, filters: {name: reason}} for those that fail.
+  function loadFunctions(ddocJson) {
+    ddoc = JSON.parse(ddocJson);
+    var failures = { filters: {} };
+    var compiled;
+    if (typeof ddoc.validate_doc_update === "string") {
+      compiled = compile(ddoc.validate_doc_update, makeRequire(ddoc));
+      if (compiled.error) failures.validate = compiled.error;
+      else validateFun = compiled.fun;
+    }
+    var filters = ddoc.filters || {};
+    for (var name in filters) {
+      if (typeof filters[name] !== "string") continue;
+      compiled = compile(filters[name], makeRequire(ddoc));
+      if (compiled.error) failures.filters[name] = compiled.error;
+      else filterFuns[name] = compiled.fun;
+    }
+    return JSON.stringify(failures);
+  }
+
+  // A process-kind failure (time limit, out of memory) must reach Python as it is.
+  function isProcessFailure(err) {
+    return err === null || err instanceof InternalError;
+  }
+
+  // validate.js: each [newDoc, oldDoc] pair is checked with the ddoc as `this`; the verdict
+  // is 1 (valid), what the function threw, or {"$error": [name, message]} for a JavaScript
+  // Error, which CouchDB's Validate.validate re-throws rather than responds with.
+  function validate(casesJson, userCtxJson, secObjJson) {
+    logs = [];
+    var cases = JSON.parse(casesJson);
+    var userCtx = JSON.parse(userCtxJson);
+    var secObj = JSON.parse(secObjJson);
+    var verdicts = new Array(cases.length);
+    for (var i = 0; i < cases.length; i++) {
+      try {
+        validateFun.apply(ddoc, [cases[i][0], cases[i][1], userCtx, secObj]);
+        verdicts[i] = 1;
+      } catch (err) {
+        if (isProcessFailure(err)) throw err;
+        verdicts[i] = err && err.name && err.stack
+          ? { $error: [String(err.name), String(err.message)] }
+          : err === undefined ? null : err;
+      }
+    }
+    return flat(['{"verdicts":', JSON.stringify(verdicts), ',"logs":', JSON.stringify(logs), "}"]);
+  }
+
+  // filter.js: a truthy answer passes; a throw fails the whole call, as it does CouchDB's.
+  function filter(name, docsJson, reqJson) {
+    logs = [];
+    var docs = JSON.parse(docsJson);
+    var req = JSON.parse(reqJson);
+    var fun = filterFuns[name];
+    var passes = new Array(docs.length);
+    try {
+      for (var i = 0; i < docs.length; i++) {
+        passes[i] = fun.apply(ddoc, [docs[i], req]) ? true : false;
+      }
+    } catch (err) {
+      if (isProcessFailure(err)) throw err;
+      var error = err && err.name && err.stack
+        ? [String(err.name), String(err.message)]
+        : ["unknown_error", "unnamed_error"];
+      return JSON.stringify({ error: error, logs: logs });
+    }
+    return flat(['{"passes":', JSON.stringify(passes), ',"logs":', JSON.stringify(logs), "}"]);
+  }
+
   global.emit = emit;
   global.log = log;
   global.sum = sum;
@@ -323,5 +401,8 @@ var __couch = (function (global) {
     mapResume: mapResume,
     mapProgress: mapProgress,
     reduce: reduce,
+    loadFunctions: loadFunctions,
+    validate: validate,
+    filter: filter,
   };
 })(globalThis);

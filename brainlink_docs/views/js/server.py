@@ -26,9 +26,10 @@ from typing import Any, ParamSpec, TypeVar
 
 from brainlink_docs.errors import BadRequest, NotFound, QueryServerError
 from brainlink_docs.views.js.builtins import BUILTINS
-from brainlink_docs.views.js.design import JAVASCRIPT, DesignDoc, ViewSource
+from brainlink_docs.views.js.design import JAVASCRIPT, DesignDoc, DesignFunctions, ViewSource
 from brainlink_docs.views.js.engine import (
     DesignContext,
+    FunctionsContext,
     Limits,
     OutOfMemory,
     ViewRows,
@@ -38,6 +39,9 @@ from brainlink_docs.views.js.engine import (
 # Distinct design documents kept compiled at once. A context costs about 100 KiB before
 # use; 64 covers every design document of a few busy databases.
 DEFAULT_MAX_CONTEXTS = 64
+# Writes checked (or changes filtered) per engine crossing: big enough that crossing costs
+# nothing per document, small enough that one call stays far inside the time limit.
+FUNCTION_BATCH = 1000
 # QuickJS's own recursion guard (1 MiB of stack) must trip before the thread's real stack
 # ends; glibc's default is 8 MiB, musl's 128 KiB, so ask for 8 MiB everywhere.
 ENGINE_STACK_BYTES = 8 * 1024 * 1024
@@ -52,7 +56,9 @@ class QueryServer:
     def __init__(self, limits: Limits | None = None, *, max_contexts: int = DEFAULT_MAX_CONTEXTS):
         self.limits = limits or Limits()
         self.max_contexts = max_contexts
-        self._contexts: OrderedDict[str, DesignContext] = OrderedDict()  # engine thread only
+        # Engine thread only. View contexts are keyed by ``DesignDoc.signature``, validate and
+        # filter contexts by ``DesignFunctions.signature`` (prefixed, so the two never collide).
+        self._contexts: OrderedDict[str, Any] = OrderedDict()
         self._executor = _engine_thread()
         self._closed = False
 
@@ -88,6 +94,35 @@ class QueryServer:
     async def rereduce(self, ddoc: DesignDoc, view_name: str, reductions: Sequence[Any]) -> Any:
         """Combine earlier ``reduce``/``rereduce`` results of the same view."""
         return await self._reduce(ddoc, view_name, reductions, rereduce=True)
+
+    async def validate(
+        self,
+        ddoc: DesignFunctions,
+        cases: Sequence[tuple[Any, Any]],
+        user_ctx: Mapping[str, Any],
+        sec_obj: Mapping[str, Any],
+    ) -> list[Any]:
+        """``validate_doc_update(newDoc, oldDoc, userCtx, secObj)`` for each pair: its verdict,
+        1 when valid, else what the function threw (``{"$error": [name, message]}`` for a
+        JavaScript ``Error``). ``views.validation`` turns verdicts into CouchDB's errors."""
+        _require_javascript(ddoc)
+        if not cases:
+            return []
+        return await self._run(
+            self._validate_sync, ddoc, list(cases), dict(user_ctx), dict(sec_obj)
+        )
+
+    async def filter_docs(
+        self, ddoc: DesignFunctions, name: str, docs: Sequence[Any], req: Mapping[str, Any]
+    ) -> list[bool]:
+        """Whether each document passes the filter function ``name`` given request ``req``.
+
+        A throwing filter fails the whole call (500), as CouchDB's ``filter_docs`` does.
+        """
+        _require_javascript(ddoc)
+        if not docs:
+            return []
+        return await self._run(self._filter_sync, ddoc, name, list(docs), dict(req))
 
     def finalize(self, ddoc: DesignDoc, view_name: str, reduction: Any) -> Any:
         """What a query answers for a reduction (only ``_approx_count_distinct`` differs)."""
@@ -139,17 +174,23 @@ class QueryServer:
         return done
 
     def _context(self, ddoc: DesignDoc) -> DesignContext:
-        context = self._contexts.get(ddoc.signature)
+        return self._cached(ddoc.signature, lambda: DesignContext(ddoc, self.limits))  # type: ignore[no-any-return]
+
+    def _functions_context(self, ddoc: DesignFunctions) -> FunctionsContext:
+        return self._cached(ddoc.signature, lambda: FunctionsContext(ddoc, self.limits))  # type: ignore[no-any-return]
+
+    def _cached(self, key: str, make: Callable[[], Any]) -> Any:
+        context = self._contexts.get(key)
         if context is not None:
-            self._contexts.move_to_end(ddoc.signature)
+            self._contexts.move_to_end(key)
             return context
-        context = DesignContext(ddoc, self.limits)
-        self._contexts[ddoc.signature] = context
+        context = make()
+        self._contexts[key] = context
         while len(self._contexts) > self.max_contexts:
             self._contexts.popitem(last=False)
         return context
 
-    def _drop(self, ddoc: DesignDoc) -> None:
+    def _drop(self, ddoc: DesignDoc | DesignFunctions) -> None:
         self._contexts.pop(ddoc.signature, None)
 
     def _guarded(self, ddoc: DesignDoc, call: Callable[[DesignContext], T]) -> T:
@@ -159,6 +200,49 @@ class QueryServer:
         except (QueryServerError, OutOfMemory):
             self._drop(ddoc)
             raise
+
+    def _guarded_functions(self, ddoc: DesignFunctions, call: Callable[[FunctionsContext], T]) -> T:
+        try:
+            return call(self._functions_context(ddoc))
+        except OutOfMemory:
+            self._drop(ddoc)
+            raise _out_of_memory() from None
+        except QueryServerError as exc:
+            if exc.error != "compilation_error":
+                self._drop(ddoc)
+            raise
+
+    def _validate_sync(
+        self,
+        ddoc: DesignFunctions,
+        cases: list[tuple[Any, Any]],
+        user_ctx: dict[str, Any],
+        sec_obj: dict[str, Any],
+    ) -> list[Any]:
+        user_json, sec_json = dumps(user_ctx), dumps(sec_obj)
+        verdicts: list[Any] = []
+        for start in range(0, len(cases), FUNCTION_BATCH):
+            chunk = dumps(cases[start : start + FUNCTION_BATCH])
+            verdicts.extend(
+                self._guarded_functions(
+                    ddoc, lambda context, c=chunk: context.validate_json(c, user_json, sec_json)
+                )
+            )
+        return verdicts
+
+    def _filter_sync(
+        self, ddoc: DesignFunctions, name: str, docs: list[Any], req: dict[str, Any]
+    ) -> list[bool]:
+        req_json = dumps(req)
+        passes: list[bool] = []
+        for start in range(0, len(docs), FUNCTION_BATCH):
+            chunk = dumps(docs[start : start + FUNCTION_BATCH])
+            passes.extend(
+                self._guarded_functions(
+                    ddoc, lambda context, c=chunk: context.filter_json(name, c, req_json)
+                )
+            )
+        return passes
 
     def _check_sync(self, ddoc: DesignDoc) -> None:
         self._guarded(ddoc, lambda context: context.check())
@@ -205,13 +289,25 @@ def _engine_thread() -> ThreadPoolExecutor:
     return executor
 
 
+_SHARED: QueryServer | None = None
+
+
+def shared_query_server() -> QueryServer:
+    """The process's default query server, made on first use: stores that are given none
+    (an embedded database in an app) share its one engine thread and its contexts."""
+    global _SHARED
+    if _SHARED is None or _SHARED._closed:
+        _SHARED = QueryServer()
+    return _SHARED
+
+
 def _out_of_memory() -> QueryServerError:
     # CouchDB's couchjs dies or times out on a memory bomb (the HTTP answer is a 500
     # os_process_error either way); ours says which limit it hit.
     return QueryServerError("OS process exceeded its memory limit.")
 
 
-def _require_javascript(ddoc: DesignDoc) -> None:
+def _require_javascript(ddoc: DesignDoc | DesignFunctions) -> None:
     if ddoc.language != JAVASCRIPT:
         raise QueryServerError(ddoc.language, error="unknown_query_language")
 
