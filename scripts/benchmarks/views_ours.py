@@ -18,8 +18,7 @@ views defined"). Phases, in order, each timed on its store calls alone:
 
 Answers come back raw and compact (per request: rows, and rows that belong to the chat) for
 ``views_report`` to judge. A phase that fails is ``{"error": ...}``; later phases still run
-when they can. Mango goes through ``DocumentStore.find``/``create_index``; until the store in
-hand has them, an HTTP database is asked over plain HTTP (``_find``/``_index``) instead.
+when they can. Mango goes through ``DocumentStore.create_index`` and ``find``.
 """
 
 from __future__ import annotations
@@ -47,19 +46,13 @@ HTTP_TIMEOUT_S = 1_800.0
 class Run:
     """One store, the plan, and what each phase left for the next (the edited revisions)."""
 
-    def __init__(self, plan: dict[str, Any], store: DocumentStore, spec: str) -> None:
+    def __init__(self, plan: dict[str, Any], store: DocumentStore) -> None:
         self.plan = plan
         self.store = store
-        self.spec = spec
         self.ddoc: str = plan["ddoc"]
         self.edits: list[dict[str, Any]] = load(plan["edits"])
         self.edit_ids = {doc["_id"] for doc in self.edits}
         self.revs: dict[str, str] = {}
-        self._session: Any = None
-
-    async def close(self) -> None:
-        if self._session is not None:
-            await self._session.close()
 
     async def write(self) -> Row:
         await self.store.put(dict(self.plan["design_doc"]))
@@ -126,35 +119,18 @@ class Run:
     async def find(self) -> Row:
         limit = self.plan["find_limit"]
         began = time.perf_counter()
-        await self.mango("create_index", "_index", self.plan["find_index"])
+        await self.store.create_index(self.plan["find_index"])
         first = self.plan["find_chats"][0]
-        await self.mango("find", "_find", {"selector": {"chat_id": first}, "limit": limit})
+        await self.store.find({"selector": {"chat_id": first}, "limit": limit})
         index_seconds = time.perf_counter() - began
         latencies, answers = [], []
         for chat in self.plan["find_chats"]:
             request = {"selector": {"chat_id": chat}, "limit": limit}
             began = time.perf_counter()
-            docs = (await self.mango("find", "_find", request))["docs"]
+            docs = (await self.store.find(request))["docs"]
             latencies.append((time.perf_counter() - began) * 1000)
             answers.append([len(docs), sum(doc.get("chat_id") == chat for doc in docs)])
         return {"index_seconds": index_seconds, "latencies_ms": latencies, "answers": answers}
-
-    async def mango(self, method: str, path: str, body: dict[str, Any]) -> dict[str, Any]:
-        call: Callable[[dict[str, Any]], Awaitable[dict[str, Any]]] | None
-        call = getattr(self.store, method, None)
-        if call is not None:
-            return await call(body)
-        if not is_url(self.spec):
-            raise NotImplementedError(f"{type(self.store).__name__} has no {method} (Mango)")
-        import aiohttp
-
-        if self._session is None:
-            self._session = aiohttp.ClientSession()
-        async with self._session.post(f"{self.spec}/{path}", json=body) as response:
-            answer_body: dict[str, Any] = await response.json(content_type=None)
-            if response.status >= 400:
-                raise RuntimeError(f"POST {path}: {response.status} {answer_body}")
-            return answer_body
 
 
 def load(path: str) -> Any:
@@ -219,7 +195,7 @@ async def main(argv: list[str]) -> dict[str, Any]:
         finally:
             await store.close()
     store = await open_store(spec)
-    run = Run(plan, store, spec)
+    run = Run(plan, store)
     phases: dict[str, Callable[[], Awaitable[Row]]] = {
         "write": run.write,
         "build": run.build,
@@ -235,7 +211,6 @@ async def main(argv: list[str]) -> dict[str, Any]:
             if name == "write" and "error" in out[name]:
                 break  # nothing after it means anything
     finally:
-        await run.close()
         await store.close()
     out["peak_rss_bytes"] = peak_rss_bytes()
     out["python"] = sys.version.split()[0]

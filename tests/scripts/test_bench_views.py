@@ -53,12 +53,6 @@ def tiny_report(tmp_path_factory: pytest.TempPathFactory, couchdb: CouchServer) 
     return run_solo("views", args, out_file, couchdb.url)
 
 
-def mango_missing(row: dict[str, Any]) -> bool:
-    """Our _find before Mango is merged: the store has no ``find``, the server answers 501."""
-    error = str(row.get("error", ""))
-    return any(m in error for m in ("has no create_index", "501", "not_implemented"))
-
-
 @pytest.mark.node
 @pytest.mark.couchdb
 def test_tiny_run_checks_every_phase_on_every_target(tiny_report: dict[str, Any]) -> None:
@@ -67,15 +61,10 @@ def test_tiny_run_checks_every_phase_on_every_target(tiny_report: dict[str, Any]
     for name, row in tiny_report["targets"].items():
         assert "error" not in row and "note" not in row, (name, row)
         for phase in PHASES:
-            if (
-                phase == "find"
-                and name in ("embedded", "ours_server")
-                and mango_missing(row[phase])
-            ):
-                continue  # Mango is another branch's; until it lands this row is its error
             assert "error" not in row[phase], (name, phase, row[phase])
         assert row["incremental"]["edited"] == DOCS  # every document (fewer than 1,000)
         assert row["reduce"]["groups"] == tiny_report["chats"]
+        assert row["find"]["requests"] == QUERIES
         for phase in ("keyed", "range"):
             assert row[phase]["requests"] == QUERIES
     embedded = tiny_report["targets"]["embedded"]
