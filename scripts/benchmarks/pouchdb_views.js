@@ -191,8 +191,9 @@ async function main(argv) {
 
 main(process.argv.slice(2)).then(
   (out) => {
-    process.stdout.write(JSON.stringify(out) + '\n');
-    process.exit(0);
+    // Exit only once the line is written: a pipe takes 64 KiB at a time, and exiting at once
+    // would cut a longer answer (1,000 latencies a row) short.
+    process.stdout.write(JSON.stringify(out) + '\n', () => process.exit(0));
   },
   (err) => {
     process.stdout.write(JSON.stringify({ error: String((err && err.stack) || err) }) + '\n');
