@@ -23,7 +23,7 @@ the LRU closed go: a wrapper outliving its store answers as a closed store does,
 from __future__ import annotations
 
 import weakref
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from typing import Any
 
 from brainlink_docs.errors import NotFound
@@ -44,10 +44,20 @@ class WatchedStore:
 
     __slots__ = ("__weakref__", "_name", "_on_written", "_store")
 
-    def __init__(self, inner: DocumentStore, on_written: OnWritten | None) -> None:
-        self._store = weakref.ref(inner)
+    def __init__(
+        self, inner: DocumentStore, on_written: OnWritten | None, *, keep: bool = False
+    ) -> None:
+        # ``keep``: hold the store strongly (a per-request wrapper, gone with the request).
+        self._store: Callable[[], DocumentStore | None] = (
+            (lambda: inner) if keep else weakref.ref(inner)
+        )
         self._name = inner.name
         self._on_written = on_written
+
+    def as_user(self, user_ctx: Mapping[str, Any]) -> WatchedStore:
+        """The store bound to a request's user (design functions see them), still watched:
+        the server binds every request's user on top of this wrapper."""
+        return WatchedStore(self._inner.as_user(user_ctx), self._on_written, keep=True)  # type: ignore[attr-defined]
 
     @property
     def _inner(self) -> DocumentStore:
