@@ -197,17 +197,24 @@ async def index_rows(
         reduce=False,
         update="true" if opts.update else "false",
         stable=opts.stable,
-        limit=PAGE_ROWS,
+        limit=_first_page(opts),
     )
     while True:
         page = await store.query_view(p.index.ddoc_name, p.index.name, query)
         for row in page.rows:
             if isinstance(row.get("doc"), dict):
                 yield row["key"], row["id"], row["doc"]
-        if len(page.rows) < PAGE_ROWS:
+        if query.limit is None or len(page.rows) < query.limit:
             return
         last = page.rows[-1]
-        query = replace(query, startkey=last["key"], startkey_docid=last["id"], skip=1)
+        size = min(PAGE_ROWS, query.limit * 4)
+        query = replace(query, startkey=last["key"], startkey_docid=last["id"], skip=1, limit=size)
+
+
+def _first_page(opts: FindOptions) -> int:
+    """Rows to read first: as many as the answer needs when every row matches (each row
+    loads its document, so a limit-20 query should not load 200); later pages grow."""
+    return max(1, min(PAGE_ROWS, opts.skip + opts.limit))
 
 
 async def _all_docs_rows(
