@@ -45,10 +45,9 @@ class IndexFile:
         self._guard = threading.Lock()
         self._closed = False
 
-    async def write(self, function: _Work[P, T], *args: P.args, **kw: P.kwargs) -> T:
-        return await self.read(function, *args, **kw)
-
-    async def read(self, function: _Work[P, T], *args: P.args, **kw: P.kwargs) -> T:
+    async def run(self, function: _Work[P, T], *args: P.args, **kw: P.kwargs) -> T:
+        """``function(connection, *args)`` on a pool thread (reads and writes alike: the
+        caller's update lock serializes the writes)."""
         future = _shared_pool().submit(self._call, function, *args, **kw)
         return await asyncio.wrap_future(future)
 

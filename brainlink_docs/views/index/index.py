@@ -51,7 +51,7 @@ class ViewIndex:
         self._settled = False
 
     async def open(self) -> None:
-        self.state = await self.file.write(
+        self.state = await self.file.run(
             storage.initialize, self.mapper.signature, self.mapper.view_names, COLLATION_VERSION
         )
 
@@ -67,8 +67,8 @@ class ViewIndex:
     async def _update(self, store: DocumentStore) -> None:
         info = await store.info()
         if info.purge_seq != self.state.purge_seq and self.state.seq != "0":
-            await self.file.write(storage.reset)
-            self.state = await self.file.read(storage.read_state)
+            await self.file.run(storage.reset)
+            self.state = await self.file.run(storage.read_state)
         if info.update_seq == self.state.seq and self._settled:
             return
         pending: asyncio.Task[IndexState] | None = None
@@ -94,7 +94,7 @@ class ViewIndex:
         finally:
             if pending is not None:
                 self.state = await pending
-        await self.file.write(storage.settle)
+        await self.file.run(storage.settle)
         self._settled = True
 
     async def _map_into(self, batch: _Pending, changes: Sequence[Change]) -> None:
@@ -118,7 +118,7 @@ class ViewIndex:
         if previous is not None:
             self.state = await previous
         fresh = self.state.seq == "0"
-        write = self.file.write(
+        write = self.file.run(
             _apply, batch, purge_seq, self._view_ids(), self.state.views, fresh=fresh
         )
         return asyncio.ensure_future(write)

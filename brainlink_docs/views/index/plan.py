@@ -86,10 +86,7 @@ def _validate(query: ViewQuery, *, reduce: bool, has_reduce: bool, group_level: 
     # One key is served as that key (fabric), whatever else was given.
     if query.keys is not None and len(query.keys) > 1 and given:
         raise query_parse_error("`keys` is incompatible with `key`, `start_key` and `end_key`")
-    if group_level not in ("exact", 0):
-        if view_type == "map":
-            raise query_parse_error("Invalid use of grouping on a map view.")
-    elif group_level == "exact" and view_type == "map":
+    if group_level != 0 and view_type == "map":
         raise query_parse_error("Invalid use of grouping on a map view.")
     if view_type == "red" and query.include_docs:
         raise query_parse_error("`include_docs` is invalid for reduce")

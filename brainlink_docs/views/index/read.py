@@ -1,6 +1,6 @@
 """Reading a view: map rows with ``total_rows``/``offset``, or reduced rows by group.
 
-Synchronous functions run on an index's reader threads (``IndexFile.read``); the reduce step
+Synchronous functions run on the index files' thread pool (``IndexFile.run``); the reduce step
 itself runs afterwards on the caller's side, since a JavaScript reduce is an engine call.
 
 ``offset`` follows what CouchDB 3.5 answers (checked against it): the number of rows before
@@ -78,6 +78,11 @@ def groups(conn: sqlite3.Connection, view: int, plan: Plan) -> list[Group]:
     level; a key is parsed and compared only where its text changes (runs of one key are
     the common case).
     """
+    with storage.snapshot(conn):
+        return _groups(conn, view, plan)
+
+
+def _groups(conn: sqlite3.Connection, view: int, plan: Plan) -> list[Group]:
     level = plan.group_level
     out: list[Group] = []
     current: Group | None = None

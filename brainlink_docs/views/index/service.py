@@ -24,7 +24,6 @@ from typing import Any
 from brainlink_docs.errors import NotFound
 from brainlink_docs.store.api import (
     DESIGN_PREFIX,
-    UNSET,
     AllDocsQuery,
     DocumentStore,
     ViewPage,
@@ -74,9 +73,11 @@ class ViewIndexes:
         view_id = index.state.views[view]
         seq = index.state.seq
         if steps.reduce:
-            page = ViewPage(await self._reduce(index, mapper, view, view_id, steps, query))
+            assert reduce_source is not None
+            rows = await self._reduce(index, mapper, view, reduce_source, view_id, steps, query)
+            page = ViewPage(rows)
         else:
-            found = await index.file.read(read.map_rows, view_id, steps, query.skip, query.limit)
+            found = await index.file.run(read.map_rows, view_id, steps, query.skip, query.limit)
             if query.include_docs:
                 await self._include_docs(found.rows, query)
             page = ViewPage(found.rows, total_rows=found.total_rows, offset=found.offset)
@@ -91,18 +92,18 @@ class ViewIndexes:
         index: ViewIndex,
         mapper: Mapper,
         view: str,
+        source: str,
         view_id: int,
         steps: Plan,
         query: ViewQuery,
     ) -> list[dict[str, Any]]:
+        """``source``: the view's reduce (a built-in's name or JavaScript)."""
         end = None if query.limit is None else query.skip + query.limit
-        source = mapper.reduce_of(view)
-        assert source is not None
         if source in read.SQL_REDUCES:
-            folded = await index.file.read(read.sql_reduce, view_id, steps, source)
+            folded = await index.file.run(read.sql_reduce, view_id, steps, source)
             if folded is not None:
                 return folded[query.skip : end]
-        found = await index.file.read(read.groups, view_id, steps)
+        found = await index.file.run(read.groups, view_id, steps)
         chosen = found[query.skip : end]
         builtin = BUILTINS.get(source) if source.startswith("_") else None
         rows = []
@@ -171,8 +172,7 @@ class ViewIndexes:
             results = await self._store.open_revs(doc_id, [rev])
         except NotFound:
             return None
-        found = results[0].get("ok") if results else None
-        return found
+        return results[0].get("ok") if results else None
 
     def _update_later(self, index: ViewIndex) -> None:
         task = asyncio.get_running_loop().create_task(index.update(self._store))
@@ -210,7 +210,7 @@ class ViewIndexes:
         mapper, options = await self._design(ddoc)
         index = await self._index(mapper, options)
         db_info = await self._store.info()
-        file_size, active = await index.file.read(storage.size)
+        file_size, active = await index.file.run(storage.size)
         return {
             "name": ddoc,
             "view_index": {
@@ -253,7 +253,7 @@ class ViewIndexes:
     async def compact(self, ddoc: str) -> None:
         mapper, options = await self._design(ddoc)
         index = await self._index(mapper, options)
-        await index.file.write(storage.compact)
+        await index.file.run(storage.compact)
 
     async def close(self) -> None:
         for task in list(self._lazy):
@@ -273,6 +273,3 @@ def _seq_number(seq: str) -> int:
 def _pending(db_seq: str, index_seq: str) -> dict[str, int]:
     behind = max(0, _seq_number(db_seq) - _seq_number(index_seq))
     return {"minimum": behind, "preferred": behind, "total": behind}
-
-
-__all__ = ["UNSET", "ViewIndexes"]

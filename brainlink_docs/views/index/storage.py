@@ -72,7 +72,7 @@ def initialize(
     conn.executescript(_SCHEMA + ranks.SCHEMA)
     state = read_state(conn)
     if state.collation not in ("", collation):
-        _reset(conn)
+        reset(conn)
     with _transaction(conn):
         _set_meta(conn, "signature", signature)
         _set_meta(conn, "collation", collation)
@@ -92,11 +92,8 @@ def read_state(conn: sqlite3.Connection) -> IndexState:
 
 
 def reset(conn: sqlite3.Connection) -> None:
-    """Forget every row (a purge made the index unknowable): the next update rebuilds."""
-    _reset(conn)
-
-
-def _reset(conn: sqlite3.Connection) -> None:
+    """Forget every row (a purge or a new collation made them stale): the next update
+    rebuilds."""
     with _transaction(conn):
         conn.execute("DELETE FROM rows")
         conn.execute("DELETE FROM blocks")
@@ -207,52 +204,37 @@ class Range:
             params.append(self.high)
         return " AND ".join(clauses), params
 
-    def before(self) -> tuple[str, list[Any]] | None:
-        """The rows that come before this range in its direction (what ``offset`` counts)."""
-        if self.descending:
-            if self.high is None:
-                return None
-            return ("skey >= ?" if not self.high_inclusive else "skey > ?"), [self.high]
-        if self.low is None:
-            return None
-        return ("skey < ?" if self.low_inclusive else "skey <= ?"), [self.low]
-
-
-# Descending reverses rows but not one document's duplicates of a key: CouchDB stores those as
-# one B-tree entry ({dups, Values}) and expands it in stored order either way.
 
 # A row as scanned: (skey, doc id, key JSON, value JSON).
 ScannedRow = tuple[bytes, str, str, str]
 
 
-def scan(
-    conn: sqlite3.Connection, view: int, span: Range, *, skip: int = 0, limit: int | None = None
-) -> list[ScannedRow]:
-    where, params = span.where()
-    order = "DESC" if span.descending else "ASC"
-    sql = (
-        f"SELECT skey, doc_id, key, value FROM rows WHERE {where} "
-        f"ORDER BY view {order}, skey {order}, dup LIMIT ? OFFSET ?"
-    )
-    return conn.execute(sql, [view, *params, -1 if limit is None else limit, skip]).fetchall()
-
-
-def iter_scan(conn: sqlite3.Connection, view: int, span: Range) -> Iterator[ScannedRow]:
-    """Every row of the range, streamed (reduce queries fold over whole ranges)."""
+def _select(view: int, span: Range) -> tuple[str, list[Any]]:
+    """The range's rows in its direction. Descending reverses rows but not one document's
+    duplicates of a key: CouchDB stores those as one B-tree entry ({dups, Values}) and
+    expands it in stored order either way."""
     where, params = span.where()
     order = "DESC" if span.descending else "ASC"
     sql = (
         f"SELECT skey, doc_id, key, value FROM rows WHERE {where} "
         f"ORDER BY view {order}, skey {order}, dup"
     )
-    yield from conn.execute(sql, [view, *params])
+    return sql, [view, *params]
 
 
-def count(conn: sqlite3.Connection, view: int, span: Range) -> int:
-    where, params = span.where()
-    return int(
-        conn.execute(f"SELECT COUNT(*) FROM rows WHERE {where}", [view, *params]).fetchone()[0]
-    )
+def scan(
+    conn: sqlite3.Connection, view: int, span: Range, *, skip: int = 0, limit: int | None = None
+) -> list[ScannedRow]:
+    sql, params = _select(view, span)
+    return conn.execute(
+        sql + " LIMIT ? OFFSET ?", [*params, -1 if limit is None else limit, skip]
+    ).fetchall()
+
+
+def iter_scan(conn: sqlite3.Connection, view: int, span: Range) -> Iterator[ScannedRow]:
+    """Every row of the range, streamed (reduce queries fold over whole ranges)."""
+    sql, params = _select(view, span)
+    yield from conn.execute(sql, params)
 
 
 def count_before(conn: sqlite3.Connection, view: int, span: Range) -> int:
