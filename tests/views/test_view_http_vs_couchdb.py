@@ -205,3 +205,17 @@ async def test_a_view_still_answers_after_cleanup_and_compaction(
             await call(http, db_url + maintenance, "POST", {})
         answers.append(await call(http, db_url + "/_design/d/_view/v?limit=3", "GET", None))
     assert answers[0] == answers[1]
+
+
+async def test_info_names_the_design_documents_language(
+    two_servers: list[tuple[aiohttp.ClientSession, str]],
+) -> None:
+    languages = []
+    for http, db_url in two_servers:
+        index = {"index": {"fields": ["v"]}, "ddoc": "mango", "name": "by-v"}
+        assert (await call(http, db_url + "/_index", "POST", index))[0] == 200
+        await call(http, db_url + "/_find", "POST", {"selector": {"v": {"$gt": None}}})
+        for ddoc in ("d", "mango"):
+            status, info = await call(http, f"{db_url}/_design/{ddoc}/_info", "GET", None)
+            languages.append((status, info["name"], info["view_index"]["language"]))
+    assert languages[:2] == languages[2:] == [(200, "d", "javascript"), (200, "mango", "query")]

@@ -18,6 +18,7 @@ import os
 import shutil
 import tempfile
 from collections.abc import Sequence
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -35,12 +36,23 @@ from brainlink_docs.views.index.index import ViewIndex
 from brainlink_docs.views.index.mappers import Mapper, mapper_for
 from brainlink_docs.views.index.plan import Plan, plan
 from brainlink_docs.views.js.builtins import BUILTINS
+from brainlink_docs.views.js.design import JAVASCRIPT
 from brainlink_docs.views.js.server import QueryServer, shared_query_server
 
 INDEX_SUFFIX = ".sqlite"
 # A JavaScript reduce gets at most this many rows per call, then its results are rereduced,
 # as CouchDB reduces B-tree nodes of bounded size.
 REDUCE_CHUNK = 1000
+
+
+@dataclass(frozen=True, slots=True)
+class _Design:
+    """A design document as the views need it, kept while its revision is current."""
+
+    rev: str
+    mapper: Mapper
+    options: dict[str, Any]
+    language: str
 
 
 class ViewIndexes:
@@ -54,7 +66,7 @@ class ViewIndexes:
         self._temporary = directory is None
         self.directory = Path(directory or tempfile.mkdtemp(prefix="brainlink-views-"))
         self._server = query_server or shared_query_server()
-        self._designs: dict[str, tuple[str, Mapper, dict[str, Any]]] = {}
+        self._designs: dict[str, _Design] = {}
         self._indexes: dict[str, ViewIndex] = {}
         self._opening = asyncio.Lock()
         self._lazy: set[asyncio.Task[None]] = set()
@@ -62,10 +74,11 @@ class ViewIndexes:
     # ---- queries ----
 
     async def query(self, ddoc: str, view: str, query: ViewQuery) -> ViewPage:
-        mapper, options = await self._design(ddoc)
+        design = await self._design(ddoc)
+        mapper = design.mapper
         if view not in mapper.view_names:
             raise NotFound("missing_named_view")
-        index = await self._index(mapper, options)
+        index = await self._index(design)
         if query.update == "true":
             await index.update(self._store)
         reduce_source = mapper.reduce_of(view)
@@ -181,34 +194,40 @@ class ViewIndexes:
 
     # ---- design documents and their indexes ----
 
-    async def _design(self, name: str) -> tuple[Mapper, dict[str, Any]]:
+    async def _design(self, name: str) -> _Design:
         doc_id = DESIGN_PREFIX + name
         body = await self._store.get(doc_id)
         cached = self._designs.get(doc_id)
-        if cached is not None and cached[0] == body["_rev"]:
-            return cached[1], cached[2]
-        mapper = mapper_for(body, self._server)
-        options = body.get("options") if isinstance(body.get("options"), dict) else {}
-        self._designs[doc_id] = (body["_rev"], mapper, options)
-        return mapper, options
+        if cached is not None and cached.rev == body["_rev"]:
+            return cached
+        options = body.get("options")
+        design = _Design(
+            rev=body["_rev"],
+            mapper=mapper_for(body, self._server),
+            options=options if isinstance(options, dict) else {},
+            language=str(body.get("language", JAVASCRIPT)),
+        )
+        self._designs[doc_id] = design
+        return design
 
-    async def _index(self, mapper: Mapper, options: dict[str, Any]) -> ViewIndex:
-        index = self._indexes.get(mapper.signature)
+    async def _index(self, design: _Design) -> ViewIndex:
+        signature = design.mapper.signature
+        index = self._indexes.get(signature)
         if index is not None:
             return index
         async with self._opening:
-            index = self._indexes.get(mapper.signature)
+            index = self._indexes.get(signature)
             if index is None:
                 self.directory.mkdir(parents=True, exist_ok=True)
-                path = self.directory / (mapper.signature + INDEX_SUFFIX)
-                index = ViewIndex(str(path), mapper, options)
+                path = self.directory / (signature + INDEX_SUFFIX)
+                index = ViewIndex(str(path), design.mapper, design.options)
                 await index.open()
-                self._indexes[mapper.signature] = index
+                self._indexes[signature] = index
             return index
 
     async def info(self, ddoc: str) -> dict[str, Any]:
-        mapper, options = await self._design(ddoc)
-        index = await self._index(mapper, options)
+        design = await self._design(ddoc)
+        index = await self._index(design)
         db_info = await self._store.info()
         file_size, active = await index.file.run(storage.size)
         return {
@@ -222,9 +241,9 @@ class ViewIndexes:
                 "updater_running": index.updating,
                 "update_seq": _seq_number(index.state.seq),
                 "sizes": {"file": file_size, "external": active, "active": active},
-                "signature": mapper.signature,
+                "signature": design.mapper.signature,
                 "purge_seq": _seq_number(index.state.purge_seq),
-                "language": "javascript",
+                "language": design.language,
                 "compact_running": False,
                 "collator_versions": [],
             },
@@ -251,8 +270,7 @@ class ViewIndexes:
                         os.remove(str(path) + suffix)
 
     async def compact(self, ddoc: str) -> None:
-        mapper, options = await self._design(ddoc)
-        index = await self._index(mapper, options)
+        index = await self._index(await self._design(ddoc))
         await index.file.run(storage.compact)
 
     async def close(self) -> None:
