@@ -187,13 +187,7 @@ class SqliteStore:
             if old is not None and not old.get("_deleted"):
                 new = {"_id": doc_id, "_rev": rev, "_deleted": True}
                 await check_one(self._functions, new, old, self._user_ctx(user_ctx))
-        try:
-            outcome = await self._engine.write(delete_doc, doc_id, rev)
-        finally:
-            if doc_id.startswith(DESIGN_PREFIX):
-                self._functions.invalidate()
-        await self._commit(outcome)
-        return _raise_row(outcome.results[0])
+        return await self._write_one(doc_id, delete_doc, doc_id, rev)
 
     async def put_attachment(
         self,
@@ -212,7 +206,8 @@ class SqliteStore:
                 stub = {"content_type": content_type, "revpos": 0, "length": len(data)}
                 new["_attachments"] = {name: {**stub, "stub": True}, **new["_attachments"]}
                 await check_one(self._functions, new, old, self._user_ctx(user_ctx))
-        outcome = await self._engine.write(
+        return await self._write_one(
+            doc_id,
             attachments.put_attachment,
             doc_id,
             name,
@@ -222,10 +217,6 @@ class SqliteStore:
             self._token,
             self._encoding,
         )
-        if doc_id.startswith(DESIGN_PREFIX):
-            self._functions.invalidate()
-        await self._commit(outcome)
-        return _raise_row(outcome.results[0])
 
     async def delete_attachment(
         self,
@@ -241,11 +232,18 @@ class SqliteStore:
                 new, old = base
                 del new["_attachments"][name]
                 await check_one(self._functions, new, old, self._user_ctx(user_ctx))
-        outcome = await self._engine.write(
-            attachments.delete_attachment, doc_id, name, rev, self._token, self._encoding
+        return await self._write_one(
+            doc_id, attachments.delete_attachment, doc_id, name, rev, self._token, self._encoding
         )
-        if doc_id.startswith(DESIGN_PREFIX):
-            self._functions.invalidate()
+
+    async def _write_one(self, doc_id: str, operation: Any, *args: Any) -> BulkResult:
+        """One document's write on the writer thread: its row, or its error raised. A design
+        document's write drops the cache of validating design documents, whatever happens."""
+        try:
+            outcome = await self._engine.write(operation, *args)
+        finally:
+            if doc_id.startswith(DESIGN_PREFIX):
+                self._functions.invalidate()
         await self._commit(outcome)
         return _raise_row(outcome.results[0])
 
