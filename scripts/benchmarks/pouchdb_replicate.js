@@ -18,19 +18,10 @@
 
 const fs = require('fs');
 const PouchDB = require('pouchdb');
+const { peakRssBytes } = require('./node_process');
 
 // A live write not seen locally within this long is lost, not slow: fail the run.
 const LIVE_WAIT_MS = 60000;
-
-/** This process's peak resident set size in bytes (VmHWM; Linux), or null. */
-function peakRssBytes() {
-  try {
-    const match = /VmHWM:\s+(\d+) kB/.exec(fs.readFileSync('/proc/self/status', 'utf8'));
-    return match ? Number(match[1]) * 1024 : null;
-  } catch (err) {
-    return null;
-  }
-}
 
 /** Seconds since `t0` (a process.hrtime.bigint() reading). */
 function since(t0) {

@@ -19,17 +19,8 @@
 const fs = require('fs');
 const readline = require('readline');
 const PouchDB = require('pouchdb');
+const { peakRssBytes } = require('./node_process');
 PouchDB.plugin(require('pouchdb-find'));
-
-/** This process's peak resident set size in bytes (VmHWM; Linux), or null. */
-function peakRssBytes() {
-  try {
-    const match = /VmHWM:\s+(\d+) kB/.exec(fs.readFileSync('/proc/self/status', 'utf8'));
-    return match ? Number(match[1]) * 1024 : null;
-  } catch (err) {
-    return null;
-  }
-}
 
 /** Milliseconds since `t0` (a process.hrtime.bigint() reading). */
 function msSince(t0) {
