@@ -41,7 +41,7 @@ from brainlink_docs.views.mango.indexes import (
 from brainlink_docs.views.mango.normalize import Selector, normalize
 from brainlink_docs.views.mango.options import FindOptions, parse_find
 from brainlink_docs.views.mango.planner import Plan, covers, plan, selector_hints
-from brainlink_docs.views.mango.ranges import MAX, key_cmp, to_json_key
+from brainlink_docs.views.mango.ranges import MAX, key_cmp, to_json_key, with_max_as
 from brainlink_docs.views.mango.selector import (
     BAD_PATH,
     MISSING,
@@ -169,11 +169,7 @@ _MAX_KEY = {"\uffff\uffff": None}
 
 
 def _view_key(key: Any) -> Any:
-    if key is MAX:
-        return _MAX_KEY
-    if isinstance(key, list):
-        return [_view_key(k) for k in key]
-    return key
+    return with_max_as(key, _MAX_KEY)
 
 
 async def index_rows(

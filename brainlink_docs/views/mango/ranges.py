@@ -154,9 +154,15 @@ def field_ranges(sel: Selector) -> list[tuple[str, Any]]:
     return out
 
 
-def to_json_key(key: Any) -> Any:
+def with_max_as(key: Any, stand_in: Any) -> Any:
+    """``key`` with every ``MAX`` replaced by ``stand_in``."""
     if key is MAX:
-        return MAX_JSON
+        return stand_in
     if isinstance(key, list):
-        return [to_json_key(k) for k in key]
+        return [with_max_as(k, stand_in) for k in key]
     return key
+
+
+def to_json_key(key: Any) -> Any:
+    """``key`` as CouchDB's ``_explain`` renders it."""
+    return with_max_as(key, MAX_JSON)
