@@ -107,6 +107,26 @@ def _build_parser() -> argparse.ArgumentParser:
         default=socket.gethostname(),
         help="with --undo: this replica's id in the restoring edit's clock (default: host name)",
     )
+    push = commands.add_parser(
+        "push-design",
+        help="install the entities' design documents, Mango indexes and merge policies in DB",
+        description="Write _design/brainlink (the views of the app's queries), the Mango "
+        "indexes and _design/merge's merge_policies to DB (a URL or file), each only when it "
+        "differs, so pushing again rebuilds nothing. Prints the ids written as JSON.",
+    )
+    push.add_argument("db", help="database URL or file")
+    push.add_argument("--create", action="store_true", help="create DB if it does not exist")
+    migrate = commands.add_parser(
+        "migrate",
+        help="bring every entity document of DB to the current schemaVersion",
+        description="Apply the entities' migrations to every document that needs them, in "
+        "batches, with a progress bar on a terminal; deterministic, so devices migrating the "
+        "same documents write the same revisions. Prints counts as JSON.",
+    )
+    migrate.add_argument("db", help="database URL or file")
+    migrate.add_argument(
+        "--batch-size", type=int, default=500, help="documents per batch (default 500)"
+    )
     demo = commands.add_parser(
         "demo",
         help="walk through the embedded engine: edits, a replicated conflict, the changes feed",
@@ -207,6 +227,12 @@ def main(argv: Sequence[str] | None = None) -> int:
         from brainlink_docs.merge.command import run_resolve
 
         return asyncio.run(run_resolve(args))
+    if args.command in ("push-design", "migrate"):
+        from brainlink_docs.models.command import run_migrate, run_push_design
+
+        return asyncio.run(
+            run_push_design(args) if args.command == "push-design" else run_migrate(args)
+        )
     if args.command == "demo":
         from brainlink_docs.demo import run_demo
 

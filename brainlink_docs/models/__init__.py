@@ -9,6 +9,7 @@ from brainlink_docs.models.files import Directory, File, VirtualFileSystem
 from brainlink_docs.models.migrations import MIGRATIONS, Migration, Migrations
 from brainlink_docs.models.pipelines import PipelineEdge, PipelineNode, PromptPipeline
 from brainlink_docs.models.plugins import Permission, Plugin, PluginManifest
+from brainlink_docs.models.queries import Brainlink, PipelineGraph, PluginGrants
 from brainlink_docs.models.registry import ENTITIES, POLICIES
 from brainlink_docs.models.users import ApiKey, Integration, Sealed, User, UserSettings
 from brainlink_docs.models.workspaces import Panel, Workspace
@@ -19,6 +20,7 @@ __all__ = [
     "POLICIES",
     "ApiKey",
     "AuditLogEntry",
+    "Brainlink",
     "Chat",
     "ChatMessage",
     "Directory",
@@ -30,8 +32,10 @@ __all__ = [
     "Panel",
     "Permission",
     "PipelineEdge",
+    "PipelineGraph",
     "PipelineNode",
     "Plugin",
+    "PluginGrants",
     "PluginManifest",
     "PromptPipeline",
     "Sealed",

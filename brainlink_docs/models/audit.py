@@ -19,7 +19,7 @@ class AuditLogEntry(Entity):
     TYPE: ClassVar[str] = "auditLogEntry"
     POLICY: ClassVar[Policy] = Policy("lww")
     type: Literal["auditLogEntry"] = "auditLogEntry"
-    user_id: str | None
+    user_id: str | None = None
     action: Literal["create", "update", "delete", "replicate"]
     resource_type: str
     resource_id: str

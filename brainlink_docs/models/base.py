@@ -33,7 +33,11 @@ from brainlink_docs.merge.policies import Policy
 EntityId = Annotated[str, StringConstraints(min_length=1, max_length=200, pattern=r"^[^/\s]+$")]
 # JavaScript's Date.prototype.toISOString: fixed width, so string order is time order.
 Timestamp = Annotated[
-    str, StringConstraints(pattern=r"^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}\.\d{3}Z$")
+    str,
+    StringConstraints(
+        # [0-9], not \d: the pattern engine's \d takes every script's digits.
+        pattern=r"^[0-9]{4}-[0-9]{2}-[0-9]{2}T[0-9]{2}:[0-9]{2}:[0-9]{2}\.[0-9]{3}Z$"
+    ),
 ]
 USER_PREFIX = "u/"
 # After every id that starts with a given prefix (CouchDB's usual "\ufff0" range end).

@@ -12,6 +12,8 @@ from importlib import resources
 from typing import Any
 
 from brainlink_docs.errors import NotFound
+from brainlink_docs.merge.sources import POLICIES_DDOC, POLICIES_FIELD
+from brainlink_docs.models.registry import POLICIES
 from brainlink_docs.store.api import DocumentStore
 
 VIEWS_DDOC = "brainlink"
@@ -35,23 +37,47 @@ def mango_indexes() -> list[dict[str, Any]]:
 
 async def push_design(store: DocumentStore) -> list[str]:
     """Install or update every design document and index; answers the ids written (none when
-    the store already had them all, so pushing again changes nothing and rebuilds nothing)."""
+    the store already had them all, so pushing again changes nothing and rebuilds nothing).
+
+    Also the entities' merge policies, as ``_design/merge``'s ``merge_policies`` (a server
+    running the background resolver reads them there; other types' policies already in it
+    stay), so conflicts replicated into any of our stores merge by each entity's policy."""
     written = []
-    wanted = views_design()
-    try:
-        current = await store.get(wanted["_id"])
-    except NotFound:
-        current = None
-    if current is None or _body(current) != _body(wanted):
-        if current is not None:
-            wanted = {**wanted, "_rev": current["_rev"]}
-        await store.put(wanted)
-        written.append(wanted["_id"])
+    for wanted in (views_design(), await _merge_design(store)):
+        if await _put_if_changed(store, wanted):
+            written.append(wanted["_id"])
     for index in mango_indexes():
         answer = await store.create_index(index)
         if answer.get("result") == "created":
             written.append(answer["id"])
     return written
+
+
+async def _current(store: DocumentStore, doc_id: str) -> dict[str, Any] | None:
+    try:
+        return await store.get(doc_id)
+    except NotFound:
+        return None
+
+
+async def _put_if_changed(store: DocumentStore, wanted: dict[str, Any]) -> bool:
+    current = await _current(store, wanted["_id"])
+    if current is not None and _body(current) == _body(wanted):
+        return False
+    if current is not None:
+        wanted = {**wanted, "_rev": current["_rev"]}
+    await store.put(wanted)
+    return True
+
+
+async def _merge_design(store: DocumentStore) -> dict[str, Any]:
+    """``_design/merge`` with the entities' policies added to whatever it holds."""
+    current = await _current(store, POLICIES_DDOC) or {"_id": POLICIES_DDOC}
+    theirs = current.get(POLICIES_FIELD)
+    ours = POLICIES.to_json()
+    if isinstance(theirs, dict) and isinstance(theirs.get("types"), dict):
+        ours = {**theirs, "types": {**theirs["types"], **ours["types"]}}
+    return {**_body(current), POLICIES_FIELD: ours}
 
 
 def _body(doc: dict[str, Any]) -> dict[str, Any]:
