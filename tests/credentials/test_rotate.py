@@ -104,6 +104,19 @@ async def test_every_sealed_value_is_resealed_and_nothing_else_moves(
     await assert_all_under_new_key(store, plaintexts(range(7)))
 
 
+async def test_a_document_s_attachments_survive_its_rotation(store: DocumentStore) -> None:
+    doc = integration(0)
+    result = await store.put(doc)
+    await store.put_attachment(doc["_id"], "avatar.png", b"\x89PNG...", "image/png", result.rev)
+    report = await rotate_key(store, Keyring([OLD]), NEW)
+    assert report.ok and report.docs_written == 1
+    after = await store.get(doc["_id"])
+    assert after["_rev"].startswith("3-")
+    assert after["credentials"]["kid"] == NEW.kid
+    attachment = await store.get_attachment(doc["_id"], "avatar.png")
+    assert attachment.data == b"\x89PNG..."
+
+
 async def test_a_finished_rotation_run_again_writes_nothing(store: DocumentStore) -> None:
     await store.bulk_docs([integration(n) for n in range(3)])
     await rotate_key(store, Keyring([OLD]), NEW)
