@@ -9,7 +9,6 @@ key. Design: ``design_docs/credentials.md``.
 from brainlink_docs.credentials.cipher import Secret, is_sealed, open_sealed, seal
 from brainlink_docs.credentials.errors import CredentialError, KeyNotLoaded, SealBroken
 from brainlink_docs.credentials.keys import (
-    ENV_VAR,
     Key,
     Keyring,
     generate_key_file,
@@ -24,7 +23,6 @@ from brainlink_docs.credentials.rotate import (
 )
 
 __all__ = [
-    "ENV_VAR",
     "CredentialError",
     "Key",
     "KeyNotLoaded",

@@ -11,13 +11,13 @@ from pathlib import Path
 import pytest
 
 from brainlink_docs.credentials import (
-    ENV_VAR,
     CredentialError,
     Key,
     generate_key_file,
     key_from_env,
     load_key_file,
 )
+from brainlink_docs.credentials.keys import ENV_VAR
 
 MATERIAL = bytes(range(100, 132))
 
