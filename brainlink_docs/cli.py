@@ -243,7 +243,11 @@ def main(argv: Sequence[str] | None = None) -> int:
     if args.command == "rotate-key":
         from brainlink_docs.credentials.command import run_rotate_key
 
-        return asyncio.run(run_rotate_key(args))
+        try:
+            return asyncio.run(run_rotate_key(args))
+        except KeyboardInterrupt:
+            sys.stderr.write("brainlink-docs rotate-key: stopped; run it again to finish\n")
+            return 130
     if args.command == "new-key":
         from brainlink_docs.credentials.command import run_new_key
 

@@ -17,6 +17,7 @@ import base64
 import binascii
 import hashlib
 import os
+import re
 import secrets
 from collections.abc import Iterable, Iterator, Mapping
 from dataclasses import dataclass, field
@@ -30,6 +31,8 @@ KEY_BYTES = 32
 # short enough to read in an error message.
 KID_HEX_DIGITS = 16
 ENV_VAR = "BRAINLINK_CREDENTIALS_KEY"
+# A key file's text form: base64 (padding and surrounding whitespace allowed).
+_BASE64_TEXT = re.compile(rb"\s*[A-Za-z0-9+/]+={0,2}\s*")
 # Owner read/write only: the key file is as secret as every credential it seals.
 KEY_FILE_MODE = 0o600
 
@@ -104,20 +107,19 @@ def key_from_text(text: str, *, source: str) -> Key:
 
 
 def load_key_file(path: str | os.PathLike[str]) -> Key:
-    """The key in ``path``: exactly 32 raw bytes, or their base64 text."""
+    """The key in ``path``: its base64 text, or exactly 32 raw bytes."""
     try:
         data = Path(path).read_bytes()
     except OSError as exc:
         raise CredentialError(f"cannot read key file {path}: {exc.strerror or exc}") from None
+    # Text first: 32 characters of base64 (24 bytes, a short key) must be refused for their
+    # length, not taken as raw bytes; random raw bytes are all base64 characters with
+    # probability (64/256)^32 = 2^-64.
+    if _BASE64_TEXT.fullmatch(data):
+        return key_from_text(data.decode("ascii"), source=f"key file {path}")
     if len(data) == KEY_BYTES:
         return Key(data)
-    try:
-        text = data.decode("ascii")
-    except UnicodeDecodeError:
-        raise CredentialError(
-            f"key file {path}: neither {KEY_BYTES} raw bytes nor base64 text"
-        ) from None
-    return key_from_text(text, source=f"key file {path}")
+    raise CredentialError(f"key file {path}: neither {KEY_BYTES} raw bytes nor base64 text")
 
 
 def key_from_env(environ: Mapping[str, str] | None = None) -> Key:

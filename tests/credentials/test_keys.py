@@ -55,6 +55,20 @@ def test_a_key_of_the_wrong_length_is_refused_by_its_length(tmp_path: Path, size
         key_from_env({ENV_VAR: base64.b64encode(bytes(size)).decode()})
 
 
+def test_32_characters_of_base64_are_a_short_key_not_raw_bytes(tmp_path: Path) -> None:
+    path = tmp_path / "short.key"
+    path.write_bytes(base64.b64encode(bytes(24)))  # exactly 32 bytes of text
+    with pytest.raises(CredentialError, match="bad key length: 24 bytes"):
+        load_key_file(path)
+
+
+def test_other_binary_lengths_are_refused(tmp_path: Path) -> None:
+    path = tmp_path / "odd.key"
+    path.write_bytes(bytes(range(200, 231)))  # 31 raw bytes
+    with pytest.raises(CredentialError, match="neither 32 raw bytes nor base64 text"):
+        load_key_file(path)
+
+
 def test_text_that_is_not_base64_is_refused_without_echoing_it(tmp_path: Path) -> None:
     path = tmp_path / "bad.key"
     path.write_text("not base64 at all: p@ssw0rd!")
