@@ -127,6 +127,39 @@ def _build_parser() -> argparse.ArgumentParser:
     migrate.add_argument(
         "--batch-size", type=int, default=500, help="documents per batch (default 500)"
     )
+    rotate_key = commands.add_parser(
+        "rotate-key",
+        help="re-seal every encrypted credential of DB (a URL or file) under a new key",
+        description="Open every sealed value (AES-256-GCM) of the database with the old keys "
+        "and seal it again under the new key, a page of documents at a time; values already "
+        "under the new key are left alone, so running it again finishes a stopped rotation. "
+        "Shows progress on a terminal and prints a JSON report.",
+    )
+    rotate_key.add_argument("db", help="database URL or file")
+    rotate_key.add_argument(
+        "--old-key-file",
+        action="append",
+        required=True,
+        metavar="FILE",
+        help="a key the values are sealed under now (32 raw bytes or base64); repeat for several",
+    )
+    rotate_key.add_argument(
+        "--new-key-file", required=True, metavar="FILE", help="the key to seal under (new-key)"
+    )
+    rotate_key.add_argument(
+        "--batch-size", type=int, default=500, help="documents per page and write (default 500)"
+    )
+    rotate_key.add_argument(
+        "--ca-file", metavar="PEM", help="trust servers whose certificate this CA bundle signed"
+    )
+    new_key = commands.add_parser(
+        "new-key",
+        help="write a fresh random credentials key to FILE (base64, mode 0600)",
+        description="Generate a 256-bit key for sealing credentials and write it to FILE, "
+        "readable by its owner only; refuses to replace an existing file. Prints its key id "
+        "(kid), the name sealed values carry.",
+    )
+    new_key.add_argument("file", type=Path, help="key file to create")
     demo = commands.add_parser(
         "demo",
         help="walk through the embedded engine: edits, a replicated conflict, the changes feed",
@@ -233,6 +266,18 @@ def main(argv: Sequence[str] | None = None) -> int:
         return asyncio.run(
             run_push_design(args) if args.command == "push-design" else run_migrate(args)
         )
+    if args.command == "rotate-key":
+        from brainlink_docs.credentials.command import run_rotate_key
+
+        try:
+            return asyncio.run(run_rotate_key(args))
+        except KeyboardInterrupt:
+            sys.stderr.write("brainlink-docs rotate-key: stopped; run it again to finish\n")
+            return 130
+    if args.command == "new-key":
+        from brainlink_docs.credentials.command import run_new_key
+
+        return run_new_key(args)
     if args.command == "demo":
         from brainlink_docs.demo import run_demo
 
