@@ -24,13 +24,11 @@ from brainlink_docs.models.files import Directory, File, VirtualFileSystem
 from brainlink_docs.models.pipelines import PipelineEdge, PipelineNode, PromptPipeline
 from brainlink_docs.models.plugins import Permission, Plugin
 from brainlink_docs.models.registry import POLICIES
-from brainlink_docs.models.repository import Page, Repository, ViewRange, read_all, read_page
+from brainlink_docs.models.repository import HIGH, Page, Repository, ViewRange, read_all, read_page
 from brainlink_docs.models.users import ApiKey, Integration, User, UserSettings
 from brainlink_docs.models.workspaces import Panel, Workspace
 from brainlink_docs.store.api import DocumentStore, ViewQuery
 
-# After every key that starts with the given ones: CouchDB collates objects last.
-HIGH: dict[str, Any] = {}
 _FILES_BY_KIND = mango_indexes()[0]
 
 

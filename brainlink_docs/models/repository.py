@@ -36,6 +36,8 @@ from brainlink_docs.store.api import (
 )
 
 E = TypeVar("E", bound=Entity)
+# After every key that starts with the given ones: CouchDB collates objects last.
+HIGH: dict[str, Any] = {}
 # Largest page a caller may ask for: a page is one view read with its documents.
 MAX_PAGE = 1000
 
@@ -162,7 +164,9 @@ class Repository(Generic[E]):
 
     async def list(self, user_id: str, *, limit: int = 50, cursor: str | None = None) -> Page[E]:
         """The user's entities of this type, in document id order."""
-        where = ViewRange("by_owner", [user_id, self.cls.TYPE], [user_id, self.cls.TYPE])
+        # The document id is in the key (unique keys): a cursor then needs no startkey_docid,
+        # which PouchDB's map/reduce does not honour.
+        where = ViewRange("by_owner", [user_id, self.cls.TYPE], [user_id, self.cls.TYPE, HIGH])
         page = await read_page(self.store, where, limit, cursor, self._migrations)
         return page  # type: ignore[return-value]
 
