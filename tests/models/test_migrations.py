@@ -21,7 +21,7 @@ from brainlink_docs.replication.sync import sync
 from brainlink_docs.store.api import AllDocsQuery, ChangesQuery
 from brainlink_docs.store.sqlite import SqliteStore
 
-from .strategies import entities
+from .strategies import entities, entity_bodies
 
 
 def old_body(doc: dict[str, Any]) -> dict[str, Any]:
@@ -83,10 +83,10 @@ def chain(length: int) -> Migrations:
     return registry
 
 
-@given(entities.filter(lambda e: e.TYPE == "workspace"), st.integers(1, 6), st.data())
-def test_migrations_compose(entity: Any, length: int, data: st.DataObject) -> None:
+@given(entity_bodies("workspace"), st.integers(1, 6), st.data())
+def test_migrations_compose(body: dict[str, Any], length: int, data: st.DataObject) -> None:
     registry = chain(length)
-    doc = {**entity.to_doc(), "schemaVersion": 1}
+    doc = {**body, "schemaVersion": 1}
     middle = data.draw(st.integers(1, length + 1))
     assert registry.upgrade(registry.upgrade(doc, to=middle)) == registry.upgrade(doc)
     assert registry.upgrade(doc)["schemaVersion"] == length + 1
