@@ -50,6 +50,12 @@ def _build_parser() -> argparse.ArgumentParser:
         "(default off, as in CouchDB)",
     )
     serve.add_argument(
+        "--validate-entities",
+        action="store_true",
+        help="refuse typed Brainlink documents that fail their model with 403, on every "
+        "write path (default off, as in CouchDB)",
+    )
+    serve.add_argument(
         "--merge-policies",
         metavar="FILE",
         help="the background resolver's default policies as JSON (a database's "
@@ -309,6 +315,7 @@ def _serve(args: argparse.Namespace) -> int:
         "access_log": "false" if args.no_access_log else None,
         "resolve": "true" if args.resolve else None,
         "merge_policies": args.merge_policies,
+        "validate_entities": "true" if args.validate_entities else None,
     }
     admin = args.admin or os.environ.get("BRAINLINK_ADMIN")
     try:

@@ -44,6 +44,18 @@ def refusal(doc: Mapping[str, Any], migrations: Migrations = MIGRATIONS) -> str 
     return None
 
 
+async def check_entity(doc: dict[str, Any]) -> dict[str, Any]:
+    """``refusal`` as a write check (the server's ``[entities] validate``): the document as it
+    is, or 403 ``forbidden`` with the reason, as a ``validate_doc_update`` refusing it."""
+    doc_id = doc.get("_id")
+    if isinstance(doc_id, str) and doc_id.startswith("_"):
+        return doc  # design and local documents are code and checkpoints, not entities
+    reason = refusal(doc)
+    if reason is not None:
+        raise Forbidden(reason)
+    return doc
+
+
 def _check_id(entity: Entity, doc: Mapping[str, Any]) -> None:
     stored_id = doc.get("_id")
     if stored_id is None or entity.TYPE == "auditLogEntry":
