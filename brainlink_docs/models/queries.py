@@ -15,7 +15,7 @@ from dataclasses import dataclass
 from typing import Any, cast
 
 from brainlink_docs.errors import NotFound
-from brainlink_docs.merge.stamping import StampingStore
+from brainlink_docs.merge.stamping import StampingStore, wall_ms
 from brainlink_docs.models.base import Entity, new_id, now_iso
 from brainlink_docs.models.chats import Chat, ChatMessage
 from brainlink_docs.models.design import mango_indexes
@@ -70,10 +70,17 @@ class Brainlink:
 
     @classmethod
     def open(
-        cls, store: DocumentStore, replica: str, *, now: Callable[[], str] = now_iso
+        cls,
+        store: DocumentStore,
+        replica: str,
+        *,
+        now: Callable[[], str] = now_iso,
+        now_ms: Callable[[], int] = wall_ms,
     ) -> Brainlink:
-        """The app's data on ``store`` as the device ``replica`` edits it (stamped edits)."""
-        return cls(cast(DocumentStore, StampingStore(store, replica, policies=POLICIES)), now=now)
+        """The app's data on ``store`` as the device ``replica`` edits it (stamped edits;
+        ``now_ms`` is the merger's wall clock, ``now`` the entities' timestamps)."""
+        stamped = StampingStore(store, replica, now_ms, policies=POLICIES)
+        return cls(cast(DocumentStore, stamped), now=now)
 
     # --- the app's queries ---------------------------------------------------------------------
 
