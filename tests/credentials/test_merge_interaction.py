@@ -5,16 +5,13 @@ default field-by-field merge sees three leaves and may take each from another ed
 rotates the key (``kid``, ``iv``, ``encrypted`` change) while another, offline, re-seals a new
 token under the old key (``iv``, ``encrypted`` change, ``kid`` does not); the merge keeps the
 new ``kid`` with the old key's ciphertext, and the credential no longer opens. Found while
-building rotation; the fix belongs in ``merge/fields.py`` (a sealed value is one leaf), so the
-default case is a strict xfail that turns into a failure, to be unmarked, once it is fixed.
-Last-writer-wins for the document type is safe today.
+building rotation; fixed in ``merge/fields.py``: a sealed value is one leaf of the field state,
+so every strategy takes it whole from one edit.
 """
 
 from __future__ import annotations
 
-import pytest
-
-from brainlink_docs.credentials import Key, Keyring, SealBroken, open_sealed, seal
+from brainlink_docs.credentials import Key, Keyring, open_sealed, seal
 from brainlink_docs.merge.policies import Policies, Policy
 from brainlink_docs.merge.resolver import resolve_all
 from brainlink_docs.merge.stamping import StampingStore
@@ -53,11 +50,6 @@ async def rotated_here_resealed_there(policies: Policies) -> str:
         await b.close()
 
 
-@pytest.mark.xfail(
-    strict=True,
-    raises=SealBroken,
-    reason="merge_fields merges a sealed value's kid, iv and encrypted as separate fields",
-)
 async def test_the_default_merge_keeps_a_sealed_value_whole() -> None:
     assert await rotated_here_resealed_there(Policies()) == "v2"
 
