@@ -132,15 +132,18 @@ class Owned(Entity):
 
     # The collection name in the document id (``u/{userId}/{COLLECTION}/{id}``).
     COLLECTION: ClassVar[str]
+    # A child's parent, as (the parent's collection, the field naming the parent's id): its
+    # document id is then ``{parent's document id}/{COLLECTION}/{id}``.
+    PARENT: ClassVar[tuple[str, str] | None] = None
 
     def doc_id(self) -> str:
-        return owned_id(self.user_id, self.COLLECTION, self.id)
+        if self.PARENT is None:
+            return owned_id(self.user_id, self.COLLECTION, self.id)
+        collection, field = self.PARENT
+        parent = owned_id(self.user_id, collection, getattr(self, field))
+        return f"{parent}/{self.COLLECTION}/{self.id}"
 
 
 def owned_id(user_id: str, collection: str, entity_id: str) -> str:
     """The document id of an entity ``user_id`` owns directly."""
     return f"{user_doc_id(user_id)}/{collection}/{entity_id}"
-
-
-def child_id(parent_doc_id: str, collection: str, entity_id: str) -> str:
-    return f"{parent_doc_id}/{collection}/{entity_id}"

@@ -15,7 +15,7 @@ from pydantic import Field
 
 from brainlink_docs.merge import crdt
 from brainlink_docs.merge.policies import Policy
-from brainlink_docs.models.base import EntityId, Owned, Part, child_id, owned_id
+from brainlink_docs.models.base import EntityId, Owned, Part
 
 
 class ChatSettings(Part):
@@ -68,6 +68,8 @@ class MessageMetadata(Part):
 
 class ChatMessage(Owned):
     TYPE: ClassVar[str] = "chatMessage"
+    COLLECTION: ClassVar[str] = "message"
+    PARENT: ClassVar[tuple[str, str] | None] = ("chat", "chat_id")
     SCHEMA_VERSION: ClassVar[int] = 2  # models.migrations
     # A message's text is one value: two devices editing it keep the latest edit whole.
     POLICY: ClassVar[Policy] = Policy("lww")
@@ -77,9 +79,6 @@ class ChatMessage(Owned):
     content: str
     sequence: int = Field(ge=0)
     metadata: MessageMetadata | None = None
-
-    def doc_id(self) -> str:
-        return child_id(owned_id(self.user_id, "chat", self.chat_id), "message", self.id)
 
 
 class Tool(Part):

@@ -15,7 +15,7 @@ from typing import Any, ClassVar, Literal
 from pydantic import Field, field_validator
 
 from brainlink_docs.merge.policies import Policy
-from brainlink_docs.models.base import EntityId, Owned, Part, Timestamp, child_id, owned_id
+from brainlink_docs.models.base import EntityId, Owned, Part, Timestamp
 
 # Text up to this many UTF-8 bytes lives in the document; beyond it, in an attachment.
 INLINE_TEXT_LIMIT = 64 * 1024
@@ -45,21 +45,16 @@ class DirectoryMetadata(Part):
     source_control: SourceControl | None = None
 
 
-def _file_system_child(user_id: str, file_system_id: str, collection: str, entity_id: str) -> str:
-    return child_id(owned_id(user_id, "fs", file_system_id), collection, entity_id)
-
-
 class Directory(Owned):
     TYPE: ClassVar[str] = "directory"
+    COLLECTION: ClassVar[str] = "dir"
+    PARENT: ClassVar[tuple[str, str] | None] = ("fs", "file_system_id")
     type: Literal["directory"] = "directory"
     file_system_id: EntityId
     name: str
     path: str = Field(pattern=r"^/")
     parent_id: EntityId | None = None
     metadata: DirectoryMetadata = Field(default_factory=DirectoryMetadata)
-
-    def doc_id(self) -> str:
-        return _file_system_child(self.user_id, self.file_system_id, "dir", self.id)
 
 
 class FileContent(Part):
@@ -87,6 +82,8 @@ class FileMetadata(Part):
 
 class File(Owned):
     TYPE: ClassVar[str] = "file"
+    COLLECTION: ClassVar[str] = "file"
+    PARENT: ClassVar[tuple[str, str] | None] = ("fs", "file_system_id")
     # A file's text, size and MIME type describe one version: merging the text of one edit
     # with the size of another would describe neither. The latest edit wins whole.
     POLICY: ClassVar[Policy] = Policy("lww")
@@ -108,6 +105,3 @@ class File(Owned):
                 f"binary content is the {CONTENT_ATTACHMENT!r} attachment, not base64 in the body"
             )
         return value
-
-    def doc_id(self) -> str:
-        return _file_system_child(self.user_id, self.file_system_id, "file", self.id)

@@ -13,7 +13,7 @@ from typing import Any, ClassVar, Literal
 from pydantic import Field
 
 from brainlink_docs.merge.policies import Policy
-from brainlink_docs.models.base import EntityId, Owned, Part, child_id, owned_id
+from brainlink_docs.models.base import EntityId, Owned, Part
 
 
 class PromptPipeline(Owned):
@@ -29,24 +29,21 @@ class NodePosition(Part):
     y: float
 
 
-def _pipeline_child(user_id: str, pipeline_id: str, collection: str, entity_id: str) -> str:
-    return child_id(owned_id(user_id, "pipeline", pipeline_id), collection, entity_id)
-
-
 class PipelineNode(Owned):
     TYPE: ClassVar[str] = "pipelineNode"
+    COLLECTION: ClassVar[str] = "node"
+    PARENT: ClassVar[tuple[str, str] | None] = ("pipeline", "pipeline_id")
     type: Literal["pipelineNode"] = "pipelineNode"
     pipeline_id: EntityId
     kind: str = Field(min_length=1)
     position: NodePosition
     data: dict[str, Any] = Field(default_factory=dict)
 
-    def doc_id(self) -> str:
-        return _pipeline_child(self.user_id, self.pipeline_id, "node", self.id)
-
 
 class PipelineEdge(Owned):
     TYPE: ClassVar[str] = "pipelineEdge"
+    COLLECTION: ClassVar[str] = "edge"
+    PARENT: ClassVar[tuple[str, str] | None] = ("pipeline", "pipeline_id")
     # An edge is its two ends: a re-wired end from one device and the other end from another
     # would connect nodes neither meant. The latest edit wins whole.
     POLICY: ClassVar[Policy] = Policy("lww")
@@ -54,6 +51,3 @@ class PipelineEdge(Owned):
     pipeline_id: EntityId
     source: EntityId
     target: EntityId
-
-    def doc_id(self) -> str:
-        return _pipeline_child(self.user_id, self.pipeline_id, "edge", self.id)

@@ -11,7 +11,7 @@ from typing import ClassVar, Literal
 
 from pydantic import Field
 
-from brainlink_docs.models.base import EntityId, Owned, Part, child_id, owned_id
+from brainlink_docs.models.base import EntityId, Owned, Part
 from brainlink_docs.models.chats import Tool
 
 PermissionKind = Literal[
@@ -68,11 +68,10 @@ class Plugin(Owned):
 
 class Permission(Owned):
     TYPE: ClassVar[str] = "permission"
+    COLLECTION: ClassVar[str] = "permission"
+    PARENT: ClassVar[tuple[str, str] | None] = ("plugin", "plugin_id")
     type: Literal["permission"] = "permission"
     plugin_id: EntityId
     kind: PermissionKind
     scope: str | None = None
     granted: bool = False
-
-    def doc_id(self) -> str:
-        return child_id(owned_id(self.user_id, "plugin", self.plugin_id), "permission", self.id)

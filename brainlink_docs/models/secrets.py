@@ -24,18 +24,10 @@ def sealed_integration(
     now: str | None = None,
 ) -> Integration:
     """A new integration whose credentials are ``secret`` sealed under ``key``."""
-    entity_id = entity_id or new_id()
-    at = now or now_iso()
-    sealed = seal(key, owned_id(user_id, Integration.COLLECTION, entity_id), secret)
+    fields = _new_sealed(key, user_id, Integration.COLLECTION, secret, entity_id, now)
+    sealed = fields.pop("sealed")
     return Integration(
-        id=entity_id,
-        user_id=user_id,
-        provider=provider,
-        kind=kind,
-        metadata=metadata or {},
-        credentials=Sealed.model_validate(sealed),
-        created_at=at,
-        updated_at=at,
+        provider=provider, kind=kind, metadata=metadata or {}, credentials=sealed, **fields
     )
 
 
@@ -50,18 +42,25 @@ def sealed_api_key(
     now: str | None = None,
 ) -> ApiKey:
     """A new API key entity holding ``secret`` sealed under ``key``."""
+    fields = _new_sealed(key, user_id, ApiKey.COLLECTION, secret, entity_id, now)
+    sealed = fields.pop("sealed")
+    return ApiKey(name=name, provider=provider, key=sealed, **fields)
+
+
+def _new_sealed(
+    key: Key, user_id: str, collection: str, secret: str, entity_id: str | None, now: str | None
+) -> dict[str, Any]:
+    """The fields every new sealed entity has, ``sealed`` under its own document id."""
     entity_id = entity_id or new_id()
     at = now or now_iso()
-    sealed = seal(key, owned_id(user_id, ApiKey.COLLECTION, entity_id), secret)
-    return ApiKey(
-        id=entity_id,
-        user_id=user_id,
-        name=name,
-        provider=provider,
-        key=Sealed.model_validate(sealed),
-        created_at=at,
-        updated_at=at,
-    )
+    sealed = Sealed.model_validate(seal(key, owned_id(user_id, collection, entity_id), secret))
+    return {
+        "id": entity_id,
+        "user_id": user_id,
+        "created_at": at,
+        "updated_at": at,
+        "sealed": sealed,
+    }
 
 
 def reseal(entity: Integration | ApiKey, key: Key, secret: str) -> None:

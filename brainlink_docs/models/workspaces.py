@@ -11,7 +11,7 @@ from typing import Any, ClassVar, Literal
 
 from pydantic import Field
 
-from brainlink_docs.models.base import EntityId, Owned, Part, child_id, owned_id
+from brainlink_docs.models.base import EntityId, Owned, Part
 
 PanelKind = Literal[
     "code-editor",
@@ -60,6 +60,8 @@ class Panel(Owned):
     on another both stay), as every field does by default."""
 
     TYPE: ClassVar[str] = "panel"
+    COLLECTION: ClassVar[str] = "panel"
+    PARENT: ClassVar[tuple[str, str] | None] = ("workspace", "workspace_id")
     type: Literal["panel"] = "panel"
     workspace_id: EntityId
     kind: PanelKind
@@ -68,6 +70,3 @@ class Panel(Owned):
     size: Size
     state: dict[str, Any] = Field(default_factory=dict)
     visible: bool = True
-
-    def doc_id(self) -> str:
-        return child_id(owned_id(self.user_id, "workspace", self.workspace_id), "panel", self.id)
