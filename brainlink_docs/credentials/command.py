@@ -18,14 +18,13 @@ from collections.abc import Iterator
 from typing import Any
 
 import orjson
-from rich.console import Console
-from rich.progress import BarColumn, MofNCompleteColumn, TaskProgressColumn, TextColumn
-from rich.progress import Progress as ProgressBar
+from rich.progress import TextColumn
 
 from brainlink_docs.credentials.errors import CredentialError
 from brainlink_docs.credentials.keys import Keyring, generate_key_file, load_key_file
 from brainlink_docs.credentials.rotate import OnProgress, RotationReport, rotate_key
 from brainlink_docs.errors import CouchError
+from brainlink_docs.progress import terminal_bar
 from brainlink_docs.store.endpoints import open_endpoint
 
 
@@ -81,16 +80,7 @@ def _print_json(answer: dict[str, Any]) -> None:
 @contextlib.contextmanager
 def _progress_bar() -> Iterator[OnProgress]:
     """Documents scanned against the database's document count, on stderr (a terminal only)."""
-    bar = ProgressBar(
-        TextColumn("rotating"),
-        BarColumn(),
-        MofNCompleteColumn(),
-        TaskProgressColumn(),
-        TextColumn("{task.fields[resealed]} re-sealed"),
-        console=Console(stderr=True),
-        transient=False,
-        disable=not sys.stderr.isatty(),
-    )
+    bar = terminal_bar(TextColumn("rotating"), TextColumn("{task.fields[resealed]} re-sealed"))
     task = bar.add_task("rotating", total=None, resealed=0)
 
     def on_progress(report: RotationReport) -> None:

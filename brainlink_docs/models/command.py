@@ -8,11 +8,12 @@ import argparse
 import sys
 
 import orjson
-from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn
+from rich.progress import TextColumn
 
 from brainlink_docs.errors import CouchError
 from brainlink_docs.models.design import push_design
 from brainlink_docs.models.migrate import MigrationReport, migrate_store
+from brainlink_docs.progress import terminal_bar
 from brainlink_docs.store.endpoints import open_endpoint
 
 
@@ -31,14 +32,7 @@ async def run_push_design(args: argparse.Namespace) -> int:
 
 
 async def run_migrate(args: argparse.Namespace) -> int:
-    bar = Progress(
-        TextColumn("migrating"),
-        BarColumn(),
-        MofNCompleteColumn(),
-        TextColumn("{task.fields[migrated]} migrated"),
-        disable=not sys.stderr.isatty(),
-        transient=True,
-    )
+    bar = terminal_bar(TextColumn("migrating"), TextColumn("{task.fields[migrated]} migrated"))
     task = bar.add_task("migrate", total=None, migrated=0)
 
     def progress(report: MigrationReport, total: int) -> None:

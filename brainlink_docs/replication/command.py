@@ -18,21 +18,17 @@ from collections.abc import Iterator
 from typing import Any
 
 import orjson
-from rich.console import Console
 from rich.progress import (
-    BarColumn,
-    MofNCompleteColumn,
     TaskID,
-    TaskProgressColumn,
     TextColumn,
     TimeRemainingColumn,
 )
-from rich.progress import Progress as ProgressBar
 
 from brainlink_docs.errors import BadRequest, CouchError
 from brainlink_docs.merge.command import resolution_row
 from brainlink_docs.merge.resolver import resolve_all
 from brainlink_docs.merge.sources import load_policies
+from brainlink_docs.progress import terminal_bar
 from brainlink_docs.replication.backoff import RetryPolicy, retrying
 from brainlink_docs.replication.options import ReplicationOptions
 from brainlink_docs.replication.replicate import (
@@ -198,16 +194,8 @@ def _report_failures(result: ReplicationResult) -> int:
 def _progress_bar(labels: dict[str, str]) -> Iterator[OnProgress]:
     """A progress callback drawing a bar per replication id in ``labels`` (two for a sync) on
     stderr."""
-    bar = ProgressBar(
-        TextColumn("{task.description}"),
-        BarColumn(),
-        MofNCompleteColumn(),
-        TaskProgressColumn(),
-        TimeRemainingColumn(),
-        TextColumn("{task.fields[status]}"),
-        console=Console(stderr=True),
-        transient=False,
-        disable=not sys.stderr.isatty(),
+    bar = terminal_bar(
+        TextColumn("{task.description}"), TimeRemainingColumn(), TextColumn("{task.fields[status]}")
     )
     tasks: dict[str, TaskID] = {
         rep_id: bar.add_task(label, total=None, status="starting")
