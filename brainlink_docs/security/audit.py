@@ -133,8 +133,13 @@ class AuditLog:
         """Run the coroutine ``work`` to its end even if the awaiting request is cancelled."""
         task = asyncio.ensure_future(work)
         self._tasks.add(task)
-        task.add_done_callback(self._tasks.discard)
+        task.add_done_callback(self._finished)
         return await asyncio.shield(task)
+
+    def _finished(self, task: asyncio.Task[Any]) -> None:
+        self._tasks.discard(task)
+        if not task.cancelled():
+            task.exception()  # retrieved: a write whose requester left may still have failed
 
     async def drain(self) -> None:
         if self._tasks:
