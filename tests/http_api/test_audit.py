@@ -390,6 +390,10 @@ async def test_a_batch_of_sensitive_documents_writes_its_entries_in_one_batch(
     rows = await bulk(admin, docs)
     log = await entries(admin)
     assert sorted((e["resourceId"], e["rev"]) for e in log) == [(r["id"], r["rev"]) for r in rows]
-    # One timestamp for all: the entries were made together and written by one bulk_docs.
+    # One timestamp and one batch part for all, the rows' indexes after it: the entries were
+    # made by one call and written by one bulk_docs, in the order of the rows.
+    suffixes = [e["_id"][len(e["timestamp"]) + 1 :] for e in log]
     assert len({e["timestamp"] for e in log}) == 1
+    assert len({suffix[:10] for suffix in suffixes}) == 1
+    assert [int(suffix[10:], 16) for suffix in suffixes] == list(range(1000))
     assert {e["action"] for e in log} == {"create"}
