@@ -6,12 +6,14 @@ log is append-only for everyone and readable by server admins only.
 
 from __future__ import annotations
 
+import asyncio
 import re
 from collections.abc import AsyncIterator
 from pathlib import Path
 from typing import Any
 
 import aiohttp
+import orjson
 import pytest
 
 from brainlink_docs.config import AuditSettings
@@ -397,3 +399,27 @@ async def test_a_batch_of_sensitive_documents_writes_its_entries_in_one_batch(
     assert len({suffix[:10] for suffix in suffixes}) == 1
     assert [int(suffix[10:], 16) for suffix in suffixes] == list(range(1000))
     assert {e["action"] for e in log} == {"create"}
+
+
+async def test_a_client_that_hangs_up_still_gets_the_entries_of_what_was_written(
+    server: Server, admin: aiohttp.ClientSession
+) -> None:
+    """The handler is cancelled when its client goes; a write that got to the writer commits
+    anyway, and its entry must follow it (the entry's write is shielded)."""
+    for i in range(20):
+        body = orjson.dumps({"_id": f"gone{i}", "type": "apiKey"})
+        head = (
+            f"POST /db HTTP/1.1\r\nHost: 127.0.0.1\r\nContent-Type: application/json\r\n"
+            f"Authorization: {server.auth_headers['Authorization']}\r\n"
+            f"Content-Length: {len(body)}\r\n\r\n"
+        )
+        _reader, writer = await asyncio.open_connection("127.0.0.1", server.port)
+        writer.write(head.encode() + body)
+        await writer.drain()
+        await asyncio.sleep(i / 20_000)  # hang up at different points of the write
+        writer.close()
+        await writer.wait_closed()
+    await asyncio.sleep(0.5)
+    async with admin.get("/db/_all_docs") as r:
+        written = {row["id"] for row in (await json_of(r))["rows"]}
+    assert {e["resourceId"] for e in await entries(admin)} == written
