@@ -17,7 +17,7 @@ from typing import Any
 
 from brainlink_docs.errors import Unauthorized
 from brainlink_docs.replication.replicator_db import REPLICATOR_DB
-from brainlink_docs.security.acl import Security, UserCtx
+from brainlink_docs.security.acl import ADMIN_ONLY_SECURITY, Security, UserCtx
 from brainlink_docs.security.audit import AUDIT_DB, AppendOnlyView, AuditLog, Writer
 from brainlink_docs.security.audited import AuditedStore
 from brainlink_docs.security.guarded import NOT_DB_ADMIN, MemberView, security_error, users_view
@@ -58,12 +58,6 @@ def check_server_access(access: Access, user: UserCtx) -> None:
         raise Unauthorized("You are not a server admin.")
 
 
-def check_audit_reader(user: UserCtx) -> None:
-    """The audit log is for server admins: 401 anonymous, 403 anyone else."""
-    if not user.is_admin:
-        raise security_error(user, "You are not a server admin.")
-
-
 def check_db_access(access: Access, user: UserCtx, security: Security) -> None:
     """CouchDB's ``check_is_member`` then ``check_is_admin``, with their 401/403 split."""
     if not security.is_member(user):
@@ -77,6 +71,16 @@ def check_db_access(access: Access, user: UserCtx, security: Security) -> None:
         raise security_error(user, NOT_DB_ADMIN)
     if access is Access.DB_ADMIN_REQUIRED and not security.is_admin(user):
         raise Unauthorized("You are not a server or db admin.")
+
+
+# Who may read the audit log, whatever its stored _security says: server admins alone.
+_AUDIT_READERS = Security.from_json(ADMIN_ONLY_SECURITY)
+
+
+def check_audit_reader(user: UserCtx) -> None:
+    """Server admins only, answered as CouchDB 3.5 answers any admin-only database (401
+    "You are not authorized to access this db." anonymous, 403 "...not allowed..." others)."""
+    check_db_access(Access.MEMBER, user, _AUDIT_READERS)
 
 
 # The parsed _security of each open store, reused while the object is unchanged: building

@@ -24,6 +24,9 @@ from .helpers import bulk, create_db, json_of, put_doc
 
 AGENT = "audit-test/1.0"
 APPEND_ONLY = {"error": "forbidden", "reason": "the audit log is append-only"}
+# What CouchDB 3.5 answers for any admin-only database (checked with curl).
+NOT_ALLOWED = {"error": "forbidden", "reason": "You are not allowed to access this db."}
+NOT_AUTHORIZED = {"error": "unauthorized", "reason": "You are not authorized to access this db."}
 ID_SHAPE = re.compile(r"^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{6}Z-[0-9a-f]{16}$")
 
 
@@ -379,10 +382,8 @@ async def test_only_server_admins_read_the_audit_log(
     ):
         for method, path, body in READS:
             assert (await call(admin, method, path, body, entry))[0] == 200, path
-            status, answer = await call(bob, method, path, body, entry)
-            assert (status, answer["error"]) == (403, "forbidden"), path
-            status, answer = await call(anonymous, method, path, body, entry)
-            assert (status, answer["error"]) == (401, "unauthorized"), path
+            assert await call(bob, method, path, body, entry) == (403, NOT_ALLOWED), path
+            assert await call(anonymous, method, path, body, entry) == (401, NOT_AUTHORIZED), path
 
 
 async def test_a_batch_of_sensitive_documents_writes_its_entries_in_one_batch(
