@@ -50,6 +50,12 @@ def _build_parser() -> argparse.ArgumentParser:
         "(default off, as in CouchDB)",
     )
     serve.add_argument(
+        "--validate-entities",
+        action="store_true",
+        help="refuse typed Brainlink documents that fail their model with 403, on every "
+        "write path (default off, as in CouchDB)",
+    )
+    serve.add_argument(
         "--merge-policies",
         metavar="FILE",
         help="the background resolver's default policies as JSON (a database's "
@@ -107,6 +113,59 @@ def _build_parser() -> argparse.ArgumentParser:
         default=socket.gethostname(),
         help="with --undo: this replica's id in the restoring edit's clock (default: host name)",
     )
+    push = commands.add_parser(
+        "push-design",
+        help="install the entities' design documents, Mango indexes and merge policies in DB",
+        description="Write _design/brainlink (the views of the app's queries), the Mango "
+        "indexes and _design/merge's merge_policies to DB (a URL or file), each only when it "
+        "differs, so pushing again rebuilds nothing. Prints the ids written as JSON.",
+    )
+    push.add_argument("db", help="database URL or file")
+    push.add_argument("--create", action="store_true", help="create DB if it does not exist")
+    migrate = commands.add_parser(
+        "migrate",
+        help="bring every entity document of DB to the current schemaVersion",
+        description="Apply the entities' migrations to every document that needs them, in "
+        "batches, with a progress bar on a terminal; deterministic, so devices migrating the "
+        "same documents write the same revisions. Prints counts as JSON.",
+    )
+    migrate.add_argument("db", help="database URL or file")
+    migrate.add_argument(
+        "--batch-size", type=int, default=500, help="documents per batch (default 500)"
+    )
+    rotate_key = commands.add_parser(
+        "rotate-key",
+        help="re-seal every encrypted credential of DB (a URL or file) under a new key",
+        description="Open every sealed value (AES-256-GCM) of the database with the old keys "
+        "and seal it again under the new key, a page of documents at a time; values already "
+        "under the new key are left alone, so running it again finishes a stopped rotation. "
+        "Shows progress on a terminal and prints a JSON report.",
+    )
+    rotate_key.add_argument("db", help="database URL or file")
+    rotate_key.add_argument(
+        "--old-key-file",
+        action="append",
+        required=True,
+        metavar="FILE",
+        help="a key the values are sealed under now (32 raw bytes or base64); repeat for several",
+    )
+    rotate_key.add_argument(
+        "--new-key-file", required=True, metavar="FILE", help="the key to seal under (new-key)"
+    )
+    rotate_key.add_argument(
+        "--batch-size", type=int, default=500, help="documents per page and write (default 500)"
+    )
+    rotate_key.add_argument(
+        "--ca-file", metavar="PEM", help="trust servers whose certificate this CA bundle signed"
+    )
+    new_key = commands.add_parser(
+        "new-key",
+        help="write a fresh random credentials key to FILE (base64, mode 0600)",
+        description="Generate a 256-bit key for sealing credentials and write it to FILE, "
+        "readable by its owner only; refuses to replace an existing file. Prints its key id "
+        "(kid), the name sealed values carry.",
+    )
+    new_key.add_argument("file", type=Path, help="key file to create")
     demo = commands.add_parser(
         "demo",
         help="walk through the embedded engine: edits, a replicated conflict, the changes feed",
@@ -207,6 +266,24 @@ def main(argv: Sequence[str] | None = None) -> int:
         from brainlink_docs.merge.command import run_resolve
 
         return asyncio.run(run_resolve(args))
+    if args.command in ("push-design", "migrate"):
+        from brainlink_docs.models.command import run_migrate, run_push_design
+
+        return asyncio.run(
+            run_push_design(args) if args.command == "push-design" else run_migrate(args)
+        )
+    if args.command == "rotate-key":
+        from brainlink_docs.credentials.command import run_rotate_key
+
+        try:
+            return asyncio.run(run_rotate_key(args))
+        except KeyboardInterrupt:
+            sys.stderr.write("brainlink-docs rotate-key: stopped; run it again to finish\n")
+            return 130
+    if args.command == "new-key":
+        from brainlink_docs.credentials.command import run_new_key
+
+        return run_new_key(args)
     if args.command == "demo":
         from brainlink_docs.demo import run_demo
 
@@ -238,6 +315,7 @@ def _serve(args: argparse.Namespace) -> int:
         "access_log": "false" if args.no_access_log else None,
         "resolve": "true" if args.resolve else None,
         "merge_policies": args.merge_policies,
+        "validate_entities": "true" if args.validate_entities else None,
     }
     admin = args.admin or os.environ.get("BRAINLINK_ADMIN")
     try:

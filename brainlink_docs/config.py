@@ -82,6 +82,7 @@ _KEYS: list[tuple[str, str, str, str, Any]] = [
     ("BRAINLINK_ACCESS_LOG", "log", "access_log", "access_log", lambda v: v.lower() == "true"),
     ("BRAINLINK_RESOLVE", "merge", "resolve", "resolve", _flag),
     ("BRAINLINK_MERGE_POLICIES", "merge", "policies", "merge_policies", _policies_file),
+    ("BRAINLINK_VALIDATE_ENTITIES", "entities", "validate", "validate_entities", _flag),
 ]
 
 
@@ -233,6 +234,9 @@ class Settings:
     resolve: bool = False
     # [merge] policies: the resolver's policies where a database has no _design/merge.
     merge_policies: Policies = field(default_factory=Policies)
+    # [entities] validate: refuse typed Brainlink documents that fail their model (403), on
+    # every write path of data databases. Off by default: CouchDB checks nothing it is not told.
+    validate_entities: bool = False
     server_uuid: str = ""
     admins: Mapping[str, PasswordHash] = field(default_factory=dict)
     config_file: Path | None = None

@@ -40,6 +40,7 @@ from brainlink_docs.http.routes.session import cookie_header
 from brainlink_docs.http.routing import Route, resolve, writes_to
 from brainlink_docs.merge.background import BackgroundResolver
 from brainlink_docs.merge.watched import WatchedDatabases
+from brainlink_docs.models.documents import check_entity
 from brainlink_docs.security.acl import ADMIN_ONLY_SECURITY
 from brainlink_docs.security.audit import APPEND_ONLY, AUDIT_DB, AuditLog
 from brainlink_docs.security.users import USERS_DB
@@ -199,12 +200,14 @@ async def _create_audit_db(databases: Databases) -> None:
 
 
 def _merging(app: web.Application, databases: Databases, settings: Settings) -> Databases:
-    """The databases the server serves: stores that refuse a bad ``_design/merge`` and, with
+    """The databases the server serves: stores that refuse a bad ``_design/merge`` (and, with
+    ``[entities] validate``, a typed Brainlink document that fails its model) and, with
     ``[merge] resolve``, tell the background resolver of every replicated write. The resolver
     starts with the app and stops as its shutdown begins, before the databases close."""
+    check = check_entity if settings.validate_entities else None
     if not settings.resolve:
-        return WatchedDatabases(databases)
-    resolver = app[RESOLVER] = BackgroundResolver(databases, settings.merge_policies)
+        return WatchedDatabases(databases, check=check)
+    resolver = app[RESOLVER] = BackgroundResolver(databases, settings.merge_policies, check)
 
     async def start(app: web.Application) -> None:
         resolver.start()

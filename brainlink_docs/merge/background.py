@@ -40,7 +40,7 @@ from brainlink_docs.errors import BadRequest, CouchError, NotFound
 from brainlink_docs.merge.policies import Policies
 from brainlink_docs.merge.resolver import may_be_conflicted, resolve
 from brainlink_docs.merge.sources import POLICIES_DDOC, design_policies
-from brainlink_docs.merge.watched import WatchedDatabases, is_system_db
+from brainlink_docs.merge.watched import DocCheck, WatchedDatabases, is_system_db
 from brainlink_docs.replication.checkpoints import checkpoint_id, read_log, write_log
 from brainlink_docs.store.api import ChangesQuery, Databases, DocumentStore, iter_changes
 
@@ -70,6 +70,8 @@ class BackgroundResolver:
 
     inner: Databases
     default: Policies = field(default_factory=Policies)
+    # The server's document check on every write (``WatchedStore``), if it has one.
+    check: DocCheck | None = None
     databases: WatchedDatabases = field(init=False)
     sweeps: dict[str, Sweep] = field(default_factory=dict)
     # Per database: the _design/merge revision last read and the policies it gave.
@@ -81,7 +83,7 @@ class BackgroundResolver:
     task: asyncio.Task[None] | None = None
 
     def __post_init__(self) -> None:
-        self.databases = WatchedDatabases(self.inner, self.written)
+        self.databases = WatchedDatabases(self.inner, self.written, self.check)
 
     def written(self, name: str) -> None:
         """A replicated write went into ``name``: sweep it (once, however often marked)."""

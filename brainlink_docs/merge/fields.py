@@ -29,6 +29,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from brainlink_docs.canonical import canonical_json
+from brainlink_docs.credentials.cipher import is_sealed
 from brainlink_docs.errors import BadRequest
 from brainlink_docs.merge.clock import ZERO, Hlc, parse_hlc
 from brainlink_docs.merge.records import from_tree, to_tree, value_at
@@ -91,14 +92,17 @@ class Digested:
 
 
 def leaves(body: Any, prefix: Path = ()) -> list[tuple[Path, Any]]:
-    """Every leaf of ``body``: ``(path, value)`` where value is not a non-empty object."""
+    """Every leaf of ``body``: ``(path, value)`` where value is not a non-empty object (or is
+    a sealed credential: ``credentials.is_sealed``)."""
     found: list[tuple[Path, Any]] = []
     _collect(body, prefix, found)
     return found
 
 
 def _collect(body: Any, prefix: Path, found: list[tuple[Path, Any]]) -> None:
-    if isinstance(body, dict) and body:
+    # A sealed credential is one value: its kid, nonce and ciphertext only open together, so
+    # a merge must never take them from different edits.
+    if isinstance(body, dict) and body and not (prefix and is_sealed(body)):
         for key, value in body.items():
             _collect(value, (*prefix, key), found)
     elif prefix:

@@ -4,7 +4,10 @@
 - refuse a ``_design/merge`` whose ``merge_policies`` is not valid (``sources.check_design_doc``:
   400 ``invalid_design_doc``, as CouchDB refuses an invalid design document), and
 - after each replicated write (``bulk_docs(new_edits=False)``) call ``on_written`` with the
-  database's name, so the background resolver sweeps it.
+  database's name, so the background resolver sweeps it, and
+- run the server's own document ``check`` when it has one (``[entities] validate``: typed
+  Brainlink documents must be their model) on every write, replicated ones included, a refusal
+  being that document's row as a ``validate_doc_update``'s is.
 
 ``bulk_docs(new_edits=False)`` is the one way a conflict gets into a server's database: a
 replicator's ``_bulk_docs``, a ``PUT ?new_edits=false`` and a replicator's multipart PUT all
@@ -23,7 +26,7 @@ the LRU closed go: a wrapper outliving its store answers as a closed store does,
 from __future__ import annotations
 
 import weakref
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Awaitable, Callable, Mapping, Sequence
 from typing import Any
 
 from brainlink_docs.errors import NotFound
@@ -32,6 +35,8 @@ from brainlink_docs.store.api import BulkResult, Databases, Doc, DocumentStore
 from brainlink_docs.store.view import guarded_bulk
 
 OnWritten = Callable[[str], None]
+# A check of one document being written: answers it (to write) or raises its row's error.
+DocCheck = Callable[[Doc], Awaitable[Doc]]
 
 
 def is_system_db(name: str) -> bool:
@@ -42,10 +47,15 @@ def is_system_db(name: str) -> bool:
 class WatchedStore:
     """One database's store, with the design-document check and the replicated-write call."""
 
-    __slots__ = ("__weakref__", "_name", "_on_written", "_store")
+    __slots__ = ("__weakref__", "_check", "_name", "_on_written", "_store")
 
     def __init__(
-        self, inner: DocumentStore, on_written: OnWritten | None, *, keep: bool = False
+        self,
+        inner: DocumentStore,
+        on_written: OnWritten | None,
+        *,
+        keep: bool = False,
+        check: DocCheck | None = None,
     ) -> None:
         # ``keep``: hold the store strongly (a per-request wrapper, gone with the request).
         self._store: Callable[[], DocumentStore | None] = (
@@ -53,11 +63,13 @@ class WatchedStore:
         )
         self._name = inner.name
         self._on_written = on_written
+        self._check = check
 
     def as_user(self, user_ctx: Mapping[str, Any]) -> WatchedStore:
         """The store bound to a request's user (design functions see them), still watched:
         the server binds every request's user on top of this wrapper."""
-        return WatchedStore(self._inner.as_user(user_ctx), self._on_written, keep=True)  # type: ignore[attr-defined]
+        bound = self._inner.as_user(user_ctx)  # type: ignore[attr-defined]
+        return WatchedStore(bound, self._on_written, keep=True, check=self._check)
 
     @property
     def _inner(self) -> DocumentStore:
@@ -74,9 +86,12 @@ class WatchedStore:
         return self._name
 
     async def put(self, doc: Doc) -> BulkResult:
+        return await self._inner.put(await self._checked(doc))
+
+    async def _checked(self, doc: Doc) -> Doc:
         if doc.get("_id") == POLICIES_DDOC:
             await check_design_doc(doc)
-        return await self._inner.put(doc)
+        return doc if self._check is None else await self._check(doc)
 
     async def bulk_docs(self, docs: Sequence[Doc], *, new_edits: bool = True) -> list[BulkResult]:
         rows = await self._checked_bulk(docs, new_edits)
@@ -85,22 +100,30 @@ class WatchedStore:
         return rows
 
     async def _checked_bulk(self, docs: Sequence[Doc], new_edits: bool) -> list[BulkResult]:
-        if not any(isinstance(d, dict) and d.get("_id") == POLICIES_DDOC for d in docs):
+        if self._check is None and not any(
+            isinstance(d, dict) and d.get("_id") == POLICIES_DDOC for d in docs
+        ):
             return await self._inner.bulk_docs(docs, new_edits=new_edits)  # the usual batch
 
         async def write(accepted: list[Doc]) -> list[BulkResult]:
             return await self._inner.bulk_docs(accepted, new_edits=new_edits)
 
-        return await guarded_bulk(docs, check_design_doc, write)
+        return await guarded_bulk(docs, self._checked, write)
 
 
 class WatchedDatabases:
     """``inner`` whose data databases' stores are ``WatchedStore``s calling ``on_written``
     (``None``: the check only, when the background resolver is off)."""
 
-    def __init__(self, inner: Databases, on_written: OnWritten | None = None) -> None:
+    def __init__(
+        self,
+        inner: Databases,
+        on_written: OnWritten | None = None,
+        check: DocCheck | None = None,
+    ) -> None:
         self._inner = inner
         self._on_written = on_written
+        self._check = check
         self._wrappers: weakref.WeakKeyDictionary[DocumentStore, WatchedStore] = (
             weakref.WeakKeyDictionary()
         )
@@ -110,7 +133,9 @@ class WatchedDatabases:
             return store
         wrapper = self._wrappers.get(store)
         if wrapper is None:
-            wrapper = self._wrappers[store] = WatchedStore(store, self._on_written)
+            wrapper = self._wrappers[store] = WatchedStore(
+                store, self._on_written, check=self._check
+            )
         return wrapper  # type: ignore[return-value]
 
     async def create(self, name: str) -> DocumentStore:
