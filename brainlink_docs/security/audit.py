@@ -22,10 +22,10 @@ from __future__ import annotations
 import asyncio
 import logging
 import secrets
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Coroutine, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
-from typing import Any
+from typing import Any, TypeVar
 
 from brainlink_docs.errors import CouchError, Forbidden
 from brainlink_docs.models.base import now_iso
@@ -44,6 +44,7 @@ _INDEX_DIGITS = 6
 
 log = logging.getLogger("brainlink_docs.audit")
 Clock = Callable[[], datetime]
+_T = TypeVar("_T")
 
 
 def utc_now() -> datetime:
@@ -137,7 +138,7 @@ class AuditLog:
         if failed:
             log.error("audit entries refused: %s", failed)
 
-    async def shielded(self, work: Any) -> Any:
+    async def shielded(self, work: Coroutine[Any, Any, _T]) -> _T:
         """Run the coroutine ``work`` to its end even if the awaiting request is cancelled."""
         task = asyncio.ensure_future(work)
         self._tasks.add(task)

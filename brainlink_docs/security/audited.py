@@ -180,8 +180,7 @@ class AuditedStore(StoreView):
                 await self._log.record(self._log.entries(self._writer, self.name, written))
             return rows
 
-        result: list[BulkResult] = await self._log.shielded(work())
-        return result
+        return await self._log.shielded(work())
 
     async def _priors(self, docs: Sequence[Doc]) -> dict[str, Prior]:
         """The winners of ``docs`` before the write, one ``all_docs`` read for them all."""

@@ -4,15 +4,18 @@ ids that sort as times do."""
 from __future__ import annotations
 
 from datetime import UTC, datetime, timedelta
+from pathlib import Path
 
 import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
+from brainlink_docs.errors import Forbidden
 from brainlink_docs.models.audit import AuditLogEntry
-from brainlink_docs.security.audit import Audited, Writer, audit_entry, timestamp
+from brainlink_docs.security.audit import AppendOnlyView, Audited, Writer, audit_entry, timestamp
 from brainlink_docs.security.audited import ABSENT, Prior, classify, replicated_rev, watches
 from brainlink_docs.store.api import BulkResult
+from brainlink_docs.store.sqlite import SqliteStore
 
 TYPES = frozenset({"integration", "apiKey", "permission", "user"})
 OK = BulkResult("d", "2-b")
@@ -122,3 +125,29 @@ def test_timestamps_sort_as_the_times_do(a: datetime, b: datetime) -> None:
     if b - a >= timedelta(milliseconds=1):
         assert timestamp(a) < timestamp(b)
     assert len(timestamp(a)) == len(timestamp(b))
+
+
+async def test_the_append_only_view_refuses_every_write(tmp_path: Path) -> None:
+    """Behind the routes' own refusal: a route added later still cannot write ``_audit``."""
+    store = await SqliteStore.open(tmp_path / "_audit.sqlite")
+    try:
+        await store.put({"_id": "e", "type": "auditLogEntry"})
+        view = AppendOnlyView(store)
+        writes = [
+            view.put({"_id": "x"}),
+            view.delete("e", "1-a"),
+            view.bulk_docs([{"_id": "x"}]),
+            view.bulk_docs([{"_id": "x", "_rev": "1-a"}], new_edits=False),
+            view.put_attachment("e", "a", b"x", "text/plain", None),
+            view.delete_attachment("e", "a", "1-a"),
+            view.purge({"e": ["1-a"]}),
+            view.set_security({}),
+            view.set_revs_limit(5),
+        ]
+        for write in writes:
+            with pytest.raises(Forbidden, match="append-only"):
+                await write
+        assert (await view.get("e"))["type"] == "auditLogEntry"
+        assert (await view.info()).doc_count == 1
+    finally:
+        await store.close()
