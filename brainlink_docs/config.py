@@ -149,6 +149,18 @@ class PeruserSettings:
     database_prefix: str = "userdb-"
 
 
+@dataclass(frozen=True, slots=True)
+class AuditSettings:
+    """``[audit]``: the log of writes to sensitive documents (``security/audit.py``)."""
+
+    enabled: bool = True
+    # The entity types whose writes are logged: credentials, keys, grants and accounts.
+    types: tuple[str, ...] = ("integration", "apiKey", "permission", "user")
+    # Behind a reverse proxy the peer is the proxy: only then is X-Forwarded-For believed
+    # (a client could otherwise name any address it likes).
+    trust_forwarded: bool = False
+
+
 # (ini section, ini key, environment variable or None, sub-settings field, parser)
 _SUB_KEYS: dict[str, list[tuple[str, str, str | None, str, Any]]] = {
     "auth": [
@@ -189,6 +201,17 @@ _SUB_KEYS: dict[str, list[tuple[str, str, str | None, str, Any]]] = {
         ("couch_peruser", "delete_dbs", "BRAINLINK_PERUSER_DELETE_DBS", "delete_dbs", _flag),
         ("couch_peruser", "database_prefix", None, "database_prefix", str),
     ],
+    "audit": [
+        ("audit", "enabled", "BRAINLINK_AUDIT", "enabled", _flag),
+        ("audit", "types", None, "types", _names),
+        (
+            "audit",
+            "trust_forwarded",
+            "BRAINLINK_AUDIT_TRUST_FORWARDED",
+            "trust_forwarded",
+            _flag,
+        ),
+    ],
 }
 
 
@@ -220,6 +243,7 @@ class Settings:
     auth: AuthSettings = field(default_factory=AuthSettings)
     cors: CorsSettings = field(default_factory=CorsSettings)
     peruser: PeruserSettings = field(default_factory=PeruserSettings)
+    audit: AuditSettings = field(default_factory=AuditSettings)
 
 
 @dataclass(frozen=True, slots=True)
@@ -265,6 +289,7 @@ def load_settings(
         auth=replace(auth, jwt_keys=keys),
         cors=_sub_settings(CorsSettings(), "cors", parser, env),
         peruser=_sub_settings(PeruserSettings(), "peruser", parser, env),
+        audit=_sub_settings(AuditSettings(), "audit", parser, env),
     )
 
 

@@ -4,7 +4,9 @@ Each route carries an ``Access`` level. Server-level levels are checked when the
 resolved; database levels are checked when a handler opens its database (``use_store``), since
 the rules live in that database's ``_security``: a missing database is a 404 before any
 security check, as in CouchDB. Document-level rules (design documents, the ``_users`` database)
-are enforced by the store view handed to the handler (``security.guarded``).
+are enforced by the store view handed to the handler (``security.guarded``). A writing request's
+store also logs its writes to sensitive documents (``security.audited``); the ``_audit`` log
+itself is for server admins to read and nobody to write (``security.audit``).
 """
 
 from __future__ import annotations
@@ -15,7 +17,9 @@ from typing import Any
 
 from brainlink_docs.errors import Unauthorized
 from brainlink_docs.replication.replicator_db import REPLICATOR_DB
-from brainlink_docs.security.acl import Security, UserCtx
+from brainlink_docs.security.acl import ADMIN_ONLY_SECURITY, Security, UserCtx
+from brainlink_docs.security.audit import AUDIT_DB, AppendOnlyView, AuditLog, Writer
+from brainlink_docs.security.audited import AuditedStore
 from brainlink_docs.security.guarded import NOT_DB_ADMIN, MemberView, security_error, users_view
 from brainlink_docs.security.replicator import replicator_view
 from brainlink_docs.security.users import USERS_DB
@@ -33,7 +37,7 @@ class Access(enum.Enum):
 
 
 # Databases whose documents have rules for everyone, server admins included.
-_VIEWED_DBS = frozenset({USERS_DB, REPLICATOR_DB})
+_VIEWED_DBS = frozenset({USERS_DB, REPLICATOR_DB, AUDIT_DB})
 
 # What an anonymous client may still reach with require_valid_user: the welcome page, the
 # health check, and the login itself.
@@ -69,6 +73,16 @@ def check_db_access(access: Access, user: UserCtx, security: Security) -> None:
         raise Unauthorized("You are not a server or db admin.")
 
 
+# Who may read the audit log, whatever its stored _security says: server admins alone.
+_AUDIT_READERS = Security.from_json(ADMIN_ONLY_SECURITY)
+
+
+def check_audit_reader(user: UserCtx) -> None:
+    """Server admins only, answered as CouchDB 3.5 answers any admin-only database (401
+    "You are not authorized to access this db." anonymous, 403 "...not allowed..." others)."""
+    check_db_access(Access.MEMBER, user, _AUDIT_READERS)
+
+
 # The parsed _security of each open store, reused while the object is unchanged: building
 # the name and role sets showed in the member GET profile. Values hold no reference to the
 # store, so a closed store's entry goes with it.
@@ -98,7 +112,7 @@ def _as_user(store: DocumentStore, db: str, user: UserCtx) -> DocumentStore:
 class GuardedLease:
     """``async with use_store(request, db)``: the database, opened, checked and guarded."""
 
-    __slots__ = ("_access", "_db", "_lease", "_read_only", "_user", "_users_options")
+    __slots__ = ("_access", "_audit", "_db", "_lease", "_read_only", "_user", "_users_options")
 
     def __init__(
         self,
@@ -109,21 +123,30 @@ class GuardedLease:
         users_options: dict[str, Any] | None,
         *,
         read_only: bool,
+        audit: tuple[AuditLog, Writer] | None = None,
     ) -> None:
+        """``audit``: the log and the writer a writing request's writes are recorded as."""
         self._lease = lease
         self._db = db
         self._user = user
         self._access = access
         self._users_options = users_options
         self._read_only = read_only
+        self._audit = audit
 
     async def __aenter__(self) -> DocumentStore:
         store: DocumentStore = await self._lease.__aenter__()
         # Design functions (validate_doc_update, filters) see the request's user.
         bound = _as_user(store, self._db, self._user)
+        if self._audit is not None and self._db != AUDIT_DB:
+            # Inside the document-rule views: a write they refuse is never logged.
+            bound = AuditedStore(bound, *self._audit)  # type: ignore[assignment]
         if self._user.is_admin and self._db not in _VIEWED_DBS:
             return bound  # server admins bypass every check: no security read on their path
         try:
+            if self._db == AUDIT_DB:
+                check_audit_reader(self._user)
+                return AppendOnlyView(bound)  # type: ignore[return-value]
             security = _security_of(store, await store.get_security())
             check_db_access(self._access, self._user, security)
             if self._db == USERS_DB:

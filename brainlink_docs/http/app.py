@@ -19,12 +19,13 @@ from dataclasses import replace
 from aiohttp import web
 
 from brainlink_docs.config import Settings
-from brainlink_docs.errors import CouchError, FileExists, MethodNotAllowed
+from brainlink_docs.errors import CouchError, FileExists, Forbidden, MethodNotAllowed
 from brainlink_docs.http.access import check_server_access, require_valid_user
 from brainlink_docs.http.auth import Authenticator
 from brainlink_docs.http.cors import Cors
 from brainlink_docs.http.keys import (
     ACCESS,
+    AUDIT_LOG,
     AUTH,
     AUTHENTICATED,
     DATABASES,
@@ -36,10 +37,12 @@ from brainlink_docs.http.peruser import UserDatabases
 from brainlink_docs.http.responses import json_response
 from brainlink_docs.http.routes import replicate
 from brainlink_docs.http.routes.session import cookie_header
-from brainlink_docs.http.routing import Route, resolve
+from brainlink_docs.http.routing import Route, resolve, writes_to
 from brainlink_docs.merge.background import BackgroundResolver
 from brainlink_docs.merge.watched import WatchedDatabases
 from brainlink_docs.models.documents import check_entity
+from brainlink_docs.security.acl import ADMIN_ONLY_SECURITY
+from brainlink_docs.security.audit import APPEND_ONLY, AUDIT_DB, AuditLog
 from brainlink_docs.security.users import USERS_DB
 from brainlink_docs.store.api import Databases
 
@@ -118,6 +121,8 @@ async def dispatch(request: web.Request) -> web.StreamResponse:
     user = request[USER_CTX]
     if request.app[SETTINGS].auth.require_valid_user:
         require_valid_user(user, request.method, request.path)
+    if writes_to(route, AUDIT_DB):
+        raise Forbidden(APPEND_ONLY)  # admins included: only the server writes the log
     check_server_access(route.access, user)
     request[ACCESS] = route.access
     return await route.handler(request, *route.args)
@@ -161,6 +166,8 @@ def make_app(databases: Databases, settings: Settings) -> web.Application:
         # Authentication reads _users; CouchDB's setup creates it (public, guarded by its rules).
         with contextlib.suppress(FileExists):
             await databases.create(USERS_DB)
+        if settings.audit.enabled:
+            await _create_audit_db(databases)
         await authenticator.load_revoked()
         if settings.peruser.enable:
             created = await user_dbs.reconcile()
@@ -171,9 +178,25 @@ def make_app(databases: Databases, settings: Settings) -> web.Application:
         await app[DATABASES].close()
 
     app.on_startup.append(create_users_db)
+    if settings.audit.enabled:
+        audit_log = app[AUDIT_LOG] = AuditLog(databases, settings.audit.types)
+
+        async def drain_audit(app: web.Application) -> None:
+            await audit_log.drain()  # entries of writes that committed, before the close
+
+        app.on_shutdown.append(drain_audit)
     replicate.setup(app, databases)  # its jobs stop on shutdown, before the databases close
     app.on_cleanup.append(close_databases)
     return app
+
+
+async def _create_audit_db(databases: Databases) -> None:
+    """``_audit``, readable by server admins only (its ``_security`` says so too)."""
+    try:
+        store = await databases.create(AUDIT_DB)
+    except FileExists:
+        return
+    await store.set_security(ADMIN_ONLY_SECURITY)
 
 
 def _merging(app: web.Application, databases: Databases, settings: Settings) -> Databases:

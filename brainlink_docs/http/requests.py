@@ -13,7 +13,15 @@ from aiohttp.http_exceptions import HttpProcessingError
 from brainlink_docs.config import Settings
 from brainlink_docs.errors import BadRequest, TooLarge, UnsupportedMediaType
 from brainlink_docs.http.access import GuardedLease
-from brainlink_docs.http.keys import ACCESS, DATABASES, SETTINGS, USER_CTX, USERS_OPTIONS
+from brainlink_docs.http.keys import (
+    ACCESS,
+    AUDIT_LOG,
+    DATABASES,
+    SETTINGS,
+    USER_CTX,
+    USERS_OPTIONS,
+)
+from brainlink_docs.security.audit import AUDIT_DB, AuditLog, Writer
 from brainlink_docs.store.api import Databases, DocumentStore
 
 
@@ -30,14 +38,37 @@ def use_store(request: web.Request, db: str) -> AbstractAsyncContextManager[Docu
     see it: 404 if it does not exist, 401/403 if its ``_security`` keeps them out."""
     app = request.app
     lease = app[DATABASES].use(db)
+    read_only = request.method in ("GET", "HEAD")
     return GuardedLease(
         lease,
         db,
         request[USER_CTX],
         request[ACCESS],
         app[USERS_OPTIONS],
-        read_only=request.method in ("GET", "HEAD"),
+        read_only=read_only,
+        audit=None if read_only or db == AUDIT_DB else _audit_of(request),
     )
+
+
+def _audit_of(request: web.Request) -> tuple[AuditLog, Writer] | None:
+    audit_log = request.app.get(AUDIT_LOG)
+    if audit_log is None:
+        return None
+    trusted = settings_of(request).audit.trust_forwarded
+    writer = Writer(
+        request[USER_CTX].name, client_address(request, trusted), request.headers.get("User-Agent")
+    )
+    return audit_log, writer
+
+
+def client_address(request: web.Request, trust_forwarded: bool) -> str | None:
+    """The peer's address; behind a proxy (``[audit] trust_forwarded``) the first
+    ``X-Forwarded-For`` hop, the client as the first proxy saw it (later hops are proxies)."""
+    if trust_forwarded:
+        forwarded = request.headers.get("X-Forwarded-For", "").split(",")[0].strip()
+        if forwarded:
+            return forwarded
+    return request.remote
 
 
 def require_json_type(request: web.Request) -> None:

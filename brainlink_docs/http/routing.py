@@ -124,6 +124,26 @@ _DB_ROOT = {
     "POST": documents.post_doc,
 }
 _VIEW = {"GET": views.view_get, "POST": views.view_post}
+# The handlers that change a database or its documents: none may touch the audit log, which
+# only the server writes (creating or deleting it included).
+WRITE_HANDLERS: frozenset[RouteHandler] = frozenset(
+    {
+        database.create,
+        database.delete,
+        database.purge,
+        database.put_security,
+        database.put_revs_limit,
+        documents.put_doc,
+        documents.post_doc,
+        documents.delete_doc,
+        documents.copy_doc,
+        attachments.put_att,
+        attachments.delete_att,
+        bulk.bulk_docs,
+        mango.create_index,
+        mango.delete_index,
+    }
+)
 _DESIGN_FUNCTIONS = frozenset(
     {"_view", "_show", "_list", "_update", "_rewrite", "_search", "_info"}
 )
@@ -167,6 +187,11 @@ def resolve(method: str, raw_path: str) -> Route:
     if second in ("_design", "_local") and len(segs) >= 3:
         return _prefixed(method, db, second, segs[2:])
     return _doc_or_attachment(method, db, second, segs[2:])
+
+
+def writes_to(route: Route, db: str) -> bool:
+    """Whether ``route`` would write to the database ``db``."""
+    return bool(route.args) and route.args[0] == db and route.handler in WRITE_HANDLERS
 
 
 def _index_route(method: str, db: str, rest: list[str]) -> Route:

@@ -29,8 +29,9 @@ DESIGN_PREFIX = "_design/"
 # letters, digits and _$()+-/ ; at most 238 characters so a shard suffix still fits a file name.
 _DB_NAME = re.compile(r"^[a-z][a-z0-9_$()+/-]*$")
 MAX_DB_NAME_LENGTH = 238
-# System databases CouchDB itself creates; their names break the rule on purpose.
-SYSTEM_DBS = frozenset({"_users", "_replicator", "_global_changes"})
+# System databases CouchDB itself creates, and the server's audit log (``security.audit``);
+# their names break the rule on purpose.
+SYSTEM_DBS = frozenset({"_users", "_replicator", "_global_changes", "_audit"})
 
 
 def validate_db_name(name: str) -> str:

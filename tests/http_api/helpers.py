@@ -10,8 +10,9 @@ import aiohttp
 ACCEPT_JSON = {"Accept": "application/json"}
 BAD_CTYPE = {"error": "bad_content_type", "reason": "Content-Type must be application/json"}
 
-# The databases every server has from its first start (CouchDB lists `_users` too).
-SYSTEM_DBS = ["_users"]
+# The databases every server has from its first start (CouchDB lists `_users` too; `_audit` is
+# the audit log of sensitive writes, ours).
+SYSTEM_DBS = ["_audit", "_users"]
 
 
 async def json_of(response: aiohttp.ClientResponse) -> Any:

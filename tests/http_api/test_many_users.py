@@ -20,7 +20,7 @@ import aiohttp
 from brainlink_docs.config import PeruserSettings
 
 from .conftest import serving
-from .helpers import json_of
+from .helpers import SYSTEM_DBS, json_of
 
 USERS = int(os.environ.get("BRAINLINK_MANY_USERS", "10000"))
 BATCH = 500
@@ -79,8 +79,8 @@ async def test_ten_thousand_users_with_their_databases(tmp_path: Path) -> None:
 
             async with admin.get("/_all_dbs") as r:
                 names = await json_of(r)
-            assert len(names) == USERS + 1  # and _users
-            assert set(names) == {"_users"} | {userdb(name_of(i)) for i in range(USERS)}
+            assert len(names) == USERS + len(SYSTEM_DBS)  # and _audit, _users
+            assert set(names) == {*SYSTEM_DBS} | {userdb(name_of(i)) for i in range(USERS)}
 
             rng = random.Random(9)
             for i in rng.sample(range(USERS), 20):

@@ -17,7 +17,7 @@ import pytest
 from brainlink_docs.config import PeruserSettings
 
 from .conftest import Server, serving
-from .helpers import json_of
+from .helpers import SYSTEM_DBS, json_of
 
 ON = PeruserSettings(enable=True)
 
@@ -90,7 +90,7 @@ async def test_nothing_is_created_when_per_user_databases_are_off(server: Server
         aiohttp.ClientSession(server.url, headers=server.auth_headers) as admin,
         admin.get("/_all_dbs") as r,
     ):
-        assert await json_of(r) == ["_users"]
+        assert await json_of(r) == SYSTEM_DBS
 
 
 @pytest.mark.parametrize("delete_dbs", [True, False])

@@ -18,7 +18,7 @@ from .helpers import BAD_CTYPE, SYSTEM_DBS, create_db, json_of
 
 HEX32 = re.compile(r"^[0-9a-f]{32}$")
 DB_NAMES = ["alpha", "bravo", "charlie", "delta", "echo"]
-# What _all_dbs lists once DB_NAMES exist: `_users` sorts first ("_" < "a" in bytes).
+# What _all_dbs lists once DB_NAMES exist: `_audit` and `_users` sort first ("_" < "a" in bytes).
 LISTED = [*SYSTEM_DBS, *DB_NAMES]
 
 
@@ -91,16 +91,22 @@ async def test_all_dbs_lists_only_system_databases_on_a_fresh_server(
     [
         ({"startkey": '"charlie"'}, ["charlie", "delta", "echo"]),
         ({"start_key": '"charlie"'}, ["charlie", "delta", "echo"]),
-        ({"endkey": '"charlie"'}, ["_users", "alpha", "bravo", "charlie"]),
-        ({"end_key": '"charlie"'}, ["_users", "alpha", "bravo", "charlie"]),
-        ({"endkey": '"charlie"', "inclusive_end": "false"}, ["_users", "alpha", "bravo"]),
+        ({"endkey": '"charlie"'}, ["_audit", "_users", "alpha", "bravo", "charlie"]),
+        ({"end_key": '"charlie"'}, ["_audit", "_users", "alpha", "bravo", "charlie"]),
+        (
+            {"endkey": '"charlie"', "inclusive_end": "false"},
+            ["_audit", "_users", "alpha", "bravo"],
+        ),
         ({"startkey": '"b"', "endkey": '"d"'}, ["bravo", "charlie"]),
-        ({"limit": "2"}, ["_users", "alpha"]),
-        ({"skip": "3"}, ["charlie", "delta", "echo"]),
-        ({"skip": "1", "limit": "2"}, ["alpha", "bravo"]),
+        ({"limit": "3"}, ["_audit", "_users", "alpha"]),
+        ({"skip": "4"}, ["charlie", "delta", "echo"]),
+        ({"skip": "2", "limit": "2"}, ["alpha", "bravo"]),
         ({"limit": "0"}, []),
         ({"descending": "true"}, list(reversed(LISTED))),
-        ({"descending": "true", "startkey": '"charlie"'}, ["charlie", "bravo", "alpha", "_users"]),
+        (
+            {"descending": "true", "startkey": '"charlie"'},
+            ["charlie", "bravo", "alpha", "_users", "_audit"],
+        ),
         ({"descending": "true", "endkey": '"charlie"'}, ["echo", "delta", "charlie"]),
         ({"descending": "true", "limit": "1", "skip": "1"}, ["delta"]),
     ],
