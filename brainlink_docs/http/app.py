@@ -29,6 +29,7 @@ from brainlink_docs.http.keys import (
     AUTH,
     AUTHENTICATED,
     DATABASES,
+    SEARCHES,
     SETTINGS,
     USER_CTX,
     USERS_OPTIONS,
@@ -41,6 +42,7 @@ from brainlink_docs.http.routing import Route, resolve, writes_to
 from brainlink_docs.merge.background import BackgroundResolver
 from brainlink_docs.merge.watched import WatchedDatabases
 from brainlink_docs.models.documents import check_entity
+from brainlink_docs.search.databases import MessageSearches
 from brainlink_docs.security.acl import ADMIN_ONLY_SECURITY
 from brainlink_docs.security.audit import APPEND_ONLY, AUDIT_DB, AuditLog
 from brainlink_docs.security.users import USERS_DB
@@ -142,6 +144,7 @@ def make_app(databases: Databases, settings: Settings) -> web.Application:
     )
     databases = _merging(app, databases, settings)
     app[DATABASES] = databases
+    app[SEARCHES] = MessageSearches(settings.data_dir)
     if not settings.server_uuid:
         settings = replace(settings, server_uuid=uuid.uuid4().hex)
     app[SETTINGS] = settings
@@ -175,6 +178,7 @@ def make_app(databases: Databases, settings: Settings) -> web.Application:
                 log.info("created %d missing per-user databases", created)
 
     async def close_databases(app: web.Application) -> None:
+        await app[SEARCHES].close()  # first: a search reads its database's store
         await app[DATABASES].close()
 
     app.on_startup.append(create_users_db)

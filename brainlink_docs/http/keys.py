@@ -11,6 +11,7 @@ from aiohttp import web
 from brainlink_docs.config import Settings
 from brainlink_docs.http.access import Access
 from brainlink_docs.http.auth import Authenticated, Authenticator
+from brainlink_docs.search.databases import MessageSearches
 from brainlink_docs.security.acl import UserCtx
 from brainlink_docs.security.audit import AuditLog
 from brainlink_docs.store.api import Databases
@@ -22,6 +23,8 @@ AUTH: web.AppKey[Authenticator] = web.AppKey("auth", Authenticator)
 USERS_OPTIONS: web.AppKey[dict] = web.AppKey("users_options", dict)
 # The audit log of sensitive writes; absent when ``[audit] enabled = false``.
 AUDIT_LOG: web.AppKey[AuditLog] = web.AppKey("audit_log", AuditLog)
+# The message-search indexes of the open databases (``search.databases``).
+SEARCHES: web.AppKey[MessageSearches] = web.AppKey("searches", MessageSearches)
 USER_CTX: web.RequestKey[UserCtx] = web.RequestKey("user_ctx", UserCtx)
 AUTHENTICATED: web.RequestKey[Authenticated] = web.RequestKey("authenticated", Authenticated)
 ACCESS: web.RequestKey[Access] = web.RequestKey("access", Access)

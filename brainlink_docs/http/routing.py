@@ -25,6 +25,7 @@ from brainlink_docs.http.routes import (
     documents,
     mango,
     replicate,
+    search,
     server,
     session,
     views,
@@ -109,6 +110,8 @@ _DB_OPS_ACCESS = {
     ("_index", "POST"): Access.DB_ADMIN,
 }
 _INDEX_DELETE = {"DELETE": mango.delete_index}
+# Full-text search of the database's chat messages (ours; CouchDB has no such endpoint).
+_SEARCH = {"messages": {"GET": search.messages, "POST": search.messages_post}}
 
 _DOC = {
     "GET": documents.get_doc,
@@ -176,6 +179,8 @@ def resolve(method: str, raw_path: str) -> Route:
     if second in _DB and len(segs) == 2:
         access = _DB_OPS_ACCESS.get((second, method), Access.MEMBER)
         return _methods(_DB[second], method, db, access=access)
+    if second == "_search" and len(segs) == 3 and segs[2] in _SEARCH:
+        return _methods(_SEARCH[segs[2]], method, db)
     if second == "_index" and len(segs) > 2:
         return _index_route(method, db, segs[2:])
     if second == "_compact" and len(segs) == 3:

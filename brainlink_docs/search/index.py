@@ -53,6 +53,8 @@ class MessageSearch:
         # Whether this object has seen the database's identity match the file's.
         self._known = False
         self._closed = False
+        # Queries running on the file's threads: closing waits for them.
+        self._reading: set[asyncio.Future[SearchPage]] = set()
 
     async def search(
         self,
@@ -68,7 +70,12 @@ class MessageSearch:
             text, user_id=user_id, chat_id=chat_id, limit=limit, bookmark=bookmark
         )
         await self.update()
-        return await self.file.run(queries.run, query)
+        reading = asyncio.ensure_future(self.file.run(queries.run, query))
+        self._reading.add(reading)
+        try:
+            return await reading
+        finally:
+            self._reading.discard(reading)
 
     async def update(self) -> None:
         """Bring the index to the store's current sequence."""
@@ -158,6 +165,7 @@ class MessageSearch:
             return
         self._closed = True
         async with self._lock:
+            await asyncio.gather(*self._reading, return_exceptions=True)
             await asyncio.to_thread(self.file.close)
 
 

@@ -116,6 +116,8 @@ def make_query(
     """Check a search's arguments (``BadRequest`` for a bad limit or bookmark)."""
     if not isinstance(limit, int) or isinstance(limit, bool) or not 1 <= limit <= MAX_LIMIT:
         raise BadRequest(f"limit must be an integer from 1 to {MAX_LIMIT}")
+    if not text.strip():
+        raise BadRequest("q (the words to search for) is required")
     match = match_expression(text)
     after = None
     if bookmark is not None:

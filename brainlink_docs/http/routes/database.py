@@ -5,7 +5,7 @@ from __future__ import annotations
 from aiohttp import web
 
 from brainlink_docs.errors import BadRequest, Forbidden
-from brainlink_docs.http.keys import AUTH
+from brainlink_docs.http.keys import AUTH, SEARCHES
 from brainlink_docs.http.requests import (
     databases_of,
     json_body,
@@ -43,6 +43,7 @@ async def delete(request: web.Request, db: str) -> web.StreamResponse:
             "Did you mean to DELETE a document instead?"
         )
     await databases_of(request).delete(db)
+    await request.app[SEARCHES].forget(db)
     _users_db_replaced(request, db)
     return json_response({"ok": True})
 

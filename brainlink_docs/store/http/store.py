@@ -129,6 +129,12 @@ class HttpStore:
         """The database URL without credentials."""
         return self._t.base
 
+    @property
+    def transport(self) -> Transport:
+        """The database's transport (its session, credentials and error mapping), for clients
+        of endpoints beyond ``DocumentStore`` (``search.client``)."""
+        return self._t
+
     # -- documents -------------------------------------------------------------------------------
 
     async def get(
