@@ -5,11 +5,11 @@ The file belongs to one database and holds the text of its chat messages::
     meta      (key, value)                 seq (the store's sequence indexed up to), purge_seq,
                                            identity (the store's, see ``index``), tokenizer
     messages  (id, doc_id, user_id, chat_id, sequence)   one row per indexed message
-    message_text  FTS5 (content)           rowid = messages.id; the text the words come from
+    message_text  FTS5 (content, chat_key, user_key)     rowid = messages.id
 
-``messages`` carries what a hit answers and what a query filters on (user, chat: indexed
-columns, so a filter is a B-tree lookup in SQL, not a scan of the hits); ``message_text`` is a
-plain FTS5 table (it keeps its own copy of the text, which ``snippet`` needs). A batch of
+``messages`` carries what a hit answers; ``message_text`` is a plain FTS5 table (it keeps its
+own copy of the text, which ``snippet`` needs) whose key columns hold one token per chat and
+user id (``filter_key``), so a filtered search is one FTS5 query. A batch of
 changes is applied in one transaction together with the sequence it reaches, so a crash
 mid-update leaves the index at the last committed batch and the next update resumes there.
 
@@ -18,6 +18,7 @@ Every function takes a ``sqlite3.Connection`` and runs on a worker thread (never
 
 from __future__ import annotations
 
+import hashlib
 import sqlite3
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
@@ -42,12 +43,23 @@ CREATE TABLE IF NOT EXISTS messages (
     chat_id TEXT,
     sequence INTEGER
 );
-CREATE INDEX IF NOT EXISTS messages_by_chat ON messages (chat_id);
-CREATE INDEX IF NOT EXISTS messages_by_user ON messages (user_id);
 CREATE VIRTUAL TABLE IF NOT EXISTS message_text USING fts5 (
-    content, tokenize = '{TOKENIZER}', prefix = '{PREFIXES}'
+    content, chat_key, user_key, tokenize = '{TOKENIZER}', prefix = '{PREFIXES}'
 );
 """
+# The rank FTS5 orders by: bm25 of the content only (the key columns weigh nothing).
+RANK = "bm25(1.0, 0.0, 0.0)"
+
+
+def filter_key(value: str) -> str:
+    """The one token standing for a chat or user id in its key column: ids are any strings
+    (the tokenizer would split a UUID at its dashes), a digest is one ASCII word. A filter
+    asks FTS5 for the key, which intersects posting lists (a chat's few hundred messages
+    against a common word's many thousands) instead of reading every match; the query also
+    compares the id itself, so a digest collision cannot let a message through."""
+    return "k" + hashlib.blake2b(value.encode("utf-8", "surrogatepass"), digest_size=10).hexdigest()
+
+
 # Documents per IN (...) list: SQLite's default limit on host parameters is 32,766.
 ID_CHUNK = 500
 
@@ -103,6 +115,9 @@ def initialize(conn: sqlite3.Connection) -> IndexState:
     if built != (SCHEMA_VERSION, TOKENIZER):
         reset(conn)
         with transaction(conn):
+            conn.execute(
+                "INSERT INTO message_text (message_text, rank) VALUES ('rank', ?)", (RANK,)
+            )
             _set_meta(conn, "schema", SCHEMA_VERSION)
             _set_meta(conn, "tokenizer", TOKENIZER)
     return read_state(conn)
@@ -142,8 +157,13 @@ def apply(conn: sqlite3.Connection, batch: Batch) -> IndexState:
                 (message.doc_id, message.user_id, message.chat_id, message.sequence),
             )
             conn.execute(
-                "INSERT INTO message_text (rowid, content) VALUES (?, ?)",
-                (cursor.lastrowid, message.content),
+                "INSERT INTO message_text (rowid, content, chat_key, user_key) VALUES (?, ?, ?, ?)",
+                (
+                    cursor.lastrowid,
+                    message.content,
+                    None if message.chat_id is None else filter_key(message.chat_id),
+                    None if message.user_id is None else filter_key(message.user_id),
+                ),
             )
         _set_meta(conn, "seq", batch.seq)
         _set_meta(conn, "purge_seq", batch.purge_seq)
