@@ -8,7 +8,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from brainlink_docs.errors import BadRequest
-from brainlink_docs.search import MessageSearch
+from brainlink_docs.search import MessageSearch, query
 from brainlink_docs.store.sqlite.store import SqliteStore
 
 from .messages import OTHER_USER, message, write
@@ -105,3 +105,24 @@ async def test_a_bookmark_of_another_search_or_garbage_is_bad_request(
             await search.search(text, limit=1, bookmark=bookmark)
     with pytest.raises(BadRequest):
         await search.search("word", chat_id="c", limit=1, bookmark=page.bookmark)
+
+
+async def test_past_the_candidate_cap_the_newest_matches_are_ranked(
+    store: SqliteStore, search: MessageSearch, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(query, "MAX_CANDIDATES", 3)
+    # Older messages match more often, yet only the 3 newest are candidates.
+    await write(store, [message("c", n, "word " * (10 - n) + FILLER) for n in range(6)])
+    page = await search.search("word", limit=10)
+    assert sorted(hit.sequence for hit in page.hits) == [3, 4, 5]
+    assert [hit.sequence for hit in page.hits] == [3, 4, 5]  # most matches first among them
+
+
+async def test_filters_match_whole_ids_whatever_their_characters(
+    store: SqliteStore, search: MessageSearch
+) -> None:
+    chats = ["a-b", "x-a-b", "a b", "Ünïcode/chat", ""]
+    await write(store, [message(chat, n, "needle") for n, chat in enumerate(chats)])
+    for n, chat in enumerate(chats):
+        page = await search.search("needle", chat_id=chat)
+        assert [hit.sequence for hit in page.hits] == [n], chat
