@@ -41,6 +41,11 @@ UPDATE_BATCH = 1000
 # Documents per index transaction: each commit writes the FTS5 segments it touched again, so
 # fewer, larger transactions build faster; a crash redoes at most this many documents.
 COMMIT_DOCS = 10_000
+# Documents an update must index for it to merge FTS5's segments afterwards: a bulk build
+# leaves many segments, each of which every query must open (measured on 100,000 messages:
+# merging takes 0.4 s and cuts prefix and common-word p50 by a third); small updates are left
+# to FTS5's own automerge.
+OPTIMIZE_AFTER = 20_000
 
 
 class MessageSearch:
@@ -99,6 +104,7 @@ class MessageSearch:
         self._known = True
         since = state.seq
         pending: dict[str, Message | None] = {}
+        indexed = 0
         while True:
             page = await self.store.changes(
                 ChangesQuery(since=since, limit=UPDATE_BATCH, include_docs=True)
@@ -110,9 +116,12 @@ class MessageSearch:
             last = done and self._moved(pending, since, info.purge_seq, identity)
             if len(pending) >= COMMIT_DOCS or last:
                 await self._commit(pending, since, info.purge_seq, identity)
+                indexed += len(pending)
                 pending = {}
             if done:
-                return
+                break
+        if indexed >= OPTIMIZE_AFTER:
+            await self.file.run(storage.optimize)
 
     def _moved(
         self, pending: dict[str, Message | None], seq: str, purge_seq: str, identity: str
@@ -154,11 +163,6 @@ class MessageSearch:
         """Every indexed message (tests compare an index with one built from scratch)."""
         await self.update()
         return await self.file.run(storage.dump)
-
-    async def optimize(self) -> None:
-        """Merge the full-text index's segments (after a bulk load)."""
-        async with self._lock:
-            await self.file.run(storage.optimize)
 
     async def close(self) -> None:
         if self._closed:

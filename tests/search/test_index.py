@@ -13,7 +13,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from brainlink_docs.errors import NotFound
-from brainlink_docs.search import MessageSearch
+from brainlink_docs.search import MessageSearch, index
 from brainlink_docs.search.index import IDENTITY_DOC
 from brainlink_docs.store.sqlite.store import SqliteStore
 
@@ -161,3 +161,13 @@ async def test_a_closed_search_refuses_to_run(search: MessageSearch) -> None:
     await search.close()
     with pytest.raises(RuntimeError):
         await search.search("anything")
+
+
+async def test_a_large_update_merges_segments_and_answers_alike(
+    store: SqliteStore, search: MessageSearch, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(index, "OPTIMIZE_AFTER", 2)
+    await write(store, [message("c", n, f"word{n} common") for n in range(5)])
+    assert len((await search.search("common")).hits) == 5
+    await write(store, [message("c", 9, "common once more")])
+    assert [hit.sequence for hit in (await search.search("once")).hits] == [9]

@@ -42,6 +42,8 @@ async def filled(store: SqliteStore, search: MessageSearch) -> MessageSearch:
         ("a*** *", '"a"*'),
         ("col:umn", '"col:umn"'),
         ("nul\x00byte", '"nulbyte"'),
+        ("lone\ud800surrogate", '"lonesurrogate"'),
+        ("\x02marks\x03", '"marks"'),
     ],
 )
 def test_each_word_is_one_quoted_string(text: str, expression: str | None) -> None:

@@ -176,3 +176,23 @@ async def test_a_deleted_and_recreated_database_starts_fresh(
     assert (await (await client.get(SEARCH, params={"q": "old"})).json())["hits"] == []
     hits = (await (await client.get(SEARCH, params={"q": "new"})).json())["hits"]
     assert [hit["sequence"] for hit in hits] == [2]
+
+
+async def test_a_database_the_server_closed_and_opened_again_is_searched_alike(
+    tmp_path: Path,
+) -> None:
+    """With one open database at a time every request for the other reopens its store: the
+    search follows the new store object and keeps its file."""
+    async with serving(tmp_path / "data", max_dbs_open=1) as running:
+        headers = running.auth_headers
+        async with aiohttp.ClientSession(running.url, headers=headers) as session:
+            for name in ("one", "two"):
+                assert (await session.put(f"/{name}")).status == 201
+                store = await HttpStore.open(f"{running.authed_url}/{name}")
+                await write(store, [message("c", n, f"{name} words") for n in range(3)])  # type: ignore[arg-type]
+                await store.close()
+            for _ in range(2):
+                for name in ("one", "two"):
+                    found = await session.get(f"/{name}/_search/messages", params={"q": "words"})
+                    hits = (await found.json())["hits"]
+                    assert len(hits) == 3 and all(name in hit["snippet"] for hit in hits)
