@@ -8,8 +8,9 @@ workspace with panels, a chat with messages, a pipeline with nodes and edges and
 integration whose token is sealed with a key; syncs the device with the server (any
 CouchDB-compatible one; the database is created if missing); then asks the server, through the
 same ``Brainlink`` repositories over HTTP, for the workspaces, the panels, the chat's messages
-page by page and the pipeline, and prints the integration as the server stores it: sealed.
-One JSON object per line.
+page by page and the pipeline, prints the integration as the server stores it (sealed), and
+searches Ana's messages on the server (ours; on a plain CouchDB, which has no message search,
+on the device). One JSON object per line.
 """
 
 from __future__ import annotations
@@ -19,8 +20,10 @@ import json
 import sys
 import tempfile
 from pathlib import Path
+from typing import Any
 
 from brainlink_docs.credentials import Key, Keyring
+from brainlink_docs.errors import NotFound
 from brainlink_docs.models import (
     Brainlink,
     Chat,
@@ -34,9 +37,12 @@ from brainlink_docs.models import (
 )
 from brainlink_docs.models.design import push_design
 from brainlink_docs.models.pipelines import NodePosition
+from brainlink_docs.models.queries import message_search
 from brainlink_docs.models.secrets import sealed_integration, secret_of
 from brainlink_docs.models.workspaces import Position, Size
 from brainlink_docs.replication import sync
+from brainlink_docs.search import MessageSearch
+from brainlink_docs.store.api import DocumentStore
 from brainlink_docs.store.endpoints import open_endpoint
 from brainlink_docs.store.sqlite import SqliteStore
 
@@ -81,6 +87,24 @@ async def create_on_device(app: Brainlink, key: Key) -> str:
     return github.doc_id()
 
 
+async def search(server: DocumentStore, device: DocumentStore, folder: Path) -> dict[str, Any]:
+    """Ana's messages matching "sync*", searched on the server (ours serves
+    ``_search/messages``); a server without it (a plain CouchDB) answers 404, and the device's
+    own index answers instead."""
+    try:
+        on_server = Brainlink(server, search=message_search(server))
+        page = await on_server.search_messages("sync*", user_id="ana")
+        where = "server"
+    except NotFound:
+        index = MessageSearch(device, folder / "messages.search.sqlite")
+        try:
+            page = await Brainlink(device, search=index).search_messages("sync*", user_id="ana")
+        finally:
+            await index.close()
+        where = "device"
+    return {"where": where, "snippets": [hit.snippet for hit in page.hits]}
+
+
 async def main(url: str, folder: Path) -> None:
     key = Key.generate()  # a real device loads it: brainlink-docs new-key FILE, load_key_file
     device = await SqliteStore.open(folder / "device.sqlite")
@@ -104,6 +128,7 @@ async def main(url: str, folder: Path) -> None:
         print(json.dumps({"credentials_at_rest": at_rest["credentials"]}))
         integration = await there.integrations.get(integration_id)
         print(json.dumps({"opened_with_the_key": secret_of(integration, Keyring([key])).reveal()}))
+        print(json.dumps({"search": await search(server, device, folder)}))
     finally:
         await device.close()
         await server.close()

@@ -12,9 +12,10 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Any, cast
+from pathlib import Path
+from typing import Any, Protocol, cast
 
-from brainlink_docs.errors import NotFound
+from brainlink_docs.errors import BadRequest, NotFound
 from brainlink_docs.merge.stamping import StampingStore, wall_ms
 from brainlink_docs.models.base import Entity, new_id, now_iso
 from brainlink_docs.models.chats import Chat, ChatMessage
@@ -27,7 +28,9 @@ from brainlink_docs.models.registry import POLICIES
 from brainlink_docs.models.repository import HIGH, Page, Repository, ViewRange, read_all, read_page
 from brainlink_docs.models.users import ApiKey, Integration, User, UserSettings
 from brainlink_docs.models.workspaces import Panel, Workspace
+from brainlink_docs.search import HttpMessageSearch, MessageSearch, SearchPage
 from brainlink_docs.store.api import DocumentStore, ViewQuery
+from brainlink_docs.store.http.store import HttpStore
 
 _FILES_BY_KIND = mango_indexes()[0]
 
@@ -45,11 +48,43 @@ class PluginGrants:
     permissions: list[Permission]
 
 
-class Brainlink:
-    """Repositories and queries over ``store``."""
+class MessageSearcher(Protocol):
+    """What searches a user's messages: ``search.MessageSearch`` (an FTS5 file next to an
+    embedded store) or ``search.HttpMessageSearch`` (our server's ``_search/messages``)."""
 
-    def __init__(self, store: DocumentStore, *, now: Callable[[], str] = now_iso) -> None:
+    async def search(
+        self,
+        text: str,
+        *,
+        user_id: str | None = None,
+        chat_id: str | None = None,
+        limit: int = ...,
+        bookmark: str | None = None,
+    ) -> SearchPage: ...
+
+
+def message_search(store: DocumentStore, index_file: Path | None = None) -> MessageSearcher:
+    """The message search for ``store``: its server's, over HTTP, or an index in
+    ``index_file`` kept from the store's changes (a device's)."""
+    if isinstance(store, HttpStore):
+        return HttpMessageSearch.of(store)
+    if index_file is None:
+        raise BadRequest("an embedded store's message search needs an index file")
+    return MessageSearch(store, index_file)
+
+
+class Brainlink:
+    """Repositories and queries over ``store`` (and ``search`` for the message search)."""
+
+    def __init__(
+        self,
+        store: DocumentStore,
+        *,
+        now: Callable[[], str] = now_iso,
+        search: MessageSearcher | None = None,
+    ) -> None:
         self.store = store
+        self.search = search
         self.users = Repository(store, User, now=now)
         self.settings = Repository(store, UserSettings, now=now)
         self.integrations = Repository(store, Integration, now=now)
@@ -76,11 +111,12 @@ class Brainlink:
         *,
         now: Callable[[], str] = now_iso,
         now_ms: Callable[[], int] = wall_ms,
+        search: MessageSearcher | None = None,
     ) -> Brainlink:
         """The app's data on ``store`` as the device ``replica`` edits it (stamped edits;
         ``now_ms`` is the merger's wall clock, ``now`` the entities' timestamps)."""
         stamped = StampingStore(store, replica, now_ms, policies=POLICIES)
-        return cls(cast(DocumentStore, stamped), now=now)
+        return cls(cast(DocumentStore, stamped), now=now, search=search)
 
     # --- the app's queries ---------------------------------------------------------------------
 
@@ -189,6 +225,23 @@ class Brainlink:
             out.append(PluginGrants(cast(Plugin, plugin), cast(list[Permission], grants)))
         return out
 
+    async def search_messages(
+        self,
+        text: str,
+        *,
+        user_id: str | None = None,
+        chat_id: str | None = None,
+        limit: int = 20,
+        bookmark: str | None = None,
+    ) -> SearchPage:
+        """A user's (or a chat's) messages matching every word of ``text``, best first
+        (``word*`` is a prefix); ``bookmark`` continues from the page it came with."""
+        if self.search is None:
+            raise BadRequest("this Brainlink has no message search: pass search=")
+        return await self.search.search(
+            text, user_id=user_id, chat_id=chat_id, limit=limit, bookmark=bookmark
+        )
+
     # --- writes that need more than one entity ---------------------------------------------------
 
     async def append_message(
@@ -220,4 +273,4 @@ class Brainlink:
         return await self.messages.create(message)
 
 
-__all__ = ["Brainlink", "PipelineGraph", "PluginGrants"]
+__all__ = ["Brainlink", "MessageSearcher", "PipelineGraph", "PluginGrants", "message_search"]

@@ -13,7 +13,7 @@ from couch import CouchServer
 from http_api.conftest import serving
 
 
-def check(out: dict[str, Any]) -> None:
+def check(out: dict[str, Any], searched_on: str) -> None:
     assert out["workspaces"] == ["brainlink"]
     assert sorted(out["panels"]) == ["Chat", "Code Editor", "Terminal"]
     assert out["messages"] == ["How do devices sync?", "Through CouchDB's protocol.", "Thanks!"]
@@ -23,16 +23,21 @@ def check(out: dict[str, Any]) -> None:
     sealed = out["credentials_at_rest"]
     assert sealed["alg"] == "A256GCM" and "ghp_" not in str(sealed)
     assert out["opened_with_the_key"] == "ghp_example-token"
+    assert out["search"] == {
+        "where": searched_on,
+        "snippets": ["How do devices <mark>sync</mark>?"],
+    }
 
 
 async def test_the_example_through_our_server(tmp_path: Path) -> None:
     async with serving(tmp_path / "data") as server:
-        check(await example_runs.run_example("brainlink_app.py", f"{server.authed_url}/ana"))
+        out = await example_runs.run_example("brainlink_app.py", f"{server.authed_url}/ana")
+        check(out, "server")
 
 
 async def test_the_example_through_the_real_couchdb(couchdb: CouchServer) -> None:
     name = f"example-{uuid.uuid4().hex[:8]}"
     try:
-        check(await example_runs.run_example("brainlink_app.py", f"{couchdb.url}/{name}"))
+        check(await example_runs.run_example("brainlink_app.py", f"{couchdb.url}/{name}"), "device")
     finally:
         await example_runs.drop_database(couchdb, name)
