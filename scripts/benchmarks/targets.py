@@ -16,7 +16,7 @@ import json
 import os
 import shutil
 import sys
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Callable
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -79,6 +79,20 @@ async def started(name: str, directory: Path, couchdb_url: str) -> AsyncIterator
         await remote.client.close()
         if target.process is not None:
             bs.stop_process(target.process)
+
+
+async def run_on_remote(
+    name: str, directory: Path, couchdb_url: str, db: str, command: Callable[[str], list[str]]
+) -> dict[str, Any]:
+    """A worker (``command`` of the database's URL) against a fresh ``db`` on the remote
+    ``name``, dropped before and after; its answer with the remote's ``about``."""
+    async with started(name, directory, couchdb_url) as remote:
+        await remote.drop(db)
+        try:
+            raw = await run_worker(command(remote.url(db)))
+        finally:
+            await remote.drop(db)
+        return {"about": remote.target.about, **raw}
 
 
 def missing_tools(profile: bool) -> list[str]:

@@ -111,13 +111,9 @@ async def run_target(name: str, plan: Path, directory: Path, options: Options) -
         return await targets.run_worker(ours_command([str(plan), str(db), str(plain)]))
     if name == "pouchdb":
         return await targets.run_worker(pouchdb_command([str(plan), str(directory / "leveldb")]))
-    async with targets.started(name, directory, options.couchdb_url or "") as remote:
-        await remote.drop(DB)
-        try:
-            raw = await targets.run_worker(ours_command([str(plan), remote.url(DB)]))
-        finally:
-            await remote.drop(DB)
-        return {"about": remote.target.about, **raw}
+    return await targets.run_on_remote(
+        name, directory, options.couchdb_url or "", DB, lambda url: ours_command([str(plan), url])
+    )
 
 
 async def measure(
