@@ -12,9 +12,9 @@ Each target, in a fresh database and process (``entities_ours.py``):
   design   ``push_design`` (``_design/brainlink``, the merge policies, the Mango index)
   build    the first query of each view, then the Mango index's first ``_find``: docs/s
   queries  QUERIES random calls of each of the app's queries, p50/p99 ms: user_workspaces,
-           workspace_panels, chat_messages (the first page of 50, and a deep page by cursor),
-           directory_children, file_by_path, files_by_kind (Mango), recent_files,
-           pipeline_graph, user_plugins
+           workspace_panels, user_chats, chat_messages (the first page of 50, and a deep
+           page by cursor), directory_children, file_by_path, files_by_kind (Mango),
+           recent_files, pipeline_graph, user_plugins
 
 Targets: ``embedded`` (``Brainlink`` over ``SqliteStore``), ``ours_server`` (``Brainlink`` over
 ``HttpStore`` to our server, started as the other benchmarks start it) and ``couchdb``
@@ -30,7 +30,6 @@ query (>1: ours faster); the goal: every query's p99 under 5 ms at 1M on the emb
 from __future__ import annotations
 
 import asyncio
-import os
 import shutil
 import sys
 from collections.abc import Callable
@@ -79,29 +78,21 @@ async def run_target(name: str, plan: Path, directory: Path, options: Options) -
     )
 
 
-async def measure(
-    names: tuple[str, ...],
-    plan: Path,
-    expected: Expected,
-    workdir: Path,
-    options: Options,
-    log: Log,
+def measure(
+    names: tuple[str, ...], size: tuple[Path, Expected], workdir: Path, options: Options, log: Log
 ) -> dict[str, Any]:
-    rows: dict[str, Any] = {}
-    for name in names:
-        log(f"entities: {name} at {expected.docs} documents")
-        try:
-            raw = await run_target(name, plan, workdir / name, options)
-        except Exception as exc:  # a target that falls over is a row with its error
-            log(f"entities: {name} failed: {exc}")
-            rows[name] = {"error": str(exc)[-1500:]}
-            continue
-        rows[name] = entities_report.figures(raw, expected)
-        if "about" in raw:  # a server: the worker's memory is the HTTP client's
-            rows[name]["about"] = raw["about"]
-            rows[name]["client_peak_rss_mb"] = rows[name].pop("peak_rss_mb", None)
-        log(f"entities: {name}: {summary(rows[name])}")
-    return rows
+    """Every target in ``names`` on one size's plan, one after the other: their rows."""
+    plan, expected = size
+    return asyncio.run(
+        targets.measure_each(
+            names,
+            f"entities at {expected.docs} documents",
+            lambda name: run_target(name, plan, workdir / name, options),
+            lambda raw: entities_report.figures(raw, expected),
+            summary,
+            log,
+        )
+    )
 
 
 def summary(row: dict[str, Any]) -> dict[str, Any]:
@@ -134,7 +125,7 @@ def run(options: Options, workdir: Path, log: Log) -> dict[str, Any]:
     for name in names:
         (workdir / name).mkdir(parents=True, exist_ok=True)
     plan, expected = size_run(options.docs, workdir, options, log)
-    rows = asyncio.run(measure(names, plan, expected, workdir, options, log))
+    rows = measure(names, (plan, expected), workdir, options, log)
     rows |= {name: {"note": note} for name, note in skipped.items()}
     plan_json = load(plan)
     result: dict[str, Any] = {
@@ -150,19 +141,13 @@ def run(options: Options, workdir: Path, log: Log) -> dict[str, Any]:
         shutil.rmtree(workdir / "embedded", ignore_errors=True)
         shutil.rmtree(plan.parent, ignore_errors=True)
         (workdir / "1m" / "embedded").mkdir(parents=True, exist_ok=True)
-        big_plan, big_expected = size_run(BIG_SIZE, workdir / "1m", options, log)
-        big = asyncio.run(
-            measure(("embedded",), big_plan, big_expected, workdir / "1m", options, log)
-        )
+        big_size = size_run(BIG_SIZE, workdir / "1m", options, log)
+        big = measure(("embedded",), big_size, workdir / "1m", options, log)
         embedded_1m = big["embedded"]
         result["embedded_1m"] = embedded_1m
     result["ratios"] = entities_report.all_ratios({k: v for k, v in rows.items() if k in names})
     result["goals"] = entities_report.goals(rows.get("embedded", {}), embedded_1m)
-    result["source_sha256"] = source_before
-    result["source_changed_during_run"] = bs.source_digest() != source_before
-    result["pythonpath"] = os.environ.get("PYTHONPATH")
-    result["notes"] = __doc__
-    return bs.tidy(result)
+    return targets.finished(result, source_before, __doc__)
 
 
 def failed_rows(result: dict[str, Any]) -> list[dict[str, Any]]:

@@ -45,6 +45,9 @@ def queries(app: Brainlink) -> dict[str, Query]:
     async def panels(workspace: str) -> Any:
         return sorted(p.id for p in await app.workspace_panels(workspace))
 
+    async def chats(user: str) -> Any:
+        return [c.id for c in (await app.user_chats(user)).items]
+
     async def messages(chat: str, cursor: str | None) -> Any:
         page = await app.chat_messages(chat, cursor=cursor)
         return [m.id for m in page.items if m.chat_id == chat]
@@ -74,6 +77,7 @@ def queries(app: Brainlink) -> dict[str, Query]:
     return {
         "user_workspaces": workspaces,
         "workspace_panels": panels,
+        "user_chats": chats,
         "chat_messages": messages,
         "chat_messages_deep": messages,
         "directory_children": children,

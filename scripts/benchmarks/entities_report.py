@@ -13,11 +13,12 @@ workload implies. Ratios read as everywhere else: CouchDB's time over ours, >1 o
 from __future__ import annotations
 
 import statistics
+from collections.abc import Callable
 from typing import Any
 
 from benchmarks.entities_workload import QUERY_NAMES, Expected
 from benchmarks.report import every, percentile, ratio
-from benchmarks.views_report import Check, expect
+from benchmarks.views_report import expect, judged, write_row
 
 OURS = ("embedded", "ours_server")
 PEER = "couchdb"
@@ -27,20 +28,18 @@ P99_1M_MS_GOAL = 5.0
 
 def figures(raw: dict[str, Any], expected: Expected) -> dict[str, Any]:
     """Each phase the worker ran, checked, as its row (figures or ``{"error"}``)."""
-    rows: dict[str, Any] = {}
-    judges = {
-        "write": lambda r: _write(r, expected),
+    judges: dict[str, Callable[[dict[str, Any]], dict[str, Any]]] = {
+        "write": lambda r: write_row(r, expected.docs),
         "design": lambda r: {"seconds": r["seconds"], "written": r["written"]},
         "build": lambda r: _build(r, expected),
     }
-    for name, judge in judges.items():
-        rows[name] = _judged(raw.get(name), name, judge)
-    queries = raw.get("queries") or {"error": "queries: not run"}
+    rows = {name: judged(ran(raw, name), name, judge) for name, judge in judges.items()}
+    queries = ran(raw, "queries")
     rows["queries"] = (
         {"error": queries["error"]}
         if "error" in queries
         else {
-            name: _judged(queries.get(name), name, lambda r, n=name: _latencies(r, n, expected))
+            name: judged(ran(queries, name), name, lambda r, n=name: _latencies(r, n, expected))
             for name in QUERY_NAMES
         }
     )
@@ -49,26 +48,10 @@ def figures(raw: dict[str, Any], expected: Expected) -> dict[str, Any]:
     return rows
 
 
-def _judged(row: dict[str, Any] | None, name: str, judge: Any) -> dict[str, Any]:
-    if row is None:
-        return {"error": f"{name}: not run"}
-    if "error" in row:
-        return {"error": row["error"]}
-    try:
-        judged: dict[str, Any] = judge(row)
-    except (Check, KeyError, TypeError, IndexError) as exc:
-        return {"error": f"{name}: {type(exc).__name__}: {exc}"}
-    return judged
-
-
-def _write(row: dict[str, Any], expected: Expected) -> dict[str, Any]:
-    expect("failed writes", row["failed"], [])
-    expect("documents written", row["docs"], expected.docs)
-    return {
-        "docs": row["docs"],
-        "seconds": row["seconds"],
-        "docs_per_s": row["docs"] / row["seconds"],
-    }
+def ran(raw: dict[str, Any], name: str) -> dict[str, Any]:
+    """The worker's answer for ``name``, or an error row when it did not get that far."""
+    row: dict[str, Any] = raw.get(name) or {"error": f"{name}: not run"}
+    return row
 
 
 def _build(row: dict[str, Any], expected: Expected) -> dict[str, Any]:

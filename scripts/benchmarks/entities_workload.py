@@ -32,23 +32,7 @@ from typing import Any
 
 import orjson
 
-from brainlink_docs.models import (
-    Chat,
-    ChatMessage,
-    Directory,
-    File,
-    Panel,
-    Permission,
-    PipelineEdge,
-    PipelineNode,
-    Plugin,
-    PluginManifest,
-    PromptPipeline,
-    User,
-    UserSettings,
-    VirtualFileSystem,
-    Workspace,
-)
+from brainlink_docs import models
 from brainlink_docs.models.base import Entity, now_iso
 from brainlink_docs.models.chats import MessageMetadata, Tokens
 from brainlink_docs.models.files import FileContent
@@ -68,11 +52,12 @@ PLUGINS, PERMISSIONS = 3, 4
 ROOT_DIRECTORIES = 4
 BATCH_SIZE = 1_000  # a replication batch, as every other benchmark writes
 # The app's page sizes (models.queries' defaults).
-MESSAGES_PAGE, CHILDREN_PAGE, FILES_PAGE, RECENT_PAGE = 50, 200, 50, 20
+CHATS_PAGE, MESSAGES_PAGE, CHILDREN_PAGE, FILES_PAGE, RECENT_PAGE = 50, 50, 200, 50, 20
 QUERIES = 1_000
 QUERY_NAMES = (
     "user_workspaces",
     "workspace_panels",
+    "user_chats",
     "chat_messages",
     "chat_messages_deep",
     "directory_children",
@@ -95,7 +80,7 @@ FILE_KINDS = {
     "json": "application/json",
     "png": "image/png",
 }
-MANIFEST = PluginManifest(
+MANIFEST = models.PluginManifest(
     name="bench", version="1.0.0", min_app_version="1.0", main="main.js", api_version="1"
 )
 
@@ -116,7 +101,8 @@ class UserData:
 
     id: str
     workspaces: list[tuple[str, list[str]]] = field(default_factory=list)
-    chats: list[tuple[str, list[str]]] = field(default_factory=list)
+    chats: list[tuple[str, list[str]]] = field(default_factory=list)  # chat, its messages
+    recent_chats: list[str] = field(default_factory=list)  # most recently updated first
     fs: str = ""
     # Directory id (None: the roots) -> its children's ids, directories then files, by name.
     children: dict[str | None, list[str]] = field(default_factory=dict)
@@ -175,8 +161,8 @@ def make_user(m: Maker, index: int, size: int) -> tuple[list[Entity], UserData]:
     data = UserData(uid)
     own = {"user_id": uid, "created_at": now_iso(T0), "updated_at": now_iso(T0)}
     out: list[Entity] = [
-        User(id=uid, email=f"{uid}@brainlink.io", display_name=uid, **own_times(own)),
-        UserSettings(id=uid, **own),
+        models.User(id=uid, email=f"{uid}@brainlink.io", display_name=uid, **own_times(own)),
+        models.UserSettings(id=uid, **own),
     ]
     out += workspaces(m, own, data)
     out += pipelines(m, own, data)
@@ -197,9 +183,9 @@ def workspaces(m: Maker, own: dict[str, str], data: UserData) -> list[Entity]:
     out: list[Entity] = []
     names = m.rng.sample(WORDS, WORKSPACES)
     for name in names:
-        ws = Workspace(id=m.id(), name=name, description=m.text(20, 80), **own)
+        ws = models.Workspace(id=m.id(), name=name, description=m.text(20, 80), **own)
         panels = [
-            Panel(
+            models.Panel(
                 id=m.id(),
                 workspace_id=ws.id,
                 kind=m.rng.choice(PANEL_KINDS),  # type: ignore[arg-type]
@@ -220,9 +206,9 @@ def workspaces(m: Maker, own: dict[str, str], data: UserData) -> list[Entity]:
 def pipelines(m: Maker, own: dict[str, str], data: UserData) -> list[Entity]:
     out: list[Entity] = []
     for _ in range(PIPELINES):
-        pipeline = PromptPipeline(id=m.id(), name=m.text(6, 20) or "pipeline", **own)
+        pipeline = models.PromptPipeline(id=m.id(), name=m.text(6, 20) or "pipeline", **own)
         nodes = [
-            PipelineNode(
+            models.PipelineNode(
                 id=m.id(),
                 pipeline_id=pipeline.id,
                 kind=m.rng.choice(("llm", "prompt", "tool", "output")),
@@ -236,7 +222,7 @@ def pipelines(m: Maker, own: dict[str, str], data: UserData) -> list[Entity]:
         for _ in range(EDGES):
             source, target = m.rng.sample(nodes, 2)
             edges.append(
-                PipelineEdge(
+                models.PipelineEdge(
                     id=m.id(), pipeline_id=pipeline.id, source=source.id, target=target.id, **own
                 )
             )
@@ -250,7 +236,7 @@ def pipelines(m: Maker, own: dict[str, str], data: UserData) -> list[Entity]:
 def plugins(m: Maker, own: dict[str, str], data: UserData) -> list[Entity]:
     out: list[Entity] = []
     for name in sorted(m.rng.sample(WORDS, PLUGINS)):
-        plugin = Plugin(
+        plugin = models.Plugin(
             id=m.id(),
             name=name,
             version="1.0.0",
@@ -261,7 +247,7 @@ def plugins(m: Maker, own: dict[str, str], data: UserData) -> list[Entity]:
             **own,
         )
         grants = [
-            Permission(id=m.id(), plugin_id=plugin.id, kind=kind, granted=True, **own)  # type: ignore[arg-type]
+            models.Permission(id=m.id(), plugin_id=plugin.id, kind=kind, granted=True, **own)  # type: ignore[arg-type]
             for kind in m.rng.sample(PERMISSION_KINDS, PERMISSIONS)
         ]
         out += [plugin, *grants]
@@ -272,28 +258,30 @@ def plugins(m: Maker, own: dict[str, str], data: UserData) -> list[Entity]:
 def file_system(m: Maker, own: dict[str, str], data: UserData, docs: int) -> list[Entity]:
     """A file system: ``ROOT_DIRECTORIES`` roots, then ``docs`` more (a fifth subdirectories
     of the roots, the rest files in any directory)."""
-    fs = VirtualFileSystem(id=m.id(), name="project", **own)
+    fs = models.VirtualFileSystem(id=m.id(), name="project", **own)
     data.fs = fs.id
     subdirs = docs // 5
     files = docs - subdirs
     under = {"file_system_id": fs.id, **own}
-    dirs: list[Directory] = []
+    dirs: list[models.Directory] = []
     for i in range(ROOT_DIRECTORIES + subdirs):
         parent = None if i < ROOT_DIRECTORIES else dirs[i % ROOT_DIRECTORIES]
         name = f"{m.rng.choice(WORDS)}{i:03d}"
         path = f"{parent.path if parent else ''}/{name}"
         dirs.append(
-            Directory(id=m.id(), name=name, path=path, parent_id=parent and parent.id, **under)
+            models.Directory(
+                id=m.id(), name=name, path=path, parent_id=parent and parent.id, **under
+            )
         )
     times = m.times(files)
-    made: list[File] = []
+    made: list[models.File] = []
     for i in range(files):
         parent = m.rng.choice(dirs)
         ext = m.rng.choice(tuple(FILE_KINDS))
         name = f"{m.rng.choice(WORDS)}{i:04d}.{ext}"
         text = None if ext == "png" else FileContent(text=m.text(40, 600))
         made.append(
-            File(
+            models.File(
                 id=m.id(),
                 file_system_id=fs.id,
                 parent_id=parent.id,
@@ -324,13 +312,14 @@ def chats(m: Maker, own: dict[str, str], data: UserData, docs: int) -> list[Enti
     messages = docs - count
     per = [messages // count + (1 if i < messages % count else 0) for i in range(count)]
     out: list[Entity] = []
-    for n in per:
-        chat = Chat(id=m.id(), title=m.text(10, 40), **own)
+    updated = m.times(count)
+    for n, at in zip(per, updated, strict=True):
+        chat = models.Chat(id=m.id(), title=m.text(10, 40), **{**own, "updated_at": at})
         out.append(chat)
         ids = []
         for seq in range(n):
             role = "user" if seq % 2 == 0 else "assistant"
-            message = ChatMessage(
+            message = models.ChatMessage(
                 id=m.id(),
                 chat_id=chat.id,
                 role=role,
@@ -346,6 +335,8 @@ def chats(m: Maker, own: dict[str, str], data: UserData, docs: int) -> list[Enti
             out.append(message)
             ids.append(message.id)
         data.chats.append((chat.id, ids))
+    newest = sorted(zip(updated, data.chats, strict=True), reverse=True)
+    data.recent_chats = [chat for _, (chat, _) in newest]
     return out
 
 
@@ -437,6 +428,10 @@ def pick_panels(rng: random.Random, u: UserData) -> Pick:
     return [ws], panels
 
 
+def pick_chats(rng: random.Random, u: UserData) -> Pick:
+    return [u.id], u.recent_chats[:CHATS_PAGE]
+
+
 def pick_messages(rng: random.Random, u: UserData) -> Pick:
     chat, ids = rng.choice(u.chats)
     return [chat, None], ids[:MESSAGES_PAGE]
@@ -483,6 +478,7 @@ def pick_plugins(rng: random.Random, u: UserData) -> Pick:
 PICKS = {
     "user_workspaces": pick_workspaces,
     "workspace_panels": pick_panels,
+    "user_chats": pick_chats,
     "chat_messages": pick_messages,
     "chat_messages_deep": pick_deep_messages,
     "directory_children": pick_children,
