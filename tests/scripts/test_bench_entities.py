@@ -142,3 +142,16 @@ def test_entities_options_belong_to_entities_and_are_documented() -> None:
     ).stdout
     for option in ("--entities ", "--entities-queries", "--entities-1m"):
         assert option in out
+
+
+def test_only_our_failures_fail_the_run(monkeypatch: pytest.MonkeyPatch) -> None:
+    entities = benchmarks(monkeypatch, "entities")
+    good = {"write": {"docs": 1}, "build": {"docs": 1}, "queries": {"recent_files": {"p99_ms": 1}}}
+    bad_query = {**good, "queries": {"recent_files": {"error": "answers unlike the expected"}}}
+    result = {"targets": {"embedded": good, "ours_server": good, "couchdb": bad_query}}
+    assert entities.failed_rows({"entities": result}) == []  # CouchDB's: its finding
+    result["targets"]["ours_server"] = bad_query
+    assert entities.failed_rows({"entities": result}) == [bad_query["queries"]["recent_files"]]
+    result["targets"]["ours_server"] = good
+    result["embedded_1m"] = {**good, "build": {"error": "rows of each view"}}
+    assert entities.failed_rows({"entities": result}) == [{"error": "rows of each view"}]
