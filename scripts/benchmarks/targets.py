@@ -16,7 +16,7 @@ import json
 import os
 import shutil
 import sys
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Awaitable, Callable
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -81,6 +81,20 @@ async def started(name: str, directory: Path, couchdb_url: str) -> AsyncIterator
             bs.stop_process(target.process)
 
 
+async def run_on_remote(
+    name: str, directory: Path, couchdb_url: str, db: str, command: Callable[[str], list[str]]
+) -> dict[str, Any]:
+    """A worker (``command`` of the database's URL) against a fresh ``db`` on the remote
+    ``name``, dropped before and after; its answer with the remote's ``about``."""
+    async with started(name, directory, couchdb_url) as remote:
+        await remote.drop(db)
+        try:
+            raw = await run_worker(command(remote.url(db)))
+        finally:
+            await remote.drop(db)
+        return {"about": remote.target.about, **raw}
+
+
 def missing_tools(profile: bool) -> list[str]:
     """What the benchmark needs and this machine lacks, as install hints."""
     missing = []
@@ -140,3 +154,47 @@ async def run_worker(command: list[str]) -> dict[str, Any]:
     if process.returncode != 0 or "error" in answer:
         raise RuntimeError(str(answer.get("error") or err.decode()[-1500:]))
     return answer
+
+
+async def measure_each(
+    names: tuple[str, ...],
+    label: str,
+    run_one: Callable[[str], Awaitable[dict[str, Any]]],
+    judge: Callable[[dict[str, Any]], dict[str, Any]],
+    summary: Callable[[dict[str, Any]], dict[str, Any]],
+    log: Callable[[str], None],
+) -> dict[str, Any]:
+    """Each target in turn (``label`` names the benchmark and size in the progress lines): its
+    worker's raw answer judged into its row, with a server's ``about`` and the worker's peak
+    RSS named as the HTTP client's when the store is elsewhere. A target that falls over is a
+    row with its error; the others still run."""
+    rows: dict[str, Any] = {}
+    for name in names:
+        log(f"{label}: {name}")
+        try:
+            raw = await run_one(name)
+        except Exception as exc:
+            log(f"{label}: {name} failed: {exc}")
+            rows[name] = {"error": str(exc)[-1500:]}
+            continue
+        row = rows[name] = judge(raw)
+        if "about" in raw:  # a server: the worker's memory is the HTTP client's, not the store's
+            row["about"] = raw["about"]
+            row["client_peak_rss_mb"] = row.pop("peak_rss_mb", None)
+        row |= {
+            k: raw[k] for k in ("pouchdb_version", "pouchdb_find_version", "python") if k in raw
+        }
+        log(f"{label}: {name}: {summary(row)}")
+    return rows
+
+
+def finished(result: dict[str, Any], source_before: str, notes: str | None) -> dict[str, Any]:
+    """A benchmark's report with its provenance: the store's source digest at the start,
+    whether it changed during the run (the figures then mix two versions), the PYTHONPATH the
+    workers ran with, and the benchmark's own description; rounded for reading."""
+    result["source_sha256"] = source_before
+    result["source_changed_during_run"] = bs.source_digest() != source_before
+    result["pythonpath"] = os.environ.get("PYTHONPATH")
+    result["notes"] = notes
+    tidy: dict[str, Any] = bs.tidy(result)
+    return tidy

@@ -36,7 +36,6 @@ views defined at least half as fast as without.
 from __future__ import annotations
 
 import asyncio
-import os
 import shutil
 import sys
 from collections.abc import Callable
@@ -111,13 +110,9 @@ async def run_target(name: str, plan: Path, directory: Path, options: Options) -
         return await targets.run_worker(ours_command([str(plan), str(db), str(plain)]))
     if name == "pouchdb":
         return await targets.run_worker(pouchdb_command([str(plan), str(directory / "leveldb")]))
-    async with targets.started(name, directory, options.couchdb_url or "") as remote:
-        await remote.drop(DB)
-        try:
-            raw = await targets.run_worker(ours_command([str(plan), remote.url(DB)]))
-        finally:
-            await remote.drop(DB)
-        return {"about": remote.target.about, **raw}
+    return await targets.run_on_remote(
+        name, directory, options.couchdb_url or "", DB, lambda url: ours_command([str(plan), url])
+    )
 
 
 async def measure(
@@ -129,24 +124,14 @@ async def measure(
     log: Log,
 ) -> dict[str, Any]:
     plan_json = load(plan)
-    rows: dict[str, Any] = {}
-    for name in names:
-        log(f"views: {name} at {expected.docs} documents")
-        try:
-            raw = await run_target(name, plan, workdir / name, options)
-        except Exception as exc:  # a target that falls over is a row with its error
-            log(f"views: {name} failed: {exc}")
-            rows[name] = {"error": str(exc)[-1500:]}
-            continue
-        rows[name] = {**views_report.figures(raw, plan_json, expected)}
-        if "about" in raw:  # a server: the worker's memory is the HTTP client's, not the store's
-            rows[name]["about"] = raw["about"]
-            rows[name]["client_peak_rss_mb"] = rows[name].pop("peak_rss_mb", None)
-        for key in ("pouchdb_version", "pouchdb_find_version", "python"):
-            if key in raw:
-                rows[name][key] = raw[key]
-        log(f"views: {name}: {summary(rows[name])}")
-    return rows
+    return await targets.measure_each(
+        names,
+        f"views at {expected.docs} documents",
+        lambda name: run_target(name, plan, workdir / name, options),
+        lambda raw: views_report.figures(raw, plan_json, expected),
+        summary,
+        log,
+    )
 
 
 def summary(row: dict[str, Any]) -> dict[str, Any]:
@@ -264,11 +249,7 @@ def run(
     result["ratios"] = ratio_rows
     result["write_with_views_to_without"] = views_report.write_with_views(rows.get("embedded", {}))
     result["goals"] = views_report.goals(ratio_rows, rows.get("embedded", {}), keyed_1m)
-    result["source_sha256"] = source_before
-    result["source_changed_during_run"] = bs.source_digest() != source_before
-    result["pythonpath"] = os.environ.get("PYTHONPATH")
-    result["notes"] = __doc__
-    return bs.tidy(result)
+    return targets.finished(result, source_before, __doc__)
 
 
 def failed_rows(result: dict[str, Any]) -> list[dict[str, Any]]:

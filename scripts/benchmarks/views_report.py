@@ -13,6 +13,7 @@ meets no goal. Every ratio reads the same way: above 1 means ours was faster.
 from __future__ import annotations
 
 import statistics
+from collections.abc import Callable
 from typing import Any
 
 from benchmarks.report import every, percentile, ratio
@@ -38,8 +39,8 @@ def expect(what: str, got: object, want: object) -> None:
 def figures(raw: dict[str, Any], plan: dict[str, Any], expected: Expected) -> dict[str, Any]:
     """Each phase the worker ran, checked, as its row (figures or ``{"error"}``)."""
     judges = {
-        "write_plain": lambda r: _write(r, expected),
-        "write": lambda r: _write(r, expected),
+        "write_plain": lambda r: write_row(r, expected.docs),
+        "write": lambda r: write_row(r, expected.docs),
         "build": lambda r: _build(r, expected),
         "incremental": lambda r: _incremental(r, expected),
         "keyed": lambda r: _latencies(r, plan["keyed_chats"], plan["keyed_limit"], expected),
@@ -52,23 +53,30 @@ def figures(raw: dict[str, Any], plan: dict[str, Any], expected: Expected) -> di
     }
     rows: dict[str, Any] = {}
     for name, judge in judges.items():
-        if name not in raw:
-            continue
-        if "error" in raw[name]:
-            rows[name] = {"error": raw[name]["error"]}
-            continue
-        try:
-            rows[name] = judge(raw[name])
-        except (Check, KeyError, TypeError) as exc:
-            rows[name] = {"error": f"{name}: {type(exc).__name__}: {exc}"}
+        if name in raw:
+            rows[name] = judged(raw[name], name, judge)
     if raw.get("peak_rss_bytes"):
         rows["peak_rss_mb"] = raw["peak_rss_bytes"] / 1e6
     return rows
 
 
-def _write(row: dict[str, Any], expected: Expected) -> dict[str, Any]:
+def judged(
+    row: dict[str, Any], name: str, judge: Callable[[dict[str, Any]], dict[str, Any]]
+) -> dict[str, Any]:
+    """A worker's phase as its row: its error, or ``judge``'s figures once its checks pass (a
+    check that fails, or an answer missing a field, is the row's error)."""
+    if "error" in row:
+        return {"error": row["error"]}
+    try:
+        return judge(row)
+    except (Check, KeyError, TypeError, IndexError) as exc:
+        return {"error": f"{name}: {type(exc).__name__}: {exc}"}
+
+
+def write_row(row: dict[str, Any], docs: int) -> dict[str, Any]:
+    """A bulk write of ``docs`` documents: every one written, none failed."""
     expect("failed writes", row["failed"], [])
-    expect("documents written", row["docs"], expected.docs)
+    expect("documents written", row["docs"], docs)
     return {
         "docs": row["docs"],
         "seconds": row["seconds"],
