@@ -215,15 +215,16 @@ class Brainlink:
         )
 
     async def user_plugins(self, user_id: str) -> list[PluginGrants]:
-        """A user's plugins by name, each with its permissions."""
-        plugins = await read_all(self.store, ViewRange("plugins", [user_id], [user_id, HIGH]))
-        out = []
-        for plugin in plugins:
-            grants = await read_all(
-                self.store, ViewRange("permissions", [plugin.id], [plugin.id, HIGH])
-            )
-            out.append(PluginGrants(cast(Plugin, plugin), cast(list[Permission], grants)))
-        return out
+        """A user's plugins by name, each with its permissions (one view read: each plugin's
+        row is followed by its permissions')."""
+        found = await read_all(self.store, ViewRange("plugins", [user_id], [user_id, HIGH]))
+        grants: dict[str, PluginGrants] = {}
+        for entity in found:
+            if isinstance(entity, Plugin):
+                grants[entity.id] = PluginGrants(entity, [])
+            elif isinstance(entity, Permission) and entity.plugin_id in grants:
+                grants[entity.plugin_id].permissions.append(entity)
+        return sorted(grants.values(), key=lambda g: (g.plugin.name, g.plugin.id))
 
     async def search_messages(
         self,

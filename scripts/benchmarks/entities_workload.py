@@ -385,8 +385,7 @@ def view_rows(types: Counter[str]) -> Counter[str]:
             "recent_files": types["file"],
             "pipeline_graph": types["pipeline"] + types["pipelineNode"] + types["pipelineEdge"],
             "edges_by_node": 2 * types["pipelineEdge"],  # no edge joins a node to itself
-            "plugins": types["plugin"],
-            "permissions": types["permission"],
+            "plugins": types["plugin"] + types["permission"],  # each plugin, then its grants
         }
     )
 

@@ -83,6 +83,9 @@ class SqliteStore:
         self._name = name
         self._token = str(meta["instance"])[:TOKEN_LENGTH]
         self._update_seq = int(meta["update_seq"])
+        # Counts committed changes (writes and purges): the views skip re-reading a design
+        # document and re-checking an index while it has not moved.
+        self._generation = 0
         self._changed = asyncio.Event()
         self._closed = False
         # Every non-admin request reads _security: kept in memory (one process per file).
@@ -127,6 +130,7 @@ class SqliteStore:
     async def _commit(self, outcome: BatchOutcome) -> None:
         if outcome.changed:
             self._update_seq = outcome.update_seq
+            self._generation += 1
             changed, self._changed = self._changed, asyncio.Event()
             changed.set()
 
@@ -367,7 +371,7 @@ class SqliteStore:
         if self._views is None:
             path = self._engine.path
             directory = None if path in ("", MEMORY) else views_directory(path)
-            self._views = ViewIndexes(self, directory)
+            self._views = ViewIndexes(self, directory, generation=lambda: self._generation)
         return self._views
 
     async def query_view(self, ddoc: str, view: str, query: ViewQuery = _DEFAULT_VIEW) -> ViewPage:

@@ -45,6 +45,8 @@ class ViewIndex:
         self.include_design = bool(options.get("include_design", False))
         self.state = IndexState(seq="0", purge_seq="0", collation="", views={})
         self.updating = False
+        # The store generation this index was last brought up to date at (``ViewIndexes``).
+        self.current_at: int | None = None
         self._lock = asyncio.Lock()
         self._closed = False
         # Whether this process has seen the rank blocks cut (a crash may have left them stale).

@@ -17,7 +17,7 @@ import contextlib
 import os
 import shutil
 import tempfile
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -61,8 +61,15 @@ class ViewIndexes:
         store: DocumentStore,
         directory: str | os.PathLike[str] | None,
         query_server: QueryServer | None = None,
+        *,
+        generation: Callable[[], int] | None = None,
     ) -> None:
         self._store = store
+        # The store's count of committed changes, when it keeps one (the embedded store does):
+        # while it has not moved, a design document read and an index brought up to date at
+        # that count are still current, and a query skips both round trips to the engine.
+        self._generation = generation
+        self._design_seen: dict[str, int] = {}
         self._temporary = directory is None
         self.directory = Path(directory or tempfile.mkdtemp(prefix="brainlink-views-"))
         self._server = query_server or shared_query_server()
@@ -80,7 +87,7 @@ class ViewIndexes:
             raise NotFound("missing_named_view")
         index = await self._index(design)
         if query.update == "true":
-            await index.update(self._store)
+            await self._bring_up_to_date(index)
         reduce_source = mapper.reduce_of(view)
         steps = plan(query, has_reduce=reduce_source is not None)
         view_id = index.state.views[view]
@@ -187,6 +194,16 @@ class ViewIndexes:
             return None
         return results[0].get("ok") if results else None
 
+    async def _bring_up_to_date(self, index: ViewIndex) -> None:
+        if self._generation is None:
+            await index.update(self._store)
+            return
+        now = self._generation()
+        if index.current_at == now:
+            return
+        await index.update(self._store)
+        index.current_at = now  # what was committed before the update began is in
+
     def _update_later(self, index: ViewIndex) -> None:
         task = asyncio.get_running_loop().create_task(index.update(self._store))
         self._lazy.add(task)
@@ -196,8 +213,13 @@ class ViewIndexes:
 
     async def _design(self, name: str) -> _Design:
         doc_id = DESIGN_PREFIX + name
-        body = await self._store.get(doc_id)
+        now = self._generation() if self._generation is not None else None
         cached = self._designs.get(doc_id)
+        if cached is not None and now is not None and self._design_seen.get(doc_id) == now:
+            return cached
+        body = await self._store.get(doc_id)
+        if now is not None:
+            self._design_seen[doc_id] = now
         if cached is not None and cached.rev == body["_rev"]:
             return cached
         options = body.get("options")
