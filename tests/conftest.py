@@ -105,8 +105,10 @@ async def _factory(
         mark_known_deviation(request)
         url = request.getfixturevalue("pouchdb_server").url
     # CouchDB re-creating a database it has just deleted may still hold the old shard and answer
-    # 500 "No DB shards could be opened" (couch log: missing_target): a fresh name each time.
-    suffix = f"-{uuid.uuid4().hex[:12]}" if backend == "http-couchdb" else ""
+    # 500 "No DB shards could be opened" (couch log: missing_target); pouchdb-server's LevelDB
+    # deletion is not synchronous either, and its one process serves every test of the session:
+    # a fresh name each time on both, so no test meets another's leftovers.
+    suffix = f"-{uuid.uuid4().hex[:12]}" if backend != "http" else ""
 
     async def open_http(name: str) -> DocumentStore:
         return await stack.enter_async_context(fresh_database(url, name + suffix))
