@@ -27,9 +27,9 @@ from pathlib import Path
 from typing import Any
 
 from brainlink_docs.errors import NotFound
+from brainlink_docs.index_files import IndexFile
 from brainlink_docs.search import query as queries
 from brainlink_docs.search import storage
-from brainlink_docs.search.files import SearchFile
 from brainlink_docs.search.query import DEFAULT_LIMIT, SearchPage
 from brainlink_docs.search.storage import Batch, IndexState, Message
 from brainlink_docs.store.api import Change, ChangesQuery, Doc, DocumentStore
@@ -51,7 +51,7 @@ OPTIMIZE_AFTER = 20_000
 class MessageSearch:
     def __init__(self, store: DocumentStore, path: str | Path) -> None:
         self.store = store
-        self.file = SearchFile(str(path))
+        self.file = IndexFile(str(path), storage.connect)
         self.state = IndexState()
         self._lock = asyncio.Lock()
         self._opened = False

@@ -36,6 +36,7 @@ from typing import Any
 import orjson
 
 from brainlink_docs.errors import BadRequest
+from brainlink_docs.index_files import snapshot
 from brainlink_docs.search import storage
 
 DEFAULT_LIMIT = 20
@@ -220,7 +221,7 @@ def run(conn: sqlite3.Connection, query: Query) -> SearchPage:
         "FROM candidates c JOIN messages m ON m.id = c.id "
         f"{'WHERE ' + ' AND '.join(where) if where else ''} ORDER BY c.score, m.doc_id LIMIT ?"
     )
-    with storage.snapshot(conn):
+    with snapshot(conn):
         rows = conn.execute(sql, [match, MAX_CANDIDATES, *params, query.limit + 1]).fetchall()
         page = rows[: query.limit]
         snippets = [_snippet(conn, match, row[0]) for row in page]

@@ -214,16 +214,6 @@ def transaction(conn: sqlite3.Connection) -> Iterator[None]:
     conn.execute("COMMIT")
 
 
-@contextmanager
-def snapshot(conn: sqlite3.Connection) -> Iterator[None]:
-    """One read transaction: a query's ranking and its snippets see the same index."""
-    conn.execute("BEGIN")
-    try:
-        yield
-    finally:
-        conn.execute("COMMIT")
-
-
 def _meta(conn: sqlite3.Connection) -> dict[str, object]:
     return dict(conn.execute("SELECT key, value FROM meta").fetchall())
 

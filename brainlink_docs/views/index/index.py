@@ -20,10 +20,10 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
+from brainlink_docs.index_files import IndexFile
 from brainlink_docs.store.api import DESIGN_PREFIX, Change, ChangesQuery, DocumentStore
 from brainlink_docs.views.collation import COLLATION_VERSION
 from brainlink_docs.views.index import storage
-from brainlink_docs.views.index.files import IndexFile
 from brainlink_docs.views.index.mappers import Mapper
 from brainlink_docs.views.index.rows import stored_rows
 from brainlink_docs.views.index.storage import Batch, IndexState
@@ -40,7 +40,7 @@ COMMIT_DOCS = 10_000
 
 class ViewIndex:
     def __init__(self, path: str, mapper: Mapper, options: Mapping[str, Any]) -> None:
-        self.file = IndexFile(path)
+        self.file = IndexFile(path, storage.connect)
         self.mapper = mapper
         self.include_design = bool(options.get("include_design", False))
         self.state = IndexState(seq="0", purge_seq="0", collation="", views={})

@@ -15,6 +15,7 @@ from dataclasses import dataclass
 from itertools import islice
 from typing import Any
 
+from brainlink_docs.index_files import snapshot
 from brainlink_docs.views.collation import collate
 from brainlink_docs.views.index import storage
 from brainlink_docs.views.index.plan import GroupLevel, Plan
@@ -31,7 +32,7 @@ class MapRows:
 def map_rows(
     conn: sqlite3.Connection, view: int, plan: Plan, skip: int, limit: int | None
 ) -> MapRows:
-    with storage.snapshot(conn):
+    with snapshot(conn):
         return _map_rows(conn, view, plan, skip, limit)
 
 
@@ -78,7 +79,7 @@ def groups(conn: sqlite3.Connection, view: int, plan: Plan) -> list[Group]:
     level; a key is parsed and compared only where its text changes (runs of one key are
     the common case).
     """
-    with storage.snapshot(conn):
+    with snapshot(conn):
         return _groups(conn, view, plan)
 
 
@@ -138,7 +139,7 @@ def sql_reduce(
     if plan.group_level not in (0, "exact"):
         return None
     out: list[dict[str, Any]] = []
-    with storage.snapshot(conn):
+    with snapshot(conn):
         for span in plan.ranges:
             try:
                 folded = _fold(conn, view, span, builtin, grouped=plan.group_level == "exact")

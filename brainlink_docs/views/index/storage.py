@@ -22,7 +22,6 @@ from __future__ import annotations
 
 import sqlite3
 from collections.abc import Iterator, Sequence
-from contextlib import contextmanager
 from dataclasses import dataclass
 from typing import Any
 
@@ -254,16 +253,6 @@ def _rank(conn: sqlite3.Connection, view: int, position: bytes, inclusive: bool)
     compare = "<=" if inclusive else "<"
     sql = f"SELECT COUNT(*) FROM rows WHERE view = ? AND skey {compare} ?"
     return int(conn.execute(sql, (view, position)).fetchone()[0])
-
-
-@contextmanager
-def snapshot(conn: sqlite3.Connection) -> Iterator[None]:
-    """One read transaction: counts and rows read inside it agree with each other."""
-    conn.execute("BEGIN")
-    try:
-        yield
-    finally:
-        conn.execute("COMMIT")
 
 
 def size(conn: sqlite3.Connection) -> tuple[int, int]:
