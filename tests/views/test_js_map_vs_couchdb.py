@@ -44,7 +44,12 @@ MAPS = {
     "strings": """function(doc) {
         if (typeof doc.s === 'string') {
             emit(doc.s, [doc.s.length, doc.s.charCodeAt(0), doc.s + '\\u00e9\\ud83d\\ude00']);
-            emit([doc.s.slice(0, 2), doc.s.indexOf('a')], doc.s.match(/[a-z]+/g));
+            // Two code points, not two UTF-16 units: a slice through a surrogate pair emits a
+            // lone surrogate, and CouchDB then fails the whole view (500 invalid_json,
+            // {N,invalid_string}: jiffy refuses the query server's output), so no answer to
+            // compare with (seen in CI on '-\U000ddb66').
+            emit([Array.from(doc.s).slice(0, 2).join(''), doc.s.indexOf('a')],
+                 doc.s.match(/[a-z]+/g));
         }
     }""",
     "required": """function(doc) {
