@@ -1,12 +1,12 @@
 """Key rotation: every sealed value of a database re-sealed under a new key.
 
-The walk reads ``_all_docs`` with ``include_docs`` a page at a time, each page starting at the
-last id of the one before (``startkey``, one row of overlap dropped; never ``skip``, which a
-server pays for by walking the skipped rows), finds the sealed values at any depth of each
-document, opens them with the keyring (the old keys) and seals them again under the new key with
-a fresh nonce and the same document id. The changed documents of a page are written with one
-``bulk_docs``. A conflicted document's losing leaves are re-sealed too (each written on its own
-branch), so resolving the conflict later cannot bring back a value only the old key opens.
+The walk reads ``_all_docs`` with ``include_docs`` a page at a time (``store.api``'s
+``all_docs_pages``: each page starts at the last id of the one before), finds the sealed values
+at any depth of each document, opens them with the keyring (the old keys) and seals them again
+under the new key with a fresh nonce and the same document id. The changed documents of a page
+are written with one ``bulk_docs``. A conflicted document's losing leaves are re-sealed too
+(each written on its own branch), so resolving the conflict later cannot bring back a value only
+the old key opens.
 
 Resuming is re-running: a value already under the new key's ``kid`` is left alone, so a rotation
 stopped half-way (a crash, a lost connection, Ctrl-C) finishes by being started again. A write
@@ -19,7 +19,7 @@ Only ``store.api``: the same rotation runs on an embedded file, our server or a 
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator, Callable
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -27,7 +27,13 @@ from brainlink_docs.credentials.cipher import is_sealed, open_sealed, seal
 from brainlink_docs.credentials.errors import CredentialError
 from brainlink_docs.credentials.keys import Key, Keyring
 from brainlink_docs.errors import Conflict, CouchError, Unavailable
-from brainlink_docs.store.api import AllDocsQuery, Doc, DocumentStore, ReadOptions
+from brainlink_docs.store.api import (
+    AllDocsQuery,
+    Doc,
+    DocumentStore,
+    ReadOptions,
+    all_docs_pages,
+)
 
 # Documents per page and per bulk_docs: CouchDB's own default batch for replication.
 DEFAULT_BATCH = 500
@@ -100,7 +106,8 @@ async def rotate_key(
     if batch < 1:
         raise ValueError("batch must be at least 1")
     report = RotationReport(kid=new_key.kid, docs_total=(await store.info()).doc_count)
-    async for rows in _pages(store, batch):
+    query = AllDocsQuery(include_docs=True, conflicts=True)
+    async for rows in all_docs_pages(store, query, batch):
         changed: list[_Resealed] = []
         conflicted: list[tuple[str, list[str]]] = []
         for row in rows:
@@ -119,23 +126,6 @@ async def rotate_key(
         if progress is not None:
             progress(report)
     return report
-
-
-async def _pages(store: DocumentStore, batch: int) -> AsyncIterator[list[dict[str, Any]]]:
-    """``_all_docs`` rows with their documents (and ``_conflicts``), ``batch`` at a time."""
-    startkey: str | None = None
-    while True:
-        # After the first page, ask for one more row: the page starts with the last id seen.
-        limit = batch if startkey is None else batch + 1
-        page = await store.all_docs(
-            AllDocsQuery(startkey=startkey, limit=limit, include_docs=True, conflicts=True)
-        )
-        rows = [row for row in page.rows if row["id"] != startkey]
-        if rows:
-            yield rows
-        if len(page.rows) < limit:
-            return
-        startkey = page.rows[-1]["id"]
 
 
 def reseal_document(doc: Doc, keyring: Keyring, new_key: Key) -> tuple[Doc, int, int]:

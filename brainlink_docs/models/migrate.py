@@ -1,13 +1,12 @@
 """``migrate_store``: every document of a store brought to the current schema, in batches.
 
-Reads ``_all_docs`` page by page (startkey paging), writes the documents ``Migrations.upgrade``
-changes with one ``bulk_docs`` per page, to the store as given — not through the merger's
-``StampingStore``: a migrated body must be the same on every device (no clock of this device
-in it), so two devices migrating the same revision write the same revision id and replicating
-both adds nothing. A document someone edited meanwhile is a conflict row, counted and left for
-the next run (it is migrated on read anyway). Running again after an interruption finishes
-the job: what is migrated is skipped.
-"""
+Reads ``_all_docs`` page by page (``store.api.all_docs_pages``), writes the documents
+``Migrations.upgrade`` changes with one ``bulk_docs`` per page, to the store as given — not
+through the merger's ``StampingStore``: a migrated body must be the same on every device (no
+clock of this device in it), so two devices migrating the same revision write the same revision
+id and replicating both adds nothing. A document someone edited meanwhile is a conflict row,
+counted and left for the next run (it is migrated on read anyway). Running again after an
+interruption finishes the job: what is migrated is skipped."""
 
 from __future__ import annotations
 
@@ -15,7 +14,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 
 from brainlink_docs.models.migrations import MIGRATIONS, Migrations
-from brainlink_docs.store.api import AllDocsQuery, DocumentStore
+from brainlink_docs.store.api import AllDocsQuery, DocumentStore, all_docs_pages
 
 BATCH = 500
 
@@ -40,12 +39,7 @@ async def migrate_store(
     """Migrate every document; ``progress(report, total)`` after each batch."""
     total = (await store.info()).doc_count
     report = MigrationReport()
-    start: str | None = None
-    while True:
-        query = AllDocsQuery(
-            startkey=start, skip=0 if start is None else 1, limit=batch, include_docs=True
-        )
-        rows = (await store.all_docs(query)).rows
+    async for rows in all_docs_pages(store, AllDocsQuery(include_docs=True), batch):
         docs = [r["doc"] for r in rows if r.get("doc")]
         report.scanned += len(docs)
         upgraded = migrations.pending(docs)
@@ -55,6 +49,4 @@ async def migrate_store(
                 report.conflicts += result.error == "conflict"
         if progress is not None:
             progress(report, total)
-        if len(rows) < batch:
-            return report
-        start = rows[-1]["id"]
+    return report

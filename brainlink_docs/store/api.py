@@ -472,23 +472,41 @@ async def iter_changes(
         since = page.last_seq
 
 
-async def iter_all_docs(
+async def all_docs_pages(
     store: DocumentStore, query: AllDocsQuery = AllDocsQuery(), page_size: int = 1000
-) -> AsyncIterator[dict[str, Any]]:
-    """Stream ``_all_docs`` rows page by page (key ranges only; ``keys`` queries are one page)."""
+) -> AsyncIterator[list[dict[str, Any]]]:
+    """``_all_docs`` page by page (key ranges only; ``keys`` queries are one page), so no
+    caller holds a database in memory. Each page after the first starts at the last id seen
+    and drops that row when it comes back; not ``skip=1``, which would drop the next row
+    instead when the last one seen was deleted meanwhile."""
     if query.keys is not None:
-        for row in (await store.all_docs(query)).rows:
-            yield row
+        yield (await store.all_docs(query)).rows
         return
     remaining = query.limit
     current = replace(query, limit=None)
+    last: str | None = None
     while remaining is None or remaining > 0:
         size = page_size if remaining is None else min(page_size, remaining)
-        page = await store.all_docs(replace(current, limit=size))
-        for row in page.rows:
-            yield row
+        asked = size if last is None else size + 1
+        page = await store.all_docs(replace(current, limit=asked))
+        rows = page.rows
+        if last is not None and rows and rows[0]["id"] == last:
+            rows = rows[1:]
+        rows = rows[:size]
+        if rows:
+            yield rows
         if remaining is not None:
-            remaining -= len(page.rows)
-        if len(page.rows) < size:
+            remaining -= len(rows)
+        if len(page.rows) < asked or not rows:
             return
-        current = replace(current, startkey=page.rows[-1]["id"], skip=1)
+        last = rows[-1]["id"]
+        current = replace(current, startkey=last, skip=0)
+
+
+async def iter_all_docs(
+    store: DocumentStore, query: AllDocsQuery = AllDocsQuery(), page_size: int = 1000
+) -> AsyncIterator[dict[str, Any]]:
+    """``all_docs_pages``, row by row."""
+    async for rows in all_docs_pages(store, query, page_size):
+        for row in rows:
+            yield row

@@ -14,7 +14,13 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from brainlink_docs.store.api import AllDocsQuery, ChangesQuery, DocumentStore, iter_all_docs
+from brainlink_docs.store.api import (
+    AllDocsQuery,
+    ChangesQuery,
+    DocumentStore,
+    all_docs_pages,
+    iter_all_docs,
+)
 
 from .helpers import STORE_EXAMPLES
 
@@ -329,3 +335,18 @@ async def test_iter_all_docs_pages_visit_every_row_once(
     query = AllDocsQuery(descending=descending)
     seen = [row["id"] async for row in iter_all_docs(store, query, page_size=page_size)]
     assert seen == sorted(live, key=utf8, reverse=descending)
+
+
+async def test_a_page_walk_loses_no_row_when_the_last_one_seen_is_deleted(
+    store: DocumentStore,
+) -> None:
+    """Each page restarts at the last id seen; deleting that document between two pages must
+    not make the walk drop the row after it (as ``skip=1`` would)."""
+    written = await store.bulk_docs([{"_id": f"d{i}"} for i in range(6)])
+    revs = {r.id: r.rev for r in written}
+    seen: list[str] = []
+    async for rows in all_docs_pages(store, AllDocsQuery(), page_size=2):
+        seen += [row["id"] for row in rows]
+        if seen[-1] == "d1":
+            await store.delete("d1", revs["d1"])
+    assert seen == ["d0", "d1", "d2", "d3", "d4", "d5"]
