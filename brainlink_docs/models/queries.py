@@ -25,11 +25,19 @@ from brainlink_docs.models.files import Directory, File, VirtualFileSystem
 from brainlink_docs.models.pipelines import PipelineEdge, PipelineNode, PromptPipeline
 from brainlink_docs.models.plugins import Permission, Plugin
 from brainlink_docs.models.registry import POLICIES
-from brainlink_docs.models.repository import HIGH, Page, Repository, ViewRange, read_all, read_page
+from brainlink_docs.models.repository import (
+    HIGH,
+    Page,
+    Repository,
+    ViewRange,
+    read_all,
+    read_page,
+    view_rows,
+)
 from brainlink_docs.models.users import ApiKey, Integration, User, UserSettings
 from brainlink_docs.models.workspaces import Panel, Workspace
 from brainlink_docs.search import HttpMessageSearch, MessageSearch, SearchPage
-from brainlink_docs.store.api import DocumentStore, ViewQuery
+from brainlink_docs.store.api import DocumentStore
 from brainlink_docs.store.http.store import HttpStore
 
 _FILES_BY_KIND = mango_indexes()[0]
@@ -251,14 +259,9 @@ class Brainlink:
         """A new message after the chat's last one (``sequence`` one more than the greatest
         this store has seen; two devices appending offline may take the same number, and the
         view then orders them by document id, the same on every replica)."""
-        last = await self.store.query_view(
-            "brainlink",
-            "messages",
-            ViewQuery(
-                startkey=[chat.id, HIGH], endkey=[chat.id], descending=True, limit=1, reduce=False
-            ),
-        )
-        sequence = last.rows[0]["key"][1] + 1 if last.rows else 0
+        newest_first = ViewRange("messages", [chat.id, HIGH], [chat.id], descending=True)
+        last = await view_rows(self.store, newest_first, limit=1, include_docs=False)
+        sequence = last[0]["key"][1] + 1 if last else 0
         now = self._now()
         message = ChatMessage(
             id=new_id(),

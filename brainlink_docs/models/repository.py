@@ -73,6 +73,28 @@ def decode_cursor(cursor: str) -> tuple[Any, str]:
     return key, doc_id
 
 
+async def view_rows(
+    store: DocumentStore,
+    where: ViewRange,
+    *,
+    limit: int | None = None,
+    start: tuple[Any, str] | None = None,
+    include_docs: bool = True,
+) -> list[dict[str, Any]]:
+    """The rows of a view range; ``start`` (a key and a document id) resumes it at a cursor."""
+    key, doc_id = (where.start, None) if start is None else start
+    query = ViewQuery(
+        startkey=key,
+        startkey_docid=doc_id,
+        endkey=where.end,
+        descending=where.descending,
+        limit=limit,
+        include_docs=include_docs,
+        reduce=False,
+    )
+    return (await store.query_view(VIEWS_DDOC, where.view, query)).rows
+
+
 async def read_page(
     store: DocumentStore,
     where: ViewRange,
@@ -83,17 +105,8 @@ async def read_page(
     """One page of the entities a view range lists, in view order."""
     if not 0 < limit <= MAX_PAGE:
         raise BadRequest(f"a page holds 1 to {MAX_PAGE} entities")
-    start, start_id = (where.start, None) if cursor is None else decode_cursor(cursor)
-    query = ViewQuery(
-        startkey=start,
-        startkey_docid=start_id,
-        endkey=where.end,
-        descending=where.descending,
-        limit=limit + 1,
-        include_docs=True,
-        reduce=False,
-    )
-    rows = (await store.query_view(VIEWS_DDOC, where.view, query)).rows
+    start = None if cursor is None else decode_cursor(cursor)
+    rows = await view_rows(store, where, limit=limit + 1, start=start)
     following = rows[limit] if len(rows) > limit else None
     items = [load(r["doc"], migrations) for r in rows[:limit] if r.get("doc")]
     return Page(items, encode_cursor(following["key"], following["id"]) if following else None)
@@ -101,15 +114,7 @@ async def read_page(
 
 async def read_all(store: DocumentStore, where: ViewRange) -> list[Entity]:
     """Every entity in a view range (small ranges: a pipeline's graph, a plugin's grants)."""
-    query = ViewQuery(
-        startkey=where.start,
-        endkey=where.end,
-        descending=where.descending,
-        include_docs=True,
-        reduce=False,
-    )
-    rows = (await store.query_view(VIEWS_DDOC, where.view, query)).rows
-    return [load(r["doc"]) for r in rows if r.get("doc")]
+    return [load(r["doc"]) for r in await view_rows(store, where) if r.get("doc")]
 
 
 class Repository(Generic[E]):
