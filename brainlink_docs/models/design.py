@@ -43,8 +43,13 @@ async def push_design(store: DocumentStore) -> list[str]:
     running the background resolver reads them there; other types' policies already in it
     stay), so conflicts replicated into any of our stores merge by each entity's policy."""
     written = []
-    for wanted in (views_design(), await _merge_design(store)):
-        if await _put_if_changed(store, wanted):
+    views = views_design()
+    merge = await _current(store, POLICIES_DDOC)
+    for wanted, current in (
+        (views, await _current(store, views["_id"])),
+        (_with_our_policies(merge), merge),
+    ):
+        if await _put_if_changed(store, wanted, current):
             written.append(wanted["_id"])
     for index in mango_indexes():
         answer = await store.create_index(index)
@@ -60,8 +65,9 @@ async def _current(store: DocumentStore, doc_id: str) -> dict[str, Any] | None:
         return None
 
 
-async def _put_if_changed(store: DocumentStore, wanted: dict[str, Any]) -> bool:
-    current = await _current(store, wanted["_id"])
+async def _put_if_changed(
+    store: DocumentStore, wanted: dict[str, Any], current: dict[str, Any] | None
+) -> bool:
     if current is not None and _body(current) == _body(wanted):
         return False
     if current is not None:
@@ -70,9 +76,9 @@ async def _put_if_changed(store: DocumentStore, wanted: dict[str, Any]) -> bool:
     return True
 
 
-async def _merge_design(store: DocumentStore) -> dict[str, Any]:
+def _with_our_policies(current: dict[str, Any] | None) -> dict[str, Any]:
     """``_design/merge`` with the entities' policies added to whatever it holds."""
-    current = await _current(store, POLICIES_DDOC) or {"_id": POLICIES_DDOC}
+    current = current or {"_id": POLICIES_DDOC}
     theirs = current.get(POLICIES_FIELD)
     ours = POLICIES.to_json()
     if isinstance(theirs, dict) and isinstance(theirs.get("types"), dict):
