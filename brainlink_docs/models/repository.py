@@ -188,9 +188,10 @@ class Repository(Generic[E]):
 async def cascade_of(store: DocumentStore, entity: Entity) -> dict[str, str]:
     """Document id -> live revision of everything deleting ``entity`` deletes with it."""
     found = await _under(store, entity.doc_id())
+    # What a view finds (a directory's contents, a node's edges) has no documents under its
+    # own id: directories and files sit under their file system, edges under their pipeline.
     for extra in await _linked(store, entity):
         found.setdefault(extra.doc_id(), extra.rev or "")
-        found.update(await _under(store, extra.doc_id()))
     return found
 
 
